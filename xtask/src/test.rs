@@ -1,0 +1,86 @@
+//! `test`: everything CI checks, in order, continuing after a failure so that one run
+//! reports every problem. Ends with a summary table and the line
+//! `xtask test: N passed, N failed`; exits non-zero if any step failed.
+//!
+//! Cargo steps use `--release` so that simulation campaigns run fast and share their build
+//! with the experiments that `check-outputs` runs.
+
+use crate::util::{self, Result, repo_root};
+use crate::{actionlint, browser, html, listings, outputs, playground, tools};
+use std::process::Command;
+use std::time::Instant;
+
+type Step = (&'static str, Box<dyn Fn() -> Result>);
+
+fn cargo(args: &'static [&'static str]) -> Box<dyn Fn() -> Result> {
+    Box::new(move || util::run(Command::new("cargo").current_dir(repo_root()).args(args)))
+}
+
+pub fn test() -> Result {
+    let steps: Vec<Step> = vec![
+        (
+            "cargo fmt --all --check",
+            cargo(&["fmt", "--all", "--check"]),
+        ),
+        (
+            "cargo clippy",
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--release",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        ("cargo test", cargo(&["test", "--workspace", "--release"])),
+        ("check-listings", Box::new(listings::check_listings)),
+        ("check-outputs", Box::new(outputs::check_outputs)),
+        ("build", Box::new(|| tools::build().map(|_| ()))),
+        ("check-html", Box::new(html::check_html)),
+        ("check-playground", Box::new(playground::check_playground)),
+        ("check-browser", Box::new(browser::check_browser)),
+        ("check-actionlint", Box::new(actionlint::check_actionlint)),
+    ];
+    let total = Instant::now();
+    let mut results = Vec::new();
+    for (name, step) in &steps {
+        println!("\n==> xtask test: {name}");
+        let started = Instant::now();
+        let outcome = step();
+        let secs = started.elapsed().as_secs_f64();
+        if let Err(e) = &outcome {
+            eprintln!("error: {e}");
+        }
+        println!(
+            "<== {name}: {} in {secs:.1} s",
+            if outcome.is_ok() { "ok" } else { "FAILED" }
+        );
+        results.push((*name, outcome.is_ok(), secs));
+    }
+    println!("\n{:<26} {:<7} {:>9}", "step", "status", "seconds");
+    for (name, ok, secs) in &results {
+        println!(
+            "{name:<26} {:<7} {secs:>9.1}",
+            if *ok { "ok" } else { "FAILED" }
+        );
+    }
+    println!(
+        "{:<26} {:<7} {:>9.1}",
+        "total",
+        "",
+        total.elapsed().as_secs_f64()
+    );
+    let failed = results.iter().filter(|r| !r.1).count();
+    println!(
+        "xtask test: {} passed, {failed} failed",
+        results.len() - failed
+    );
+    if failed == 0 {
+        Ok(())
+    } else {
+        let names: Vec<&str> = results.iter().filter(|r| !r.1).map(|r| r.0).collect();
+        Err(format!("failed: {}", names.join(", ")).into())
+    }
+}
