@@ -5,4 +5,6 @@
 //! chapters claim. Modules follow the book: [`sim`] is the simulator (appendix), [`intro`] is
 //! chapter 1, [`coordination`] holds part II.
 
+pub mod experiment;
+pub mod plot;
 pub mod sim;

@@ -2,15 +2,14 @@
 //!
 //! One seed explores one interleaving of messages, timers and faults. Bugs in distributed
 //! protocols hide in rare interleavings, so we run thousands of seeds. A campaign hands seeds to
-//! worker threads, shows a progress bar when a person is watching (it hides itself when output
+//! worker threads, shows a progress line when a person is watching (nothing when standard error
 //! is not a terminal, as in CI), and reports every failing seed together with the exact command
 //! that replays it: replaying one seed gives the identical run, under a debugger if need be.
 
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// Which seeds to run and how to tell a person to replay one.
 #[derive(Clone, Debug)]
@@ -83,13 +82,7 @@ impl Campaign {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let bar = ProgressBar::new(self.seeds);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} seeds ({per_sec}, {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_message(self.name.clone());
+        let bar = Progress::new(&self.name, self.seeds);
         let next = AtomicU64::new(0);
         let failures = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
@@ -119,7 +112,7 @@ impl Campaign {
                 });
             }
         });
-        bar.finish_and_clear();
+        bar.finish();
         let mut failures = failures.into_inner().expect("workers are done");
         failures.sort();
         CampaignReport {
@@ -128,6 +121,56 @@ impl Campaign {
             failures,
             elapsed: started.elapsed(),
             replay: self.replay.clone(),
+        }
+    }
+}
+
+/// A progress line on standard error, drawn only when it is a terminal. Hand-rolled with std
+/// (rather than `indicatif`) so that the simulator stays std-only and runs in the playground.
+struct Progress {
+    name: String,
+    total: u64,
+    done: AtomicU64,
+    started: Instant,
+    visible: bool,
+}
+
+impl Progress {
+    fn new(name: &str, total: u64) -> Progress {
+        let visible = std::io::stderr().is_terminal();
+        Progress {
+            name: name.to_string(),
+            total,
+            done: AtomicU64::new(0),
+            started: Instant::now(),
+            visible,
+        }
+    }
+
+    fn inc(&self, by: u64) {
+        let done = self.done.fetch_add(by, Ordering::Relaxed) + by;
+        // Redraw about a hundred times per campaign, not once per seed.
+        if self.visible && (done == self.total || done % (self.total / 100).max(1) == 0) {
+            let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r{}: {done}/{} seeds ({rate:.0} seeds/s)",
+                self.name, self.total
+            );
+            let _ = err.flush();
+        }
+    }
+
+    fn println(&self, line: String) {
+        let mut err = std::io::stderr().lock();
+        let clear = if self.visible { "\r\x1b[2K" } else { "" };
+        let _ = writeln!(err, "{clear}{line}");
+    }
+
+    fn finish(&self) {
+        if self.visible {
+            let _ = writeln!(std::io::stderr());
         }
     }
 }

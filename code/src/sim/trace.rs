@@ -5,10 +5,8 @@
 //! must have the same fingerprint; a test checks this for every experiment, so any hidden source
 //! of non-determinism (a `HashMap` iteration, a wall-clock read) shows up as a failing test.
 //!
-//! The full record ([`TraceEvent`]s, serialisable with serde) feeds figures such as space-time
+//! The full record ([`TraceEvent`]s, serialisable with serde when the `serde` feature is on) feeds figures such as space-time
 //! diagrams, and can be written as JSON for replay elsewhere.
-
-use serde::Serialize;
 
 use super::time::Time;
 
@@ -24,7 +22,8 @@ pub enum TraceLevel {
 }
 
 /// One recorded event. Node numbers are plain integers so the JSON stays simple.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TraceEvent {
     /// Virtual time in nanoseconds.
     pub at_ns: u64,
@@ -33,8 +32,9 @@ pub struct TraceEvent {
 }
 
 /// The kinds of recorded event.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
 pub enum TraceKind {
     /// A node started (or restarted).
     Start { node: usize },

@@ -1,0 +1,251 @@
+//! Figures for the book: line and scatter charts as SVG text.
+//!
+//! Every figure in the book is drawn by this module from numbers an experiment computed, so a
+//! figure can always be regenerated and compared byte for byte with the checked-in copy. We
+//! use plotters' SVG backend without a font engine: text is emitted as SVG `<text>` and the
+//! browser picks the font, so the file does not depend on the fonts of the machine that drew it.
+
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+/// A colour-blind-safe palette (Okabe and Ito, 2008), in the order series use it.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Points joined by a line.
+    Line,
+    /// Points only.
+    Points,
+    /// A dashed line, for a theoretical curve or a bound.
+    Dashed,
+}
+
+/// One named series of (x, y) points.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+}
+
+impl Series {
+    /// A series drawn as a line.
+    pub fn line(name: &str, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.to_string(),
+            points,
+            style: Style::Line,
+        }
+    }
+
+    /// A series drawn as points.
+    pub fn points(name: &str, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.to_string(),
+            points,
+            style: Style::Points,
+        }
+    }
+
+    /// A series drawn as a dashed line.
+    pub fn dashed(name: &str, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.to_string(),
+            points,
+            style: Style::Dashed,
+        }
+    }
+}
+
+/// A chart: title, labelled axes (units in the label), a legend, and its series.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    /// Logarithmic x axis (all x must be positive).
+    pub log_x: bool,
+    /// Logarithmic y axis (all y must be positive).
+    pub log_y: bool,
+    /// Fixed axis ranges; computed from the data when `None`.
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+}
+
+impl Chart {
+    /// A linear chart with computed ranges.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Chart {
+        Chart {
+            title: title.to_string(),
+            x_label: x_label.to_string(),
+            y_label: y_label.to_string(),
+            series: Vec::new(),
+            log_x: false,
+            log_y: false,
+            x_range: None,
+            y_range: None,
+        }
+    }
+
+    /// Adds a series.
+    pub fn with(mut self, series: Series) -> Chart {
+        self.series.push(series);
+        self
+    }
+
+    /// The chart as an SVG document, 800 by 500 pixels.
+    pub fn to_svg(&self) -> String {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (800, 500)).into_drawing_area();
+            root.fill(&WHITE)
+                .expect("drawing into a string cannot fail");
+            let (x0, x1) = self
+                .x_range
+                .unwrap_or_else(|| bounds(self.points().map(|p| p.0)));
+            let (y0, y1) = self
+                .y_range
+                .unwrap_or_else(|| bounds(self.points().map(|p| p.1)));
+            let (x0, x1, y0, y1) = (
+                pad(x0, x1, self.log_x).0,
+                pad(x0, x1, self.log_x).1,
+                pad(y0, y1, self.log_y).0,
+                pad(y0, y1, self.log_y).1,
+            );
+            match (self.log_x, self.log_y) {
+                (false, false) => self.draw(&root, x0..x1, y0..y1),
+                (true, false) => self.draw(&root, (x0..x1).log_scale(), y0..y1),
+                (false, true) => self.draw(&root, x0..x1, (y0..y1).log_scale()),
+                (true, true) => self.draw(&root, (x0..x1).log_scale(), (y0..y1).log_scale()),
+            }
+            root.present().expect("drawing into a string cannot fail");
+        }
+        svg
+    }
+
+    fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.series.iter().flat_map(|s| s.points.iter().copied())
+    }
+
+    fn draw<X, Y>(&self, root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, x: X, y: Y)
+    where
+        X: AsRangedCoord<Value = f64>,
+        Y: AsRangedCoord<Value = f64>,
+        X::CoordDescType: ValueFormatter<f64>,
+        Y::CoordDescType: ValueFormatter<f64>,
+    {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x, y)
+            .expect("valid chart ranges");
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .expect("drawing into a string cannot fail");
+        for (i, s) in self.series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let legend_color = color;
+            let drawn = match s.style {
+                Style::Line => chart.draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(2),
+                )),
+                Style::Dashed => chart.draw_series(DashedLineSeries::new(
+                    s.points.iter().copied(),
+                    8,
+                    5,
+                    color.stroke_width(2),
+                )),
+                Style::Points => chart.draw_series(
+                    s.points
+                        .iter()
+                        .map(|&(px, py)| Circle::new((px, py), 4, color.filled())),
+                ),
+            };
+            drawn
+                .expect("drawing into a string cannot fail")
+                .label(&s.name)
+                .legend(move |(lx, ly)| {
+                    PathElement::new(vec![(lx, ly), (lx + 20, ly)], legend_color.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .expect("drawing into a string cannot fail");
+    }
+}
+
+/// The smallest and largest value, or (0, 1) for no values.
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo > hi { (0.0, 1.0) } else { (lo, hi) }
+}
+
+/// Widens a range by 5% (a factor on log axes) so points do not sit on the frame.
+fn pad(lo: f64, hi: f64, log: bool) -> (f64, f64) {
+    if log {
+        let lo = lo.max(f64::MIN_POSITIVE);
+        let hi = hi.max(lo * 10.0_f64.powf(0.1));
+        (lo / 1.2, hi * 1.2)
+    } else if hi - lo < f64::EPSILON {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        let margin = (hi - lo) * 0.05;
+        (lo - margin, hi + margin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_are_deterministic_svg_with_title_and_legend() {
+        let chart = Chart::new("Title here", "x (ms)", "y (count)")
+            .with(Series::line("first", vec![(0.0, 1.0), (1.0, 2.0)]))
+            .with(Series::points("second", vec![(0.5, 1.5)]));
+        let a = chart.to_svg();
+        assert_eq!(a, chart.to_svg());
+        assert!(a.starts_with("<svg"));
+        for text in ["Title here", "x (ms)", "y (count)", "first", "second"] {
+            assert!(a.contains(text), "missing {text}");
+        }
+    }
+
+    #[test]
+    fn log_axes_accept_positive_data() {
+        let mut chart = Chart::new("log", "x", "y")
+            .with(Series::dashed("d", vec![(1.0, 10.0), (100.0, 1000.0)]));
+        chart.log_x = true;
+        chart.log_y = true;
+        assert!(chart.to_svg().contains("<svg"));
+    }
+}
