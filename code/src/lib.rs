@@ -8,3 +8,5 @@
 pub mod experiment;
 pub mod plot;
 pub mod sim;
+/// Reference models (timeouts, ping-pong, M/M/1) that measure the simulator against SimPy.
+pub mod sim_models;

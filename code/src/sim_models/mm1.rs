@@ -116,7 +116,10 @@ impl Process for Node {
                 }
             }
             Node::Server(server) => {
-                let arrived = server.in_service.take().expect("a departure needs a customer");
+                let arrived = server
+                    .in_service
+                    .take()
+                    .expect("a departure needs a customer");
                 server.system_ns += ctx.now().since(arrived).as_nanos();
                 server.served += 1;
                 if let Some(next) = server.waiting.pop_front() {
@@ -186,7 +189,10 @@ pub fn run(config: &Config) -> Report {
 /// Runs the queue, recording at `level` (`Hash` gives a trace hash to check determinism).
 pub fn run_traced(config: &Config, level: TraceLevel) -> Report {
     for rate in [config.arrival_rate, config.service_rate] {
-        assert!(rate.is_finite() && rate > 0.0, "rates must be positive, got {rate}");
+        assert!(
+            rate.is_finite() && rate > 0.0,
+            "rates must be positive, got {rate}"
+        );
     }
     let nodes = vec![
         Node::Source(Source {

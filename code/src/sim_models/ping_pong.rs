@@ -67,7 +67,13 @@ impl Process for Player {
                 *held = Some(k);
                 ctx.set_timer(HOLD, Duration::from_secs(1));
             }
-            (Player::Pinger { target, round_trips }, Msg::Pong(k)) => {
+            (
+                Player::Pinger {
+                    target,
+                    round_trips,
+                },
+                Msg::Pong(k),
+            ) => {
                 assert_eq!(k, *round_trips, "pongs arrive in order");
                 *round_trips += 1;
                 if *round_trips < *target {
@@ -80,7 +86,9 @@ impl Process for Player {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {
         if let Player::Ponger { held } = self {
-            let k = held.take().expect("the hold timer runs only while a ping is held");
+            let k = held
+                .take()
+                .expect("the hold timer runs only while a ping is held");
             ctx.send(PINGER, Msg::Pong(k));
         }
     }
