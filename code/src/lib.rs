@@ -6,6 +6,7 @@
 //! chapter 1, [`coordination`] holds part II.
 
 pub mod experiment;
+pub mod intro;
 pub mod plot;
 pub mod sim;
 /// Reference models (timeouts, ping-pong, M/M/1) that measure the simulator against SimPy.

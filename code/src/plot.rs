@@ -8,6 +8,8 @@
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
+pub use plotters::chart::SeriesLabelPosition;
+
 /// A colour-blind-safe palette (Okabe and Ito, 2008), in the order series use it.
 const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
@@ -81,6 +83,8 @@ pub struct Chart {
     /// Fixed axis ranges; computed from the data when `None`.
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
+    /// Where the legend sits: pick the corner the data leaves empty.
+    pub legend: SeriesLabelPosition,
 }
 
 impl Chart {
@@ -95,6 +99,7 @@ impl Chart {
             log_y: false,
             x_range: None,
             y_range: None,
+            legend: SeriesLabelPosition::UpperLeft,
         }
     }
 
@@ -193,7 +198,7 @@ impl Chart {
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(180, 180, 180))
             .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(self.legend.clone())
             .draw()
             .expect("drawing into a string cannot fail");
     }

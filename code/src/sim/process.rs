@@ -17,6 +17,7 @@ use super::time::Time;
 
 /// The name of a node in a run: its index, from zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct NodeId(pub usize);
 
 impl fmt::Display for NodeId {
@@ -28,6 +29,7 @@ impl fmt::Display for NodeId {
 /// A timer of one node. Each node numbers its own timers (e.g. `0` = election, `1` = heartbeat);
 /// setting a timer again replaces the pending one, like resetting an alarm clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TimerId(pub u32);
 
 // ANCHOR: process
@@ -131,6 +133,11 @@ impl<'a, M> Ctx<'a, M> {
     /// Adds one to the counter `name`.
     pub fn count(&mut self, name: &'static str) {
         self.metrics.count(name, 1);
+    }
+
+    /// Adds `by` to the counter `name`.
+    pub fn add(&mut self, name: &'static str, by: u64) {
+        self.metrics.count(name, by);
     }
 
     /// Records `value` in the histogram `name`.
