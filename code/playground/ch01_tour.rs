@@ -2129,8 +2129,8 @@ pub mod tour {
 mod client {
 //! The tour's client: think, ask, wait, retry, measure.
 
-use super::{SERVER, TourConfig, TourMsg};
 use super::server::{answer_for, reply_tag};
+use super::{SERVER, TourConfig, TourMsg};
 use crate::sim::{Ctx, NodeId, Time, TimerId};
 use std::time::Duration;
 
@@ -2194,7 +2194,12 @@ impl Client {
     }
 
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, TourMsg>, msg: TourMsg) {
-        let TourMsg::Reply { id, answer, tag, .. } = msg else { return };
+        let TourMsg::Reply {
+            id, answer, tag, ..
+        } = msg
+        else {
+            return;
+        };
         if self.current != Some(id) {
             return; // a duplicate, or the answer to a retry we already had
         }
@@ -2214,10 +2219,22 @@ impl Client {
 
     fn send(&mut self, ctx: &mut Ctx<'_, TourMsg>, id: u64) {
         self.attempt += 1;
-        ctx.send(SERVER, TourMsg::Request { id, attempt: self.attempt });
+        ctx.send(
+            SERVER,
+            TourMsg::Request {
+                id,
+                attempt: self.attempt,
+            },
+        );
         ctx.add("bytes", 100);
         if ctx.rng().chance(self.config.tapped) {
-            ctx.send(self.attacker, TourMsg::Tapped { client: ctx.id(), id });
+            ctx.send(
+                self.attacker,
+                TourMsg::Tapped {
+                    client: ctx.id(),
+                    id,
+                },
+            );
         }
         ctx.set_timer(TIMEOUT, self.config.timeout);
     }
@@ -2295,9 +2312,17 @@ impl Server {
 
     /// The request at the front is done: reply, then start on the next one.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, TourMsg>) {
-        let (client, id) = self.queue.pop_front().expect("a service timer means a request");
+        let (client, id) = self
+            .queue
+            .pop_front()
+            .expect("a service timer means a request");
         let answer = answer_for(id);
-        let reply = TourMsg::Reply { id, answer, tag: reply_tag(id, answer), bytes: self.reply_bytes };
+        let reply = TourMsg::Reply {
+            id,
+            answer,
+            tag: reply_tag(id, answer),
+            bytes: self.reply_bytes,
+        };
         ctx.count("served");
         ctx.add("bytes", self.reply_bytes as u64);
         ctx.send(client, reply);
@@ -2316,7 +2341,12 @@ impl Attacker {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, TourMsg>, msg: TourMsg) {
         if let TourMsg::Tapped { client, id } = msg {
             // It does not know the key, so its tag is a guess; its answer is whatever it likes.
-            let forged = TourMsg::Reply { id, answer: 666, tag: ctx.rng().next_u64(), bytes: 100 };
+            let forged = TourMsg::Reply {
+                id,
+                answer: 666,
+                tag: ctx.rng().next_u64(),
+                bytes: 100,
+            };
             ctx.send(client, forged);
         }
     }
@@ -2404,8 +2434,11 @@ impl Default for TourConfig {
 impl TourConfig {
     /// Checks the knobs, so that a bad value is an error message and not a panic later.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [("loss", self.loss), ("tapped", self.tapped), ("slow_clients", self.slow_clients)]
-        {
+        for (name, p) in [
+            ("loss", self.loss),
+            ("tapped", self.tapped),
+            ("slow_clients", self.slow_clients),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name} must be a probability in [0, 1], got {p}"));
             }
@@ -2434,7 +2467,12 @@ pub enum TourMsg {
     Request { id: u64, attempt: u32 },
     /// The answer to request `id`, with a tag that proves the server made it, and the size
     /// of the reply's payload in bytes (what a bandwidth-limited link must carry).
-    Reply { id: u64, answer: u64, tag: u64, bytes: usize },
+    Reply {
+        id: u64,
+        answer: u64,
+        tag: u64,
+        bytes: usize,
+    },
     /// The attacker's copy of a tapped request, and which client sent it.
     Tapped { client: NodeId, id: u64 },
 }
@@ -2488,8 +2526,13 @@ impl Process for TourNode {
 /// Builds the simulation of `config` with `seed`, without running it.
 pub fn build(config: &TourConfig, seed: u64) -> Result<Sim<TourNode>, String> {
     config.validate()?;
-    let latency = Latency::Exponential { min: config.latency / 5, mean: config.latency * 4 / 5 };
-    let mut link = LinkConfig::constant(Duration::ZERO).with_latency(latency).with_loss(config.loss);
+    let latency = Latency::Exponential {
+        min: config.latency / 5,
+        mean: config.latency * 4 / 5,
+    };
+    let mut link = LinkConfig::constant(Duration::ZERO)
+        .with_latency(latency)
+        .with_loss(config.loss);
     link.bandwidth = config.bandwidth;
     let attacker = NodeId(config.clients + 1);
     let mut nodes = vec![TourNode::Server(Server::new(config))];
@@ -2500,20 +2543,33 @@ pub fn build(config: &TourConfig, seed: u64) -> Result<Sim<TourNode>, String> {
     let mut sim = Sim::new(seed, link.clone(), nodes);
     // The attacker sits next to the clients: its forgeries arrive before the real replies.
     for c in 1..=config.clients {
-        sim.set_link(attacker, NodeId(c), LinkConfig::constant(config.latency / 10));
+        sim.set_link(
+            attacker,
+            NodeId(c),
+            LinkConfig::constant(config.latency / 10),
+        );
         sim.set_link(NodeId(c), attacker, LinkConfig::constant(Duration::ZERO));
     }
     // The last `slow_clients` of the clients sit behind a slow, lossy link.
     let slow = (config.slow_clients * config.clients as f64).round() as usize;
     for c in (config.clients - slow + 1)..=config.clients {
-        let poor = Latency::Exponential { min: config.latency * 2, mean: config.latency * 8 };
-        let poor = link.clone().with_latency(poor).with_loss((config.loss + 0.05).min(1.0));
+        let poor = Latency::Exponential {
+            min: config.latency * 2,
+            mean: config.latency * 8,
+        };
+        let poor = link
+            .clone()
+            .with_latency(poor)
+            .with_loss((config.loss + 0.05).min(1.0));
         sim.set_link(SERVER, NodeId(c), poor.clone());
         sim.set_link(NodeId(c), SERVER, poor);
     }
     let clients: Vec<NodeId> = (1..=config.clients).map(NodeId).collect();
     if let Some((start, length)) = config.partition {
-        sim.schedule_fault(Time::ZERO + start, Fault::Partition(vec![SERVER], clients.clone()));
+        sim.schedule_fault(
+            Time::ZERO + start,
+            Fault::Partition(vec![SERVER], clients.clone()),
+        );
         sim.schedule_fault(Time::ZERO + start + length, Fault::Heal);
     }
     if let Some((start, length)) = config.firewall {
@@ -2551,7 +2607,11 @@ pub struct TourReport {
 impl fmt::Display for TourReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [p50, p90, p99, p999, max] = self.latency_ms;
-        writeln!(f, "completed {}, failed {}, retries {}", self.completed, self.failed, self.retries)?;
+        writeln!(
+            f,
+            "completed {}, failed {}, retries {}",
+            self.completed, self.failed, self.retries
+        )?;
         writeln!(
             f,
             "wrong answers accepted {}, forgeries rejected {}",
@@ -2578,7 +2638,9 @@ pub fn run(config: &TourConfig, seed: u64) -> Result<(TourReport, Histogram), St
     let horizon = Time::from_secs_f64(3_600.0);
     while sim.step().map_err(|e| e.to_string())? {
         if sim.now() > horizon {
-            return Err(format!("the tour did not finish within an hour of virtual time (seed {seed})"));
+            return Err(format!(
+                "the tour did not finish within an hour of virtual time (seed {seed})"
+            ));
         }
         let m = sim.metrics();
         if m.counter("completed") + m.counter("failed") == total_requests(config) {
