@@ -44,17 +44,23 @@ const INSPECT: &str = r#"(async () => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const deadline = Date.now() + 15000;
   const blocks = () => Array.from(document.querySelectorAll('pre.mermaid'));
-  const sources = blocks().map((b) => b.getAttribute('data-source') || b.textContent);
+  // Mermaid replaces each block's text with its SVG: read the sources from the served HTML.
+  let sources = [];
+  try {
+    const raw = await (await fetch(location.href)).text();
+    const doc = new DOMParser().parseFromString(raw, 'text/html');
+    sources = Array.from(doc.querySelectorAll('pre.mermaid')).map((b) => b.textContent);
+  } catch (e) {}
   while (Date.now() < deadline && !blocks().every((b) => b.querySelector('svg'))) await sleep(100);
   const imgs = Array.from(document.images);
   while (Date.now() < deadline && !imgs.every((i) => i.complete)) await sleep(100);
   const mermaid = blocks().map((b, i) => {
     const svg = b.querySelector('svg');
-    const src = (sources[i] || '').trim().split('\n')[0].slice(0, 60);
+    const src = (sources[i] || '').replace(/\s+/g, ' ').trim().slice(0, 80);
     if (!svg) return { ok: false, why: `Mermaid block ${i + 1} ("${src}") did not render an <svg> within 15 s` };
-    const text = svg.textContent || '';
+    const text = Array.from(svg.querySelectorAll('text')).map((t) => t.textContent).join(' ');
     if (svg.getAttribute('aria-roledescription') === 'error' || /Syntax error in text/i.test(text)) {
-      return { ok: false, why: `Mermaid block ${i + 1} rendered a syntax error: ${text.replace(/\s+/g, ' ').trim().slice(0, 120)}` };
+      return { ok: false, why: `Mermaid block ${i + 1} ("${src}") rendered Mermaid's error diagram: ${text.replace(/\s+/g, ' ').trim().slice(0, 80)}` };
     }
     return { ok: true };
   });

@@ -104,7 +104,17 @@ pub fn target_dir() -> PathBuf {
 /// Every playground block of every page, in page order.
 pub fn collect(site: &Path) -> Result<Vec<Listing>> {
     let mut out = Vec::new();
-    for page in html_pages(site) {
+    // index.html and print.html repeat chapters: check them last, so that problems (and the
+    // "same text as" notes) name the chapter's own page.
+    let mut pages = html_pages(site);
+    pages.sort_by_key(|p| {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (name == "index.html" || name == "print.html", p.clone())
+    });
+    for page in pages {
         let html = util::read(&page)?;
         let name = page
             .strip_prefix(site)
@@ -211,18 +221,15 @@ fn check_one(l: &Listing, dir: &Path) -> std::result::Result<String, String> {
             .map_err(|e| format!("cannot run rustc: {e}"))?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let hint = if stderr.contains("E0432")
-                || stderr.contains("E0433")
-                || stderr.contains("unlinked crate")
-                || stderr.contains("can't find crate")
-            {
-                "\n  hint: an unresolved import usually means the listing uses an external crate; \
-                 runnable listings in this book must be std-only"
-            } else {
-                ""
-            };
+            if let Some(name) = missing_crate(&stderr) {
+                return Err(format!(
+                    "uses external crate `{name}`: runnable listings in this book must be std-only \
+                     (mark library excerpts `rust,noplayground`); text in {}",
+                    src.display()
+                ));
+            }
             return Err(format!(
-                "does not compile (rustc --edition {}, debug, as the Run button sends it; text in {}):\n{}{hint}",
+                "does not compile (rustc --edition {}, debug, as the Run button sends it; text in {}):\n{}",
                 l.edition,
                 src.display(),
                 indent(&stderr, 40)
@@ -244,6 +251,8 @@ fn check_one(l: &Listing, dir: &Path) -> std::result::Result<String, String> {
     let started = Instant::now();
     let mut child = Command::new(&bin)
         .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(open(&stdout_path)?)
         .stderr(open(&stderr_path)?)
@@ -274,6 +283,21 @@ fn check_one(l: &Listing, dir: &Path) -> std::result::Result<String, String> {
         )),
         Some(_) => Ok(format!("{compiled}, ran in {secs:.2} s")),
     }
+}
+
+/// The crate rustc says is missing (`use rand::...` without `rand`), if that is the error.
+fn missing_crate(stderr: &str) -> Option<String> {
+    [
+        "unlinked crate `",
+        "missing a crate named `",
+        "can't find crate for `",
+    ]
+    .iter()
+    .find_map(|marker| {
+        let at = stderr.find(marker)? + marker.len();
+        let rest = &stderr[at..];
+        Some(rest[..rest.find('`')?].to_string())
+    })
 }
 
 /// The last `max` lines of `s`, indented.
