@@ -805,10 +805,9 @@ impl LinkConfig {
             return Err("bandwidth must be positive".to_string());
         }
         if let Latency::LogNormal { sigma: s, .. } | Latency::Pareto { shape: s, .. } = self.latency
+            && !(s.is_finite() && s > 0.0)
         {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(format!("latency shape {s} must be positive"));
-            }
+            return Err(format!("latency shape {s} must be positive"));
         }
         Ok(())
     }
@@ -2522,6 +2521,17 @@ impl Process for TourNode {
     }
 }
 
+/// The tour's processes: the server (node 0), the clients (1..=clients), the attacker (last).
+pub fn nodes(config: &TourConfig) -> Vec<TourNode> {
+    let attacker = NodeId(config.clients + 1);
+    let mut nodes = vec![TourNode::Server(Server::new(config))];
+    for _ in 0..config.clients {
+        nodes.push(TourNode::Client(Client::new(config, attacker)));
+    }
+    nodes.push(TourNode::Attacker(Attacker));
+    nodes
+}
+
 // ANCHOR: build
 /// Builds the simulation of `config` with `seed`, without running it.
 pub fn build(config: &TourConfig, seed: u64) -> Result<Sim<TourNode>, String> {
@@ -2535,12 +2545,7 @@ pub fn build(config: &TourConfig, seed: u64) -> Result<Sim<TourNode>, String> {
         .with_loss(config.loss);
     link.bandwidth = config.bandwidth;
     let attacker = NodeId(config.clients + 1);
-    let mut nodes = vec![TourNode::Server(Server::new(config))];
-    for _ in 0..config.clients {
-        nodes.push(TourNode::Client(Client::new(config, attacker)));
-    }
-    nodes.push(TourNode::Attacker(Attacker));
-    let mut sim = Sim::new(seed, link.clone(), nodes);
+    let mut sim = Sim::new(seed, link.clone(), nodes(config));
     // The attacker sits next to the clients: its forgeries arrive before the real replies.
     for c in 1..=config.clients {
         sim.set_link(

@@ -194,6 +194,17 @@ impl Process for TourNode {
     }
 }
 
+/// The tour's processes: the server (node 0), the clients (1..=clients), the attacker (last).
+pub fn nodes(config: &TourConfig) -> Vec<TourNode> {
+    let attacker = NodeId(config.clients + 1);
+    let mut nodes = vec![TourNode::Server(Server::new(config))];
+    for _ in 0..config.clients {
+        nodes.push(TourNode::Client(Client::new(config, attacker)));
+    }
+    nodes.push(TourNode::Attacker(Attacker));
+    nodes
+}
+
 // ANCHOR: build
 /// Builds the simulation of `config` with `seed`, without running it.
 pub fn build(config: &TourConfig, seed: u64) -> Result<Sim<TourNode>, String> {
@@ -207,12 +218,7 @@ pub fn build(config: &TourConfig, seed: u64) -> Result<Sim<TourNode>, String> {
         .with_loss(config.loss);
     link.bandwidth = config.bandwidth;
     let attacker = NodeId(config.clients + 1);
-    let mut nodes = vec![TourNode::Server(Server::new(config))];
-    for _ in 0..config.clients {
-        nodes.push(TourNode::Client(Client::new(config, attacker)));
-    }
-    nodes.push(TourNode::Attacker(Attacker));
-    let mut sim = Sim::new(seed, link.clone(), nodes);
+    let mut sim = Sim::new(seed, link.clone(), nodes(config));
     // The attacker sits next to the clients: its forgeries arrive before the real replies.
     for c in 1..=config.clients {
         sim.set_link(

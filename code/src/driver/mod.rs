@@ -1,0 +1,7 @@
+//! Drivers that run the crate's sans-I/O state machines outside the simulator.
+//!
+//! [`tcp`] runs the very same [`Process`](crate::sim::Process) implementations over real TCP
+//! connections on loopback, with real time and tokio timers. Protocol modules never import
+//! tokio: only this driver does.
+
+pub mod tcp;
