@@ -139,10 +139,9 @@ impl LinkConfig {
             return Err("bandwidth must be positive".to_string());
         }
         if let Latency::LogNormal { sigma: s, .. } | Latency::Pareto { shape: s, .. } = self.latency
+            && !(s.is_finite() && s > 0.0)
         {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(format!("latency shape {s} must be positive"));
-            }
+            return Err(format!("latency shape {s} must be positive"));
         }
         Ok(())
     }

@@ -85,11 +85,11 @@ impl Process for Node {
     type Durable = ();
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Arrival>) {
-        if let Node::Source(source) = self {
-            if source.target > 0 {
-                let gap = exponential(ctx, source.arrival_rate);
-                ctx.set_timer(NEXT, gap);
-            }
+        if let Node::Source(source) = self
+            && source.target > 0
+        {
+            let gap = exponential(ctx, source.arrival_rate);
+            ctx.set_timer(NEXT, gap);
         }
     }
 

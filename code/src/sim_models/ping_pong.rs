@@ -53,10 +53,10 @@ impl Process for Player {
     type Durable = ();
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        if let Player::Pinger { target, .. } = self {
-            if *target > 0 {
-                ctx.send(PONGER, Msg::Ping(0));
-            }
+        if let Player::Pinger { target, .. } = self
+            && *target > 0
+        {
+            ctx.send(PONGER, Msg::Ping(0));
         }
     }
 
