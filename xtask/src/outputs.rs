@@ -106,8 +106,9 @@ fn build_examples() -> Result {
     ]))
 }
 
-/// Runs one experiment binary with `--write root`, returning its wall time in seconds.
-fn run_experiment(e: &Experiment, root: &Path) -> Result<f64> {
+/// Runs one experiment binary with `--write root`, returning its wall time in seconds. With
+/// `quiet`, what it prints is captured and shown only if it fails.
+fn run_experiment(e: &Experiment, root: &Path, quiet: bool) -> Result<f64> {
     for o in &e.outputs {
         if let Some(parent) = root.join(o).parent() {
             std::fs::create_dir_all(parent)?;
@@ -117,17 +118,28 @@ fn run_experiment(e: &Experiment, root: &Path) -> Result<f64> {
     let started = Instant::now();
     let mut cmd = Command::new(&bin);
     cmd.current_dir(repo_root()).arg("--write").arg(root);
-    let status = cmd.status().map_err(|err| {
+    let cannot = |err: std::io::Error| {
         format!(
             "cannot run experiment {} ({}): {err}",
             e.name,
             bin.display()
         )
-    })?;
+    };
+    let (status, stderr) = if quiet {
+        let out = cmd.output().map_err(cannot)?;
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    } else {
+        (cmd.status().map_err(cannot)?, String::new())
+    };
     let secs = started.elapsed().as_secs_f64();
     if !status.success() {
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n      ");
         return Err(format!(
-            "experiment `{}` failed ({status}): {}",
+            "experiment `{}` failed ({status}): {}\n      {tail}",
             e.name,
             util::show(&cmd)
         )
@@ -145,7 +157,7 @@ pub fn outputs() -> Result {
     build_examples()?;
     let root = repo_root();
     for e in &exps {
-        let secs = run_experiment(e, &root)?;
+        let secs = run_experiment(e, &root, false)?;
         println!(
             "outputs: {:<28} {secs:>7.2} s  wrote {}",
             e.name,
@@ -187,7 +199,7 @@ pub fn check_outputs() -> Result {
         for e in &exps {
             let eroot = tmp.path().join(&e.name);
             std::fs::create_dir_all(&eroot)?;
-            let secs = match run_experiment(e, &eroot) {
+            let secs = match run_experiment(e, &eroot, true) {
                 Ok(s) => s,
                 Err(err) => {
                     problems.push(format!("{err} (source {})", util::rel(&e.source)));
