@@ -53,6 +53,7 @@ const INSPECT: &str = r#"(async () => {
   } catch (e) {}
   while (Date.now() < deadline && !blocks().every((b) => b.querySelector('svg'))) await sleep(100);
   const imgs = Array.from(document.images);
+  for (const i of imgs) if (i.loading === 'lazy') i.loading = 'eager'; // headless never scrolls
   while (Date.now() < deadline && !imgs.every((i) => i.complete)) await sleep(100);
   const mermaid = blocks().map((b, i) => {
     const svg = b.querySelector('svg');

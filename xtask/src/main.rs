@@ -78,7 +78,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            let message = e.to_string();
+            if !message.is_empty() {
+                eprintln!("error: {message}");
+            }
             ExitCode::FAILURE
         }
     }
