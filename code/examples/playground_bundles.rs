@@ -10,10 +10,12 @@
 //! so the page shows the example and the Run button sends the whole file. The freshness check
 //! regenerates the bundles and fails if a checked-in copy differs from its sources.
 //!
-//! outputs: code/playground/ch01_tour.rs
+//! outputs: code/playground/appendix_first_sim.rs code/playground/ch01_tour.rs
+//! outputs: code/playground/ch06_ping.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -87,22 +89,38 @@ fn bundle(crate_dir: &Path, name: &str, example: &str, modules: &[&str]) -> Resu
         modules.join(", ")
     );
     text += &example.replace("uds::", "crate::");
-    // Group module paths by their first segment: `intro::tour` becomes `mod intro { pub mod tour }`.
+    // Module paths sharing a prefix share a block: `a::b a::c` is `mod a { pub mod b; pub mod c }`.
+    let mut tree = Tree::default();
     for module in modules {
-        let segments: Vec<&str> = module.split("::").collect();
-        let mut dir = crate_dir.join("src");
-        for (depth, segment) in segments.iter().enumerate() {
-            let vis = if depth == 0 { "" } else { "pub " };
-            text += &format!("\n{vis}mod {segment} {{\n");
-            if depth + 1 < segments.len() {
-                dir = dir.join(segment);
-            }
+        let mut node = &mut tree;
+        for segment in module.split("::") {
+            node = node.children.entry(segment.to_string()).or_default();
         }
-        let last = segments.last().ok_or("empty module path")?;
-        text += &inline_module(&dir, last)?;
-        for _ in &segments {
-            text += "}\n";
+        node.whole = true;
+    }
+    text += &emit(&tree, &crate_dir.join("src"), 0)?;
+    Ok(text)
+}
+
+/// Module paths as a tree: a node marked `whole` is inlined with everything below it.
+#[derive(Default)]
+struct Tree {
+    children: BTreeMap<String, Tree>,
+    whole: bool,
+}
+
+/// The `mod` blocks for the children of `tree`, whose files live in `dir`.
+fn emit(tree: &Tree, dir: &Path, depth: usize) -> Result<String, String> {
+    let vis = if depth == 0 { "" } else { "pub " };
+    let mut text = String::new();
+    for (name, child) in &tree.children {
+        text += &format!("\n{vis}mod {name} {{\n");
+        if child.whole {
+            text += &inline_module(dir, name)?;
+        } else {
+            text += &emit(child, &dir.join(name), depth + 1)?;
         }
+        text += "}\n";
     }
     Ok(text)
 }
