@@ -5,6 +5,7 @@
 //! chapters claim. Modules follow the book: [`sim`] is the simulator (appendix), [`intro`] is
 //! chapter 1, [`coordination`] holds part II.
 
+pub mod appendix;
 pub mod coordination;
 #[cfg(feature = "serde")]
 pub mod driver;
