@@ -220,7 +220,7 @@ fn pad(lo: f64, hi: f64, log: bool) -> (f64, f64) {
         let lo = lo.max(f64::MIN_POSITIVE);
         let hi = hi.max(lo * 10.0_f64.powf(0.1));
         (lo / 1.2, hi * 1.2)
-    } else if hi - lo < f64::EPSILON {
+    } else if (hi - lo).abs() < f64::EPSILON {
         (lo - 1.0, hi + 1.0)
     } else {
         let margin = (hi - lo) * 0.05;

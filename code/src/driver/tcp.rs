@@ -13,6 +13,7 @@
 //! restart of killed nodes, and the clock `ctx.now()` is time since the cluster started.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -267,20 +268,20 @@ where
             Ok(body) => body,
             Err(e) => panic!("a message must serialise: {e}"),
         };
-        if !self.peers.contains_key(&to) {
-            match TcpStream::connect(addr).await {
+        let peer = match self.peers.entry(to) {
+            Entry::Occupied(open) => open.into_mut(),
+            Entry::Vacant(slot) => match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     let (_read, write) = stream.into_split();
-                    self.peers.insert(to, write);
+                    slot.insert(write)
                 }
                 Err(_) => {
                     self.count("send_failures");
                     return;
                 }
-            }
-        }
-        let peer = self.peers.get_mut(&to).expect("connected above");
+            },
+        };
         let len = u32::try_from(frame.len()).expect("frames are far below 4 GiB");
         let written = async {
             peer.write_u32(len).await?;

@@ -150,7 +150,7 @@ impl Progress {
     fn inc(&self, by: u64) {
         let done = self.done.fetch_add(by, Ordering::Relaxed) + by;
         // Redraw about a hundred times per campaign, not once per seed.
-        if self.visible && (done == self.total || done % (self.total / 100).max(1) == 0) {
+        if self.visible && (done == self.total || done.is_multiple_of((self.total / 100).max(1))) {
             let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
             let mut err = std::io::stderr().lock();
             let _ = write!(
