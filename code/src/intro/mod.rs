@@ -5,4 +5,5 @@
 //! turn: latency, loss, bandwidth, an attacker on the path, a changing topology, a second
 //! administrator, the cost of moving bytes, and a network that is not the same for everyone.
 
+pub mod exercise;
 pub mod tour;
