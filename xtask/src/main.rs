@@ -54,26 +54,14 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         "serve" => parse_serve_port(rest).and_then(tools::serve),
-        other => match no_args(other, rest) {
-            Err(e) => Err(e),
-            Ok(()) => match other {
-                "install-tools" => tools::install_tools(),
-                "build" => tools::build().map(|_| ()),
-                "outputs" => outputs::outputs(),
-                "check-listings" => listings::check_listings(),
-                "check-outputs" => outputs::check_outputs(),
-                "check-html" => html::check_html(),
-                "check-playground" => playground::check_playground(),
-                "check-browser" => browser::check_browser(),
-                "check-actionlint" => actionlint::check_actionlint(),
-                "test" => test::test(),
-                _ => {
-                    eprintln!("error: unknown command `{other}`\n");
-                    eprint!("{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-        },
+        other => {
+            let Some(step) = step(other) else {
+                eprintln!("error: unknown command `{other}`\n");
+                eprint!("{USAGE}");
+                return ExitCode::from(2);
+            };
+            no_args(other, rest).and_then(|()| step())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,6 +73,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The commands that take no options.
+fn step(command: &str) -> Option<fn() -> util::Result> {
+    Some(match command {
+        "install-tools" => tools::install_tools,
+        "build" => || tools::build().map(|_| ()),
+        "outputs" => outputs::outputs,
+        "check-listings" => listings::check_listings,
+        "check-outputs" => outputs::check_outputs,
+        "check-html" => html::check_html,
+        "check-playground" => playground::check_playground,
+        "check-browser" => browser::check_browser,
+        "check-actionlint" => actionlint::check_actionlint,
+        "test" => test::test,
+        _ => return None,
+    })
 }
 
 /// Commands other than `serve` take no options.
