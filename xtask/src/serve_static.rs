@@ -128,3 +128,24 @@ fn content_type(path: &Path) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_inside_root_only() {
+        let root = std::env::temp_dir().join(format!("uds-serve-test-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("index.html"), "i").unwrap();
+        std::fs::write(root.join("sub/a b.html"), "a").unwrap();
+        assert_eq!(resolve(&root, "/"), Some(root.join("index.html")));
+        assert_eq!(
+            resolve(&root, "/sub/a%20b.html?x=1#frag"),
+            Some(root.join("sub/a b.html"))
+        );
+        assert_eq!(resolve(&root, "/../etc/passwd"), None);
+        assert_eq!(resolve(&root, "/missing.html"), None);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
