@@ -13,7 +13,7 @@ use clap::Parser;
 use uds::coordination::system_models::scenario::{SweepRow, sweep};
 use uds::coordination::system_models::timing::TimingModel;
 use uds::experiment::{ExperimentArgs, Table};
-use uds::plot::{Chart, Series};
+use uds::plot::{Chart, Series, SeriesLabelPosition};
 use uds::sim::Fnv64;
 
 /// False suspicions of a correct target vs the monitor's timeout, per timing model.
@@ -105,7 +105,7 @@ fn table(rows: &[SweepRow], hours: f64) -> Table {
 
 fn chart(rows: &[SweepRow], models: &[TimingModel], hours: f64) -> Chart {
     let mut chart = Chart::new(
-        "False suspicions of a correct target vs timeout",
+        "False suspicions of a correct target vs timeout (zero counts not drawn)",
         "timeout (ms, log scale)",
         "false suspicions per hour (log scale)",
     );
@@ -133,5 +133,7 @@ fn chart(rows: &[SweepRow], models: &[TimingModel], hours: f64) -> Chart {
         chart = chart.with(Series::dashed(&label, vec![(x, 0.5 / hours), (x, top)]));
     }
     chart.y_range = Some((0.5 / hours, top));
+    // The curves fall to the right, so the upper right corner is free for the legend.
+    chart.legend = SeriesLabelPosition::UpperRight;
     chart
 }
