@@ -12,6 +12,7 @@ use clap::Parser;
 use uds::experiment::{ExperimentArgs, Table};
 use uds::intro::tour::{self, TourConfig};
 use uds::plot::{Chart, Series, SeriesLabelPosition};
+use uds::sim::Fnv64;
 
 #[derive(Parser)]
 #[command(about = "Request latency as the network's latency, loss and bandwidth change")]
@@ -82,6 +83,8 @@ fn main() -> ExitCode {
     chart.log_x = true;
     chart.y_range = Some((0.0, 1.0));
     chart.legend = SeriesLabelPosition::LowerRight;
+    // One fingerprint over every run: the same seed must give the same hash on every machine.
+    let mut runs_hash = Fnv64::default();
     for (name, config) in configs(args.requests) {
         let (report, mut latency) = match tour::run(&config, seed) {
             Ok(result) => result,
@@ -90,7 +93,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!("{name}: trace hash {:016x}", report.trace_hash);
+        runs_hash.u64(report.trace_hash);
         let [p50, p90, p99, p999, _] = report.latency_ms;
         let ms = |x: f64| format!("{x:.1}");
         table.row(vec![
@@ -104,7 +107,12 @@ fn main() -> ExitCode {
         ]);
         chart = chart.with(Series::line(name, cdf(latency.sorted_samples(), 200)));
     }
-    let text = table.render();
+    let text = format!(
+        "{}\nseed {seed}, 4 clients x {} requests each; trace hash of all runs {:016x}\n",
+        table.render(),
+        args.requests,
+        runs_hash.0
+    );
     print!("{text}");
     let written = args
         .common
