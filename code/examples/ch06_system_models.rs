@@ -56,16 +56,16 @@ fn main() -> std::io::Result<()> {
     let text = format!(
         "seed {}; each run: {} min, {} pings (one every {} ms), GST at {} min; the target \
          never fails,\nso every suspicion is false. \"after GST\": those triggered by pings \
-         sent after GST.\n\n{}",
+         sent after GST.\n\n{}\ntrace hash of all runs: {:016x}\n",
         args.common.seed,
         args.minutes,
         rows.first().map_or(0, |r| r.outcome.pings),
         args.period_ms,
         args.gst_minutes,
-        table.render()
+        table.render(),
+        hash.0
     );
     print!("{text}");
-    println!("trace hash of all runs: {:016x}", hash.0);
     args.common
         .emit("code/outputs/ch06_false_suspicions.txt", &text)?;
     args.common.emit(
