@@ -4,13 +4,12 @@
 //!
 //! Run: `cargo run --release -p uds --example appendix_first_sim`
 //!
-//! playground-bundle: sim appendix::primary_backup appendix::exercise
+//! playground-bundle: sim appendix::primary_backup
 
 use std::time::Duration;
 
-use uds::appendix::exercise::solution::acknowledged_writes_survive;
-use uds::appendix::primary_backup::nodes;
-use uds::sim::{FaultSchedule, LinkConfig, Sim, Time, TraceLevel};
+use uds::appendix::primary_backup::{BACKUP, CLIENT, acknowledged_writes_survive, nodes};
+use uds::sim::{FaultSchedule, LinkConfig, Sim, Time, TraceKind, TraceLevel};
 
 // ANCHOR: main
 fn main() {
@@ -30,18 +29,38 @@ fn main() {
     for ack_early in [false, true] {
         println!("ack_early = {ack_early}: trying seeds 0..100");
         let failing = (0..100).find(|&seed| run(seed, ack_early, TraceLevel::Off).1.is_err());
-        match failing {
-            None => println!("  no seed broke the invariant"),
-            Some(seed) => {
-                // Replaying the seed gives the same run, now with every event recorded.
-                let (sim, outcome) = run(seed, ack_early, TraceLevel::Full);
-                if let Err(violation) = outcome {
-                    println!("  {violation}");
-                }
-                println!("  the last events of seed {seed}:");
-                for event in sim.trace().iter().rev().take(6).rev() {
-                    println!("    {:>9.3} ms  {:?}", event.at_ns as f64 / 1e6, event.kind);
-                }
+        let Some(seed) = failing else {
+            println!("  no seed broke the invariant");
+            continue;
+        };
+        // Replaying the seed gives the same run, now with every event recorded.
+        let (sim, outcome) = run(seed, ack_early, TraceLevel::Full);
+        if let Err(violation) = outcome {
+            println!("  {violation}");
+        }
+        println!(
+            "  replay of seed {seed}, trace hash {:016x}",
+            sim.trace_hash()
+        );
+        // The history of the write that was lost: acknowledged to the client, absent from
+        // the backup.
+        let acked = &sim.process(CLIENT).expect("never crashed").values;
+        let stored = &sim.process(BACKUP).expect("never crashed").values;
+        let lost = acked
+            .iter()
+            .find(|v| !stored.contains(v))
+            .expect("the violation");
+        let tag = format!("value: {lost} }}");
+        for event in sim.trace() {
+            let about_lost = match &event.kind {
+                TraceKind::Send { msg, .. }
+                | TraceKind::Deliver { msg, .. }
+                | TraceKind::Drop { msg, .. } => msg.ends_with(&tag),
+                TraceKind::Fault { .. } => true,
+                _ => false,
+            };
+            if about_lost {
+                println!("    {:>7.3} ms  {:?}", event.at_ns as f64 / 1e6, event.kind);
             }
         }
     }
