@@ -731,6 +731,7 @@ impl LockService {
         );
     }
 }
+
 }
 pub mod messages {
 //! What the lock service, the clients and the storage service say to each other.

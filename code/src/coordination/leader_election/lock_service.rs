@@ -208,3 +208,94 @@ impl LockService {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{Effect, Metrics, Rng};
+
+    const A: NodeId = NodeId(2);
+    const B: NodeId = NodeId(3);
+
+    /// Delivers `msg` from `from` at service time `ms` and returns the service's answer.
+    fn ask(service: &mut LockService, ms: u64, from: NodeId, msg: LeaseMsg) -> LeaseMsg {
+        let (mut rng, mut effects, mut metrics) = (Rng::new(0), Vec::new(), Metrics::default());
+        let now = Time::from_millis(ms);
+        let mut ctx = Ctx::new(NodeId(0), now, &mut rng, &mut effects, &mut metrics);
+        service.on_message(&mut ctx, from, msg);
+        match effects.as_slice() {
+            [Effect::Send { to, msg }] if *to == from => msg.clone(),
+            other => panic!("expected one answer to {from}, got {other:?}"),
+        }
+    }
+
+    fn acquire() -> LeaseMsg {
+        let lock = "leader".to_string();
+        LeaseMsg::Acquire {
+            lock,
+            sent_at: Time::ZERO,
+        }
+    }
+
+    fn renew(token: u64) -> LeaseMsg {
+        let lock = "leader".to_string();
+        let token = FencingToken(token);
+        LeaseMsg::Renew {
+            lock,
+            token,
+            sent_at: Time::ZERO,
+        }
+    }
+
+    fn granted(answer: &LeaseMsg) -> Option<u64> {
+        match answer {
+            LeaseMsg::Granted { token, .. } => Some(token.0),
+            _ => None,
+        }
+    }
+
+    /// Guarantees 1 and 2 of the module essay: one live holder; new grants, new tokens.
+    #[test]
+    fn a_live_lease_excludes_others_and_each_new_grant_has_a_larger_token() {
+        let mut s = LockService::new(Duration::from_millis(1_000));
+        assert_eq!(granted(&ask(&mut s, 0, A, acquire())), Some(1));
+        assert_eq!(
+            granted(&ask(&mut s, 999, B, acquire())),
+            None,
+            "A's lease is live"
+        );
+        assert_eq!(
+            granted(&ask(&mut s, 500, A, renew(1))),
+            Some(1),
+            "renewal keeps it"
+        );
+        assert_eq!(
+            granted(&ask(&mut s, 1_400, B, acquire())),
+            None,
+            "renewed to 1,500"
+        );
+        assert_eq!(
+            granted(&ask(&mut s, 1_500, B, acquire())),
+            Some(2),
+            "expired at 1,500"
+        );
+        assert_eq!(granted(&ask(&mut s, 1_600, A, acquire())), None);
+        let tokens: Vec<u64> = s.grants.iter().map(|g| g.token.0).collect();
+        assert_eq!(tokens, [1, 2]);
+    }
+
+    /// Guarantee 3: an expired lease is not renewed, even if nobody took it; the holder must
+    /// acquire again, and gets a new token, so a token names one unbroken tenure.
+    #[test]
+    fn an_expired_lease_cannot_be_renewed_even_if_nobody_took_it() {
+        let mut s = LockService::new(Duration::from_millis(1_000));
+        assert_eq!(granted(&ask(&mut s, 0, A, acquire())), Some(1));
+        let denied = ask(&mut s, 1_000, A, renew(1));
+        let expected = LeaseMsg::Denied {
+            lock: "leader".into(),
+            token: Some(FencingToken(1)),
+        };
+        assert_eq!(denied, expected);
+        assert_eq!(granted(&ask(&mut s, 1_001, A, acquire())), Some(2));
+    }
+}
