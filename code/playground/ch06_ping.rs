@@ -351,8 +351,10 @@ pub mod ping {
 //! arriving at the deadline itself is handled first.
 //!
 //! Pongs carry the target's *incarnation*, a counter it keeps on disk and increments on every
-//! restart, so that the monitor can tell a target that came back from one that never left
-//! (SWIM uses the same idea: Das, Gupta and Motivala, DSN 2002).
+//! restart, so that the monitor can tell a target that came back from one that never left. This
+//! is closer to the *generation* that Cassandra's gossip keeps on disk and bumps on restart than
+//! to SWIM's incarnation number (Das, Gupta and Motivala, DSN 2002, §4.2), which a member bumps
+//! itself, while running, to refute a suspicion about it that it hears gossiped.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -443,6 +445,7 @@ impl Monitor {
         }
     }
 
+    // ANCHOR: tick
     /// Sends the next ping and schedules the one after it.
     fn tick(&mut self, ctx: &mut Ctx<'_, PingMsg>) {
         let seq = self.next_seq;
@@ -454,6 +457,19 @@ impl Monitor {
         }
         ctx.set_timer(TICK, self.period);
     }
+
+    /// Sets the deadline timer for the oldest waiting ping, or cancels it if none waits.
+    fn arm_deadline(&mut self, ctx: &mut Ctx<'_, PingMsg>) {
+        match self.outstanding.front() {
+            Some(&(_, sent_at)) => {
+                // One nanosecond past the inclusive deadline; see the module comment.
+                let fire_at = sent_at + self.timeout + Duration::from_nanos(1);
+                ctx.set_timer(DEADLINE, fire_at.since(ctx.now()));
+            }
+            None => ctx.cancel_timer(DEADLINE),
+        }
+    }
+    // ANCHOR_END: tick
 
     // ANCHOR: expire
     /// Declares missed every ping whose deadline has passed, suspecting the target if it was
@@ -482,18 +498,6 @@ impl Monitor {
     }
     // ANCHOR_END: expire
 
-    /// Sets the deadline timer for the oldest waiting ping, or cancels it if none waits.
-    fn arm_deadline(&mut self, ctx: &mut Ctx<'_, PingMsg>) {
-        match self.outstanding.front() {
-            Some(&(_, sent_at)) => {
-                // One nanosecond past the inclusive deadline; see the module comment.
-                let fire_at = sent_at + self.timeout + Duration::from_nanos(1);
-                ctx.set_timer(DEADLINE, fire_at.since(ctx.now()));
-            }
-            None => ctx.cancel_timer(DEADLINE),
-        }
-    }
-
     // ANCHOR: on_pong
     fn on_pong(&mut self, ctx: &mut Ctx<'_, PingMsg>, seq: u64, incarnation: u64) {
         if seq >= self.next_seq {
@@ -502,7 +506,9 @@ impl Monitor {
             ctx.count("bogus_pongs");
             return;
         }
-        // First settle every deadline that passed, so the pong is judged against them.
+        // First settle every deadline that has passed. The pong and the deadline timer can fall
+        // at the same instant, and the simulator may hand us the pong first; expiring here makes
+        // the verdict the same whichever of the two events runs first.
         self.expire(ctx);
         match self.outstanding.iter().position(|&(s, _)| s == seq) {
             Some(i) => {
@@ -573,6 +579,7 @@ impl Process for PingNode {
         }
     }
 
+    // ANCHOR: on_message
     fn on_message(&mut self, ctx: &mut Ctx<'_, PingMsg>, from: NodeId, msg: PingMsg) {
         match (self, msg) {
             (PingNode::Target(t), PingMsg::Ping { seq }) => {
@@ -585,7 +592,9 @@ impl Process for PingNode {
             (_, msg) => panic!("{msg:?} reached the wrong node"),
         }
     }
+    // ANCHOR_END: on_message
 
+    // ANCHOR: on_timer
     fn on_timer(&mut self, ctx: &mut Ctx<'_, PingMsg>, timer: TimerId) {
         let PingNode::Monitor(m) = self else {
             unreachable!("only the monitor sets timers")
@@ -596,6 +605,7 @@ impl Process for PingNode {
             other => unreachable!("unknown timer {other:?}"),
         }
     }
+    // ANCHOR_END: on_timer
 
     fn durable(&self) -> u64 {
         match self {
@@ -861,10 +871,12 @@ pub mod timing {
 //!
 //! - **Synchronous**: every message arrives within a bound that is known in advance (and
 //!   processes take bounded time per step). Here: a latency uniform in `[min, max]`, so `max`
-//!   is the known bound and twice it bounds a round trip (our processes answer in zero time).
+//!   is the known bound and twice it bounds a round trip (our links lose nothing and our
+//!   processes answer in zero time; a lost pong would be a false suspicion even here).
 //! - **Asynchronous**: no bound at all; a message arrives eventually, after any finite delay.
 //!   Here: a Pareto latency, whose tail falls off so slowly that for any timeout there is a
-//!   fair chance, over a long run, of a message taking longer. Fischer, Lynch and Paterson
+//!   fair chance, over a long run, of a message taking longer (up to the simulator's cap of one
+//!   day per delay). Fischer, Lynch and Paterson
 //!   ("Impossibility of distributed consensus with one faulty process", JACM 32(2), 1985)
 //!   showed that in this model no deterministic algorithm solves consensus if even one process
 //!   may crash: a slow process and a dead one look the same forever.
@@ -875,10 +887,12 @@ pub mod timing {
 //!   distribution. Algorithms for this model (Paxos, Raft) are always safe and make progress
 //!   once the system has been calm long enough.
 //!
-//! Simplification: the switch at GST applies to messages *sent* after it, because the simulator
-//! decides a message's delay when it is sent. A message sent just before GST may still arrive
-//! arbitrarily late. In DLS's first variant those messages too arrive by `GST + bound`; here
-//! they do not, so claims about partial synchrony are stated for messages sent after GST.
+//! The switch at GST applies to messages *sent* after it, because the simulator decides a
+//! message's delay when it is sent; a message sent just before GST may still arrive very late.
+//! That is within DLS's model. Their paper has two variants (§1): in one the bound always holds
+//! but is unknown to the processes; in the other it is known but holds only from GST on, and
+//! messages sent before GST may even be lost (§2). Ours is the second, so claims about partial
+//! synchrony are stated for messages sent at or after GST.
 
 use std::time::Duration;
 
@@ -923,8 +937,8 @@ pub const BOOK_BOUNDED: Bounded = Bounded {
     max: Duration::from_millis(10),
 };
 
-/// The unbounded delays the book uses: Pareto from 2 ms with tail index 1.5 (median about
-/// 3.2 ms, similar to the bounded model's; the difference is all in the tail).
+/// The unbounded delays the book uses: Pareto from 2 ms with tail index 1.5. Its median, about
+/// 3.2 ms, is lower than the bounded model's 5.5 ms; the difference that matters is the tail.
 pub const BOOK_UNBOUNDED: Unbounded = Unbounded {
     scale: Duration::from_millis(2),
     shape: 1.5,

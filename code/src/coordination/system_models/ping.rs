@@ -19,8 +19,10 @@
 //! arriving at the deadline itself is handled first.
 //!
 //! Pongs carry the target's *incarnation*, a counter it keeps on disk and increments on every
-//! restart, so that the monitor can tell a target that came back from one that never left
-//! (SWIM uses the same idea: Das, Gupta and Motivala, DSN 2002).
+//! restart, so that the monitor can tell a target that came back from one that never left. This
+//! is closer to the *generation* that Cassandra's gossip keeps on disk and bumps on restart than
+//! to SWIM's incarnation number (Das, Gupta and Motivala, DSN 2002, §4.2), which a member bumps
+//! itself, while running, to refute a suspicion about it that it hears gossiped.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -111,6 +113,7 @@ impl Monitor {
         }
     }
 
+    // ANCHOR: tick
     /// Sends the next ping and schedules the one after it.
     fn tick(&mut self, ctx: &mut Ctx<'_, PingMsg>) {
         let seq = self.next_seq;
@@ -122,6 +125,19 @@ impl Monitor {
         }
         ctx.set_timer(TICK, self.period);
     }
+
+    /// Sets the deadline timer for the oldest waiting ping, or cancels it if none waits.
+    fn arm_deadline(&mut self, ctx: &mut Ctx<'_, PingMsg>) {
+        match self.outstanding.front() {
+            Some(&(_, sent_at)) => {
+                // One nanosecond past the inclusive deadline; see the module comment.
+                let fire_at = sent_at + self.timeout + Duration::from_nanos(1);
+                ctx.set_timer(DEADLINE, fire_at.since(ctx.now()));
+            }
+            None => ctx.cancel_timer(DEADLINE),
+        }
+    }
+    // ANCHOR_END: tick
 
     // ANCHOR: expire
     /// Declares missed every ping whose deadline has passed, suspecting the target if it was
@@ -150,18 +166,6 @@ impl Monitor {
     }
     // ANCHOR_END: expire
 
-    /// Sets the deadline timer for the oldest waiting ping, or cancels it if none waits.
-    fn arm_deadline(&mut self, ctx: &mut Ctx<'_, PingMsg>) {
-        match self.outstanding.front() {
-            Some(&(_, sent_at)) => {
-                // One nanosecond past the inclusive deadline; see the module comment.
-                let fire_at = sent_at + self.timeout + Duration::from_nanos(1);
-                ctx.set_timer(DEADLINE, fire_at.since(ctx.now()));
-            }
-            None => ctx.cancel_timer(DEADLINE),
-        }
-    }
-
     // ANCHOR: on_pong
     fn on_pong(&mut self, ctx: &mut Ctx<'_, PingMsg>, seq: u64, incarnation: u64) {
         if seq >= self.next_seq {
@@ -170,7 +174,9 @@ impl Monitor {
             ctx.count("bogus_pongs");
             return;
         }
-        // First settle every deadline that passed, so the pong is judged against them.
+        // First settle every deadline that has passed. The pong and the deadline timer can fall
+        // at the same instant, and the simulator may hand us the pong first; expiring here makes
+        // the verdict the same whichever of the two events runs first.
         self.expire(ctx);
         match self.outstanding.iter().position(|&(s, _)| s == seq) {
             Some(i) => {
@@ -241,6 +247,7 @@ impl Process for PingNode {
         }
     }
 
+    // ANCHOR: on_message
     fn on_message(&mut self, ctx: &mut Ctx<'_, PingMsg>, from: NodeId, msg: PingMsg) {
         match (self, msg) {
             (PingNode::Target(t), PingMsg::Ping { seq }) => {
@@ -253,7 +260,9 @@ impl Process for PingNode {
             (_, msg) => panic!("{msg:?} reached the wrong node"),
         }
     }
+    // ANCHOR_END: on_message
 
+    // ANCHOR: on_timer
     fn on_timer(&mut self, ctx: &mut Ctx<'_, PingMsg>, timer: TimerId) {
         let PingNode::Monitor(m) = self else {
             unreachable!("only the monitor sets timers")
@@ -264,6 +273,7 @@ impl Process for PingNode {
             other => unreachable!("unknown timer {other:?}"),
         }
     }
+    // ANCHOR_END: on_timer
 
     fn durable(&self) -> u64 {
         match self {

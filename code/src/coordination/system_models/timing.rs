@@ -2,10 +2,12 @@
 //!
 //! - **Synchronous**: every message arrives within a bound that is known in advance (and
 //!   processes take bounded time per step). Here: a latency uniform in `[min, max]`, so `max`
-//!   is the known bound and twice it bounds a round trip (our processes answer in zero time).
+//!   is the known bound and twice it bounds a round trip (our links lose nothing and our
+//!   processes answer in zero time; a lost pong would be a false suspicion even here).
 //! - **Asynchronous**: no bound at all; a message arrives eventually, after any finite delay.
 //!   Here: a Pareto latency, whose tail falls off so slowly that for any timeout there is a
-//!   fair chance, over a long run, of a message taking longer. Fischer, Lynch and Paterson
+//!   fair chance, over a long run, of a message taking longer (up to the simulator's cap of one
+//!   day per delay). Fischer, Lynch and Paterson
 //!   ("Impossibility of distributed consensus with one faulty process", JACM 32(2), 1985)
 //!   showed that in this model no deterministic algorithm solves consensus if even one process
 //!   may crash: a slow process and a dead one look the same forever.
@@ -16,10 +18,12 @@
 //!   distribution. Algorithms for this model (Paxos, Raft) are always safe and make progress
 //!   once the system has been calm long enough.
 //!
-//! Simplification: the switch at GST applies to messages *sent* after it, because the simulator
-//! decides a message's delay when it is sent. A message sent just before GST may still arrive
-//! arbitrarily late. In DLS's first variant those messages too arrive by `GST + bound`; here
-//! they do not, so claims about partial synchrony are stated for messages sent after GST.
+//! The switch at GST applies to messages *sent* after it, because the simulator decides a
+//! message's delay when it is sent; a message sent just before GST may still arrive very late.
+//! That is within DLS's model. Their paper has two variants (§1): in one the bound always holds
+//! but is unknown to the processes; in the other it is known but holds only from GST on, and
+//! messages sent before GST may even be lost (§2). Ours is the second, so claims about partial
+//! synchrony are stated for messages sent at or after GST.
 
 use std::time::Duration;
 
@@ -64,8 +68,8 @@ pub const BOOK_BOUNDED: Bounded = Bounded {
     max: Duration::from_millis(10),
 };
 
-/// The unbounded delays the book uses: Pareto from 2 ms with tail index 1.5 (median about
-/// 3.2 ms, similar to the bounded model's; the difference is all in the tail).
+/// The unbounded delays the book uses: Pareto from 2 ms with tail index 1.5. Its median, about
+/// 3.2 ms, is lower than the bounded model's 5.5 ms; the difference that matters is the tail.
 pub const BOOK_UNBOUNDED: Unbounded = Unbounded {
     scale: Duration::from_millis(2),
     shape: 1.5,
