@@ -64,6 +64,9 @@ pub struct PhiConfig {
     pub min_stddev: Duration,
     /// The interval assumed before any heartbeat arrived. Must be positive.
     pub first_heartbeat_estimate: Duration,
+    /// Added to the estimated mean: a silence this much longer than usual is not yet
+    /// suspicious (Akka's `acceptable-heartbeat-pause`). Zero in the paper.
+    pub acceptable_pause: Duration,
 }
 
 impl PhiConfig {
@@ -75,6 +78,7 @@ impl PhiConfig {
             window: 1_000,
             min_stddev: Duration::from_millis(10),
             first_heartbeat_estimate: interval,
+            acceptable_pause: Duration::ZERO,
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct PhiAccrual {
     z: f64,
     /// Floor on the standard deviation, in milliseconds. Invariant: positive.
     min_stddev_ms: f64,
+    /// Added to the estimated mean, in milliseconds. Invariant: not negative.
+    acceptable_pause_ms: f64,
 }
 
 impl PhiAccrual {
@@ -110,14 +116,19 @@ impl PhiAccrual {
             threshold: config.threshold,
             z,
             min_stddev_ms: config.min_stddev.as_secs_f64() * 1e3,
+            acceptable_pause_ms: config.acceptable_pause.as_secs_f64() * 1e3,
         })
     }
 
-    /// The estimated mean and (floored) standard deviation of inter-arrival times, in ms.
+    /// The mean (plus the acceptable pause) and the floored standard deviation of
+    /// inter-arrival times, in milliseconds: the normal distribution φ is computed from.
     pub fn estimate_ms(&self) -> (f64, f64) {
         let mean = self.window.mean_ms().expect("the window is seeded");
         let stddev = self.window.stddev_ms().expect("the window is seeded");
-        (mean, stddev.max(self.min_stddev_ms))
+        (
+            mean + self.acceptable_pause_ms,
+            stddev.max(self.min_stddev_ms),
+        )
     }
 
     /// The suspicion level after `elapsed` without a heartbeat.

@@ -125,7 +125,7 @@ mod tests {
             (4, &[100], 100.0, 0.0),
             (4, &[90, 110], 100.0, 100.0),
             (4, &[2, 4, 4, 4, 5, 5, 7, 9], 6.5, 2.75), // only 5, 5, 7, 9 remain
-            (8, &[2, 4, 4, 4, 5, 5, 7, 9], 5.0, 4.0),     // the textbook example, sd 2
+            (8, &[2, 4, 4, 4, 5, 5, 7, 9], 5.0, 4.0),  // the textbook example, sd 2
             (1, &[10, 20, 30], 30.0, 0.0),
         ];
         for (capacity, samples, mean, variance) in cases {
