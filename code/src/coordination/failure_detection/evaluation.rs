@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use super::detector::{AnyDetector, Detector};
+use super::detector::{AnyDetector, Detector, FixedTimeout};
 use super::heartbeat::{HeartbeatNode, HeartbeatSender, Monitor, Watch};
 use crate::sim::{Fault, Latency, LinkConfig, NodeId, Rng, Sim, Time};
 
@@ -62,26 +62,33 @@ pub struct HeartbeatTrace {
     pub crash_at: Time,
     /// When the run ended.
     pub end: Time,
-    /// Heartbeats sent.
-    pub sent: u64,
     /// The run's fingerprint.
     pub trace_hash: u64,
 }
 
 /// Runs the sender and a recording monitor, switching the link between calm and congested.
 pub fn record_trace(config: &TraceConfig) -> HeartbeatTrace {
+    // The recorder's own detector plays no part in the trace; any will do.
+    let any = AnyDetector::Fixed(FixedTimeout {
+        timeout: Duration::from_secs(1),
+    });
+    record_trace_watching(config, any).0
+}
+
+/// Like [`record_trace`], with the recording monitor watching through `detector`; also returns
+/// that monitor's watch, so tests can compare the live monitor with a replay.
+pub fn record_trace_watching(
+    config: &TraceConfig,
+    detector: AnyDetector,
+) -> (HeartbeatTrace, Watch<AnyDetector>) {
     let sender = HeartbeatSender {
         monitors: vec![RECORDER],
         interval: config.interval,
         next_seq: 0,
     };
-    // The recorder's own detector plays no part in the trace; any will do.
-    let any = AnyDetector::Fixed(super::detector::FixedTimeout {
-        timeout: Duration::from_secs(1),
-    });
     let nodes = vec![
         HeartbeatNode::Sender(sender),
-        HeartbeatNode::Monitor(Monitor::new(any, true)),
+        HeartbeatNode::Monitor(Monitor::new(detector, true)),
     ];
     let mut sim = Sim::new(config.seed, config.calm.clone(), nodes);
     sim.schedule_fault(config.crash_at, Fault::Crash(SENDER));
@@ -93,8 +100,8 @@ pub fn record_trace(config: &TraceConfig) -> HeartbeatTrace {
         } else {
             config.calm_for
         };
-        let until = (sim.now() + period).min(end);
-        sim.run_until(until).expect("no invariants are registered");
+        sim.run_until((sim.now() + period).min(end))
+            .expect("no invariants are registered");
         congested = !congested;
         let link = if congested {
             &config.congested
@@ -103,23 +110,16 @@ pub fn record_trace(config: &TraceConfig) -> HeartbeatTrace {
         };
         sim.set_link(SENDER, RECORDER, link.clone());
     }
-    let sent = {
-        // The sender is crashed by now; count what the recorder could have received.
-        config
-            .crash_at
-            .0
-            .div_ceil(config.interval.as_nanos() as u64)
-    };
     let Some(HeartbeatNode::Monitor(m)) = sim.process(RECORDER) else {
         unreachable!("the recorder never crashes")
     };
-    HeartbeatTrace {
+    let trace = HeartbeatTrace {
         arrivals: m.arrivals.clone().expect("recording is on"),
         crash_at: config.crash_at,
         end,
-        sent,
         trace_hash: sim.trace_hash(),
-    }
+    };
+    (trace, m.watch.clone())
 }
 
 // ANCHOR: judged
@@ -265,7 +265,6 @@ pub fn evaluate<D: Detector>(make: impl Fn() -> D, traces: &[HeartbeatTrace]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coordination::failure_detection::detector::FixedTimeout;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -279,7 +278,6 @@ mod tests {
                 .collect(),
             crash_at: Time::from_millis(crash_ms),
             end: Time::from_millis(end_ms),
-            sent: 0,
             trace_hash: 0,
         }
     }
