@@ -96,13 +96,14 @@ fn main() -> ExitCode {
     let arrivals: usize = traces.iter().map(|t| t.arrivals.len()).sum();
     let text = format!(
         "seed {}; {} traces, {:.1} hours of heartbeats (one every 100 ms, {} arrivals) before \
-         the crashes;\nphi window {} samples. Detection time: from the crash to the lasting \
-         suspicion.\n\n{}",
+         the crashes;\nphi window {} samples; \"phi + pause\": acceptable pause {} ms. Detection \
+         time: from the crash to the lasting suspicion.\n\n{}",
         args.common.seed,
         traces.len(),
         alive_hours,
         arrivals,
         args.window,
+        args.pause_ms,
         table(&rows).render()
     );
     print!("{text}");
