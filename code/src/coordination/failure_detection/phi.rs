@@ -123,11 +123,11 @@ mod tests {
     fn phi_is_minus_log10_of_the_tail_in_table_cases() {
         // (elapsed, mean, stddev, expected phi)
         let cases = [
-            (100.0, 100.0, 10.0, 0.301_03),      // at the mean: P_later = 1/2
-            (110.0, 100.0, 10.0, 0.799_53),      // one sigma late
-            (130.0, 100.0, 10.0, 2.869_70),      // three sigma late
-            (150.0, 100.0, 10.0, 6.542_72),      // five sigma late
-            (50.0, 100.0, 10.0, 1.24e-7),        // five sigma early: almost no suspicion
+            (100.0, 100.0, 10.0, std::f64::consts::LOG10_2), // at the mean: P_later = 1/2
+            (110.0, 100.0, 10.0, 0.799_53),                  // one sigma late
+            (130.0, 100.0, 10.0, 2.869_70),                  // three sigma late
+            (150.0, 100.0, 10.0, 6.542_72),                  // five sigma late
+            (50.0, 100.0, 10.0, 1.24e-7), // five sigma early: almost no suspicion
             (1_100.0, 1_000.0, 100.0, 0.799_53), // scale-free: only (e - m) / s counts
         ];
         for (elapsed, mean, stddev, expected) in cases {
