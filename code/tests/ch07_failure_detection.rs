@@ -9,6 +9,7 @@ use uds::coordination::failure_detection::detector::{
 use uds::coordination::failure_detection::evaluation::{
     book_traces, record_trace, record_trace_watching, replay,
 };
+use uds::coordination::failure_detection::gossip::{GossipConfig, GossipMember};
 use uds::coordination::failure_detection::heartbeat::{HeartbeatNode, HeartbeatSender, Monitor};
 use uds::sim::{Campaign, Fault, Latency, LinkConfig, NodeId, NodeState, Rng, Sim, Time};
 
@@ -228,4 +229,77 @@ fn experiment_traces_with_the_same_seed_have_the_same_trace_hash() {
     for (a, b) in first.iter().zip(&record(2)) {
         assert_ne!(a.trace_hash, b.trace_hash);
     }
+}
+
+/// One random run of the gossip campaign: 4 to 16 members on a lossy, long-tailed network;
+/// one or two of them crash; the run goes on long enough for suspicion and cleanup.
+fn gossip_run(seed: u64) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    let n = rng.range(4, 17) as usize;
+    let group: Vec<NodeId> = (0..n).map(NodeId).collect();
+    let config = GossipConfig {
+        gossip_interval: ms(100),
+        t_fail: ms(3_000),
+        t_cleanup: ms(6_000),
+    };
+    let members = (0..n)
+        .map(|_| GossipMember::new(group.clone(), config))
+        .collect();
+    let link = LinkConfig::constant(Duration::ZERO)
+        .with_latency(Latency::LogNormal {
+            median: ms(rng.range(1, 30)),
+            sigma: 0.5,
+        })
+        .with_loss(0.05 * rng.f64());
+    let mut sim = Sim::new(seed, link, members);
+    let mut crashed = Vec::new();
+    for _ in 0..rng.range(1, 3) {
+        let victim = NodeId(rng.range(0, n as u64) as usize);
+        if !crashed.contains(&victim) {
+            crashed.push(victim);
+            sim.schedule_fault(
+                Time::from_millis(rng.range(5_000, 20_000)),
+                Fault::Crash(victim),
+            );
+        }
+    }
+    sim.run_until(Time::from_millis(40_000))
+        .map_err(|e| e.to_string())?;
+    let now = sim.now();
+    for &m in &group {
+        let Some(member) = sim.process(m) else {
+            continue; // crashed: not bound by completeness
+        };
+        for &other in &group {
+            let dead = crashed.contains(&other);
+            if dead && !member.suspects(other, now) {
+                return Err(format!("{m} still trusts {other}, which crashed"));
+            }
+            if dead && member.table.contains_key(&other) {
+                return Err(format!("{m} never dropped {other}: cleanup failed"));
+            }
+            // With t_fail at 30 rounds, a live member is never suspected in these runs.
+            if !dead && member.suspects(other, now) {
+                return Err(format!("{m} suspects {other}, which is up"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Van Renesse, Minsky and Hayden 1998, §2: with gossip, every correct member eventually
+/// suspects, then drops, a crashed member, and (with a generous `t_fail`) suspects no live one.
+#[test]
+fn gossip_membership_suspects_and_drops_crashed_members_at_every_correct_member() {
+    let report = Campaign {
+        name: "gossip_membership".to_string(),
+        first_seed: 0,
+        seeds: 100,
+        threads: 0,
+        replay: "cargo test -p uds --release --test ch07_failure_detection \
+                 gossip_membership (seed {seed})"
+            .to_string(),
+    }
+    .run(gossip_run);
+    report.assert_passed();
 }

@@ -19,6 +19,8 @@
 //!   [`Watch`](heartbeat::Watch).
 //! - [`evaluation`]: record a heartbeat trace once on the simulator, replay it through any
 //!   detector, and judge detection time and false suspicions (the chapter's experiment).
+//! - [`gossip`]: gossip-style heartbeat membership for a whole group (van Renesse, Minsky and
+//!   Hayden, Middleware 1998).
 //! - [`exercise`]: implement the sliding window yourself.
 //!
 //! Model: crash-stop sender; fair-loss links with long-tailed delay; monitors that do not fail
@@ -29,6 +31,7 @@
 pub mod detector;
 pub mod evaluation;
 pub mod exercise;
+pub mod gossip;
 pub mod heartbeat;
 pub mod phi;
 pub mod window;
