@@ -12,5 +12,6 @@
 //!   perfect link built from a fair-loss one, and a ping/timeout failure detector run under each
 //!   timing model.
 
+pub mod failure_detection;
 pub mod leader_election;
 pub mod system_models;
