@@ -19,8 +19,6 @@
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.
 
-use super::hlc::HlcTimestamp;
-
 /// Why a guarded clock refused a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooFarAhead {
@@ -88,6 +86,7 @@ pub mod solution {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coordination::time::hlc::HlcTimestamp;
 
     /// The claims, for either version (a macro because the two types are distinct).
     macro_rules! check_guarded_hlc {
