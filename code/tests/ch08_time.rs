@@ -101,9 +101,11 @@ fn lamport_clocks_respect_happened_before() {
 fn lamport_order_does_not_imply_happened_before() {
     let (r, _) = record(shape_from_seed(3));
     let n = r.events.len();
-    let misleading = (0..n).flat_map(|a| (0..n).map(move |b| (a, b))).any(|(a, b)| {
-        r.concurrent(a, b) && r.events[a].stamps.lamport < r.events[b].stamps.lamport
-    });
+    let misleading = (0..n)
+        .flat_map(|a| (0..n).map(move |b| (a, b)))
+        .any(|(a, b)| {
+            r.concurrent(a, b) && r.events[a].stamps.lamport < r.events[b].stamps.lamport
+        });
     assert!(misleading, "expected a concurrent pair with L(a) < L(b)");
 }
 
@@ -159,7 +161,9 @@ fn hlc_respects_happened_before_and_stays_within_the_skew_bound() {
             }
             // Offsets are at most 100 ms plus drift: the bound itself is bounded.
             if skew > 101_000_000 {
-                return Err(format!("event {e}: skew {skew} ns exceeds the clocks' spread"));
+                return Err(format!(
+                    "event {e}: skew {skew} ns exceeds the clocks' spread"
+                ));
             }
         }
         for a in 0..n {
@@ -280,6 +284,9 @@ fn recorded_runs_contain_causal_chains_and_concurrency_across_processes() {
             }
         }
     }
-    assert!(across > 1_000, "only {across} cross-process happened-before pairs");
+    assert!(
+        across > 1_000,
+        "only {across} cross-process happened-before pairs"
+    );
     assert!(concurrent > 1_000, "only {concurrent} concurrent pairs");
 }
