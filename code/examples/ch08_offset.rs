@@ -184,7 +184,7 @@ fn chart(rows: &[Row], window: usize) -> Chart {
         "asymmetry: outbound minus return minimum delay (ms)",
         "error of the offset estimate (ms)",
     );
-    chart.legend = SeriesLabelPosition::UpperLeft;
+    chart.legend = SeriesLabelPosition::LowerRight;
     let points = |f: &dyn Fn(&Row) -> f64| rows.iter().map(|r| (r.asymmetry_ms, f(r))).collect();
     let filter = format!("error of the best of {window} (smallest delay)");
     chart
