@@ -99,7 +99,8 @@ fn main() -> ExitCode {
 
 /// A short name for event `e`: process and position on it (`n1.3` is n1's third event).
 fn names(r: &Recording) -> Vec<String> {
-    let mut count = vec![0; 16];
+    let nodes = r.events.iter().map(|e| e.node + 1).max().unwrap_or(0);
+    let mut count = vec![0; nodes];
     r.events
         .iter()
         .map(|e| {
@@ -255,7 +256,7 @@ fn diagram(r: &Recording, n: usize) -> String {
             root.draw(&Circle::new((x, y), 5, color.filled()))
                 .expect("drawing into a string");
             // Alternate labels above and below the line so neighbours do not collide.
-            let above = on_node[event.node] % 2 == 0;
+            let above = on_node[event.node].is_multiple_of(2);
             on_node[event.node] += 1;
             let s = &event.stamps;
             let lines = [
