@@ -274,6 +274,14 @@ fn diagram(r: &Recording, n: usize) -> String {
                     .color(&BLACK)
                     .pos(Pos::new(HPos::Center, v));
                 let dy = first_dy + step * i as i32;
+                // A translucent white box behind the text keeps it readable over arrows.
+                let half = 3 * text.len() as i32 + 2;
+                let top = if above { y + dy - 13 } else { y + dy };
+                let backing = Rectangle::new(
+                    [(x - half, top), (x + half, top + 13)],
+                    WHITE.mix(0.8).filled(),
+                );
+                root.draw(&backing).expect("drawing into a string");
                 root.draw(&Text::new(text.clone(), (x, y + dy), style))
                     .expect("drawing into a string");
             }
