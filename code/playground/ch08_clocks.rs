@@ -830,7 +830,7 @@ pub mod stamped {
 //! the reading of the fastest clock in the system at that instant (for the HLC bound). The
 //! result is a [`Recording`], which computes the ground-truth happened-before relation.
 //!
-//! Clock rules, per event of node `i` (one place, [`ClockNode::stamp`]): Lamport IR1/IR2, vector
+//! Clock rules, per event of node `i` (one place, `ClockNode::stamp`): Lamport IR1/IR2, vector
 //! merge-then-increment, HLC tick/receive with the node's physical clock `ctx.now()`.
 
 use std::time::Duration;
