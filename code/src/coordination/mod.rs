@@ -11,7 +11,10 @@
 //! - [`system_models`] (chapter 6): link, process and timing models as simulator settings, a
 //!   perfect link built from a fair-loss one, and a ping/timeout failure detector run under each
 //!   timing model.
+//! - [`time`] (chapter 8): NTP-style offset estimation over drifting clocks, and Lamport, vector
+//!   and hybrid logical clocks judged against the happened-before relation of recorded runs.
 
 pub mod failure_detection;
 pub mod leader_election;
 pub mod system_models;
+pub mod time;

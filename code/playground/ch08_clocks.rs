@@ -1,0 +1,3226 @@
+// GENERATED from code/examples/ch08_clocks.rs and the `uds` modules sim, coordination::time by
+// code/examples/playground_bundles.rs (`cargo xtask outputs`). Do not edit.
+#![allow(dead_code, unused_imports)]
+//! Chapter 8 listing: Lamport, vector and hybrid logical clocks on a little exchange.
+//!
+//! playground-bundle: sim coordination::time
+//!
+//! Three processes, a, b and c; c's physical clock runs 40 ms ahead of the others. a sends to
+//! b, c sends to b, b replies to a. Each event prints its three timestamps, and then the
+//! program asks each clock how two events are related.
+//!
+//! Run: `cargo run -p uds --example ch08_clocks`
+use crate::coordination::time::hlc::{Hlc, HlcTimestamp};
+use crate::coordination::time::lamport::LamportClock;
+use crate::coordination::time::vector::VectorClock;
+
+/// One process with its three clocks.
+struct Proc {
+    id: usize,
+    lamport: LamportClock,
+    vector: VectorClock,
+    hlc: Hlc,
+}
+
+/// The timestamps an event got (and a message carries).
+#[derive(Clone, Debug)]
+struct Stamp {
+    lamport: u64,
+    vector: VectorClock,
+    hlc: HlcTimestamp,
+}
+
+impl Proc {
+    fn new(id: usize) -> Proc {
+        let vector = VectorClock::new(3);
+        let (lamport, hlc) = (LamportClock::default(), Hlc::default());
+        Proc {
+            id,
+            lamport,
+            vector,
+            hlc,
+        }
+    }
+
+    /// A local event or a send at physical time `pt_ms`.
+    fn tick(&mut self, pt_ms: u64, what: &str) -> Stamp {
+        self.vector.increment(self.id);
+        let stamp = Stamp {
+            lamport: self.lamport.tick(),
+            vector: self.vector.clone(),
+            hlc: self.hlc.tick(pt_ms),
+        };
+        show(self.id, pt_ms, what, &stamp)
+    }
+
+    /// The receipt of a message stamped `m` at physical time `pt_ms`.
+    fn receive(&mut self, pt_ms: u64, m: &Stamp, what: &str) -> Stamp {
+        self.vector.merge(&m.vector);
+        self.vector.increment(self.id);
+        let stamp = Stamp {
+            lamport: self.lamport.receive(m.lamport),
+            vector: self.vector.clone(),
+            hlc: self.hlc.receive(pt_ms, m.hlc),
+        };
+        show(self.id, pt_ms, what, &stamp)
+    }
+}
+
+fn show(id: usize, pt_ms: u64, what: &str, s: &Stamp) -> Stamp {
+    let name = ["a", "b", "c"][id];
+    println!(
+        "{name} {what:<14} pt {pt_ms:>3} ms  Lamport {:>2}  vector {:<8} HLC {}",
+        s.lamport, s.vector, s.hlc
+    );
+    s.clone()
+}
+
+// ANCHOR: main
+fn main() {
+    let (mut a, mut b, mut c) = (Proc::new(0), Proc::new(1), Proc::new(2));
+    // Physical clocks in milliseconds; c's runs 40 ms ahead.
+    let a1 = a.tick(10, "send to b");
+    let c1 = c.tick(52, "send to b");
+    let b1 = b.receive(14, &a1, "recv from a");
+    let b2 = b.receive(15, &c1, "recv from c");
+    let a2 = a.tick(16, "local");
+    let b3 = b.tick(17, "send to a");
+    let a3 = a.receive(21, &b3, "recv from b");
+
+    println!();
+    let pairs = [
+        ("a1", &a1, "b2", &b2),
+        ("a2", &a2, "b2", &b2),
+        ("c1", &c1, "b1", &b1),
+        ("c1", &c1, "a3", &a3),
+    ];
+    for (x, sx, y, sy) in pairs {
+        println!(
+            "{x} vs {y}: vector says {:?}; Lamport {} vs {}; HLC {} vs {}",
+            sx.vector.compare(&sy.vector),
+            sx.lamport,
+            sy.lamport,
+            sx.hlc,
+            sy.hlc
+        );
+    }
+}
+// ANCHOR_END: main
+
+mod coordination {
+
+pub mod time {
+//! Chapter 8: time, physical and logical.
+//!
+//! Two questions hide behind "what time is it?" in a distributed system. The first is physical:
+//! how far apart are the clocks of two machines, and how well can one learn the other's reading
+//! over a network whose delays it cannot see? [`ntp`] answers it the way Cristian (1989) and
+//! NTP (RFC 5905) do, with an estimate and a bound on its error, and runs it on the simulator's
+//! drifting, offset clocks ([`crate::sim::Clock`]) over links with different delays each way.
+//!
+//! The second is logical: which events could have influenced which? Lamport (1978) showed that
+//! the answer, the *happened-before* relation, needs no physical clock at all. [`lamport`],
+//! [`vector`] and [`hlc`] are three clocks that capture it to different degrees:
+//!
+//! | clock | timestamp | `a -> b` implies | and conversely |
+//! |---|---|---|---|
+//! | Lamport | one counter | `L(a) < L(b)` | no |
+//! | vector (Fidge, Mattern 1988/89) | one counter per process | `V(a) < V(b)` | yes: exact |
+//! | hybrid logical (Kulkarni et al. 2014) | physical time + counter | `H(a) < H(b)` | no, but `H` stays near physical time |
+//!
+//! [`stamped`] runs processes that stamp every event with all three, and [`happened_before`]
+//! records such a run and computes the ground truth by graph reachability, against which the
+//! chapter's tests judge each clock. [`exercise`] is the chapter's coding exercise.
+//!
+//! Everything here is std-only (with [`crate::sim`], which is too), so that the chapter's
+//! runnable listing, built from these files, runs on the Rust playground.
+
+pub mod exercise {
+//! Exercise: a hybrid logical clock that refuses timestamps from too far in the future.
+//!
+//! The HLC of [`super::hlc`] trusts every timestamp it receives. One peer whose clock is an
+//! hour fast therefore drags the `l` of every process it talks to an hour ahead, and they keep
+//! it: `l` never goes back. Systems built on HLCs guard against this. CockroachDB, for example,
+//! runs with a configured maximum clock offset and refuses a message whose timestamp is further
+//! ahead of the local clock than that (its nodes also shut themselves down when they find
+//! their clock too far from their peers').
+//!
+//! Implement [`starter::GuardedHlc::receive`]: given the local physical time `pt` and a
+//! message timestamp `m`, return `Err(TooFarAhead { .. })` *without changing the clock* if
+//! `m.l > pt + max_offset_ns`, and otherwise apply the ordinary receive rule of
+//! [`Hlc::receive`](super::hlc::Hlc::receive) and return the new timestamp. Then run the
+//! starter's test:
+//!
+//! ```text
+//! cargo test -p uds --release exercise_guarded_hlc -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+/// Why a guarded clock refused a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooFarAhead {
+    /// The message's `l`, in ns.
+    pub remote_l: u64,
+    /// The local physical time when it arrived, in ns.
+    pub pt: u64,
+    /// The configured maximum offset, in ns.
+    pub max_offset_ns: u64,
+}
+
+/// Your version.
+pub mod starter {
+    use super::TooFarAhead;
+    use crate::coordination::time::hlc::{Hlc, HlcTimestamp};
+
+    /// An HLC that rejects timestamps more than `max_offset_ns` ahead of its physical clock.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct GuardedHlc {
+        /// The clock it guards.
+        pub hlc: Hlc,
+        /// The largest tolerated lead of a remote `l` over the local clock, in ns.
+        pub max_offset_ns: u64,
+    }
+
+    impl GuardedHlc {
+        /// Receives `m` at physical time `pt`, or refuses it, leaving the clock unchanged.
+        pub fn receive(&mut self, _pt: u64, _m: HlcTimestamp) -> Result<HlcTimestamp, TooFarAhead> {
+            todo!("refuse m if m.l > pt + max_offset_ns; otherwise apply Hlc::receive")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::TooFarAhead;
+    use crate::coordination::time::hlc::{Hlc, HlcTimestamp};
+
+    // ANCHOR: guarded_hlc
+    /// An HLC that rejects timestamps more than `max_offset_ns` ahead of its physical clock.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct GuardedHlc {
+        /// The clock it guards.
+        pub hlc: Hlc,
+        /// The largest tolerated lead of a remote `l` over the local clock, in ns.
+        pub max_offset_ns: u64,
+    }
+
+    impl GuardedHlc {
+        /// Receives `m` at physical time `pt`, or refuses it, leaving the clock unchanged.
+        pub fn receive(&mut self, pt: u64, m: HlcTimestamp) -> Result<HlcTimestamp, TooFarAhead> {
+            if m.l > pt.saturating_add(self.max_offset_ns) {
+                return Err(TooFarAhead {
+                    remote_l: m.l,
+                    pt,
+                    max_offset_ns: self.max_offset_ns,
+                });
+            }
+            Ok(self.hlc.receive(pt, m))
+        }
+    }
+    // ANCHOR_END: guarded_hlc
+}
+
+}
+pub mod happened_before {
+//! The ground truth: which event of a recorded run happened before which.
+//!
+//! Lamport's happened-before relation (CACM 1978, §2) is defined on the events of a run, not on
+//! timestamps: `a -> b` if `a` comes before `b` on one process, or `a` sends a message that `b`
+//! receives, or a chain of such steps leads from `a` to `b`. A [`Recording`] holds every event
+//! of a run and the messages that link them, builds exactly those edges, and answers
+//! `happened_before(a, b)` by graph reachability. It never looks at a clock, which is what makes
+//! it a fair judge of the clocks: the chapter's tests check Lamport clocks, vector clocks and
+//! hybrid logical clocks against it.
+//!
+//! How: events arrive in the order the simulator processed them, which is a topological order
+//! of the graph (a receive is always processed after its send, and a process's events in the
+//! order they happened). So one pass suffices: the set of events that reach event `e` is the
+//! union, over `e`'s direct predecessors `p`, of `p` and the set that reaches `p`. Sets are
+//! bitsets, so a run of `E` events costs `E^2 / 64` words, fine for the thousands of events a
+//! test uses.
+
+use std::collections::BTreeMap;
+
+use super::hlc::HlcTimestamp;
+use super::vector::VectorClock;
+use crate::sim::Time;
+
+/// Names a message by its send event: the sender and the sender's count of sends before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MsgId {
+    /// The sending process.
+    pub sender: usize,
+    /// How many messages the sender had sent before this one.
+    pub seq: u64,
+}
+
+/// What an event was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Something only this process saw.
+    Local,
+    /// The sending of message `msg` to process `to`.
+    Send { to: usize, msg: MsgId },
+    /// The receipt of message `msg` from process `from`.
+    Receive { from: usize, msg: MsgId },
+}
+
+/// The three timestamps of an event, and the physical clock reading they were taken at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamps {
+    /// Lamport timestamp.
+    pub lamport: u64,
+    /// Vector timestamp.
+    pub vector: VectorClock,
+    /// Hybrid logical timestamp.
+    pub hlc: HlcTimestamp,
+    /// The process's own physical clock at the event, in ns.
+    pub pt: u64,
+}
+
+// ANCHOR: recorded_event
+/// One event of a recorded run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedEvent {
+    /// The process it happened on.
+    pub node: usize,
+    /// True (simulated) time of the event.
+    pub at: Time,
+    /// What happened.
+    pub kind: EventKind,
+    /// Its timestamps.
+    pub stamps: Stamps,
+    /// The largest physical clock reading of any process at that instant, in ns.
+    pub max_pt: u64,
+}
+// ANCHOR_END: recorded_event
+
+/// A recorded run and its happened-before relation.
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    /// Every event, in processing order (a topological order of happened-before).
+    pub events: Vec<RecordedEvent>,
+    /// `reached_by[e]`: a bitset of the events that happened before event `e`.
+    reached_by: Vec<Vec<u64>>,
+    /// The latest event of each process so far.
+    last_on_node: BTreeMap<usize, usize>,
+    /// The send event of each message.
+    send_of: BTreeMap<MsgId, usize>,
+}
+
+// ANCHOR: recording
+impl Recording {
+    /// Appends an event; it must come after all events that happened before it.
+    pub fn push(&mut self, node: usize, at: Time, kind: EventKind, stamps: Stamps, max_pt: u64) {
+        let e = self.events.len();
+        let mut predecessors = Vec::new();
+        if let Some(&previous) = self.last_on_node.get(&node) {
+            predecessors.push(previous);
+        }
+        match kind {
+            EventKind::Send { msg, .. } => {
+                let first = self.send_of.insert(msg, e).is_none();
+                assert!(first, "message {msg:?} sent twice");
+            }
+            EventKind::Receive { msg, .. } => {
+                let send = self.send_of.get(&msg);
+                let send = *send.unwrap_or_else(|| panic!("{msg:?} received before it was sent"));
+                predecessors.push(send);
+            }
+            EventKind::Local => {}
+        }
+        let mut reach = vec![0u64; e / 64 + 1];
+        for p in predecessors {
+            for (word, theirs) in reach.iter_mut().zip(&self.reached_by[p]) {
+                *word |= theirs;
+            }
+            reach[p / 64] |= 1 << (p % 64);
+        }
+        self.reached_by.push(reach);
+        self.last_on_node.insert(node, e);
+        self.events.push(RecordedEvent {
+            node,
+            at,
+            kind,
+            stamps,
+            max_pt,
+        });
+    }
+
+    /// Whether event `a` happened before event `b` (indices into [`Recording::events`]).
+    pub fn happened_before(&self, a: usize, b: usize) -> bool {
+        self.reached_by[b]
+            .get(a / 64)
+            .is_some_and(|word| word & (1 << (a % 64)) != 0)
+    }
+
+    /// Whether neither event happened before the other (and they are distinct).
+    pub fn concurrent(&self, a: usize, b: usize) -> bool {
+        a != b && !self.happened_before(a, b) && !self.happened_before(b, a)
+    }
+}
+// ANCHOR_END: recording
+
+}
+pub mod hlc {
+//! Hybrid logical clocks: Lamport's guarantee, in timestamps that stay close to physical time.
+//!
+//! Kulkarni, Demirbas, Madappa, Avva and Leone, "Logical Physical Clocks" (OPODIS 2014),
+//! pair a physical reading with a logical counter. A timestamp is `(l, c)`: `l` is the largest
+//! physical time the process has heard of (its own clock's reading or one carried by a
+//! message), and `c` counts events that happened while `l` stood still. Their algorithm
+//! (Figure 5 of the paper), with `pt` the process's physical clock at the event:
+//!
+//! - **send or local event:** `l = max(l, pt)`; `c = c + 1` if `l` did not change, else `0`;
+//! - **receive of `(l_m, c_m)`:** `l = max(l, l_m, pt)`; `c` is one more than the largest `c`
+//!   among the sources (own state, message) whose `l` equals the new `l`, or `0` if only `pt`
+//!   reached it.
+//!
+//! What it guarantees (§3 of the paper), all checked by the chapter's tests:
+//!
+//! 1. `a -> b` implies `hlc(a) < hlc(b)` in lexicographic order: the Clock Condition.
+//! 2. `l >= pt` always, and `l - pt` is bounded by the largest offset between clocks: `l` is
+//!    some process's physical reading from the past, so it can exceed the local clock only by
+//!    how far the fastest clock runs ahead of this one (Theorem 2, with `epsilon` the clock
+//!    synchronisation bound).
+//! 3. `c` stays small (Theorem 3 bounds it by the number of events within `epsilon`), so
+//!    `(l, c)` fits in the 64 bits of an NTP timestamp in practice (CockroachDB and
+//!    YugabyteDB use HLCs this way to order transactions).
+//!
+//! What it does not give: like a Lamport clock, `hlc(a) < hlc(b)` does not imply `a -> b`.
+//! And it trusts every `l` it receives: a peer with a clock an hour fast drags everyone's `l`
+//! an hour ahead. Production systems reject messages too far ahead of their own clock (the
+//! chapter's exercise adds that guard).
+//!
+//! Physical times are nanoseconds as `u64`. The physical clock is passed in (sans-I/O).
+
+// ANCHOR: hlc
+/// A hybrid logical timestamp: compared by `l`, then by `c` (derived `Ord` is lexicographic).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HlcTimestamp {
+    /// The largest physical time (ns) known when the event happened.
+    pub l: u64,
+    /// Events since `l` last changed. Invariant: 0 when `l` was just taken from `pt`.
+    pub c: u64,
+}
+
+/// The hybrid logical clock of one process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hlc {
+    /// The timestamp of this process's latest event. Invariant: never decreases, and
+    /// `latest.l` is at least every physical reading passed in so far.
+    pub latest: HlcTimestamp,
+}
+
+impl Hlc {
+    /// A send or local event at physical time `pt`: returns its timestamp.
+    pub fn tick(&mut self, pt: u64) -> HlcTimestamp {
+        let old = self.latest;
+        let l = old.l.max(pt);
+        let c = if l == old.l { old.c + 1 } else { 0 };
+        self.latest = HlcTimestamp { l, c };
+        self.latest
+    }
+
+    /// The receipt, at physical time `pt`, of a message stamped `m`: returns its timestamp.
+    pub fn receive(&mut self, pt: u64, m: HlcTimestamp) -> HlcTimestamp {
+        let old = self.latest;
+        let l = old.l.max(m.l).max(pt);
+        let c = if l == old.l && l == m.l {
+            old.c.max(m.c) + 1
+        } else if l == old.l {
+            old.c + 1
+        } else if l == m.l {
+            m.c + 1
+        } else {
+            0
+        };
+        self.latest = HlcTimestamp { l, c };
+        self.latest
+    }
+}
+// ANCHOR_END: hlc
+
+impl std::fmt::Display for HlcTimestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({},{})", self.l, self.c)
+    }
+}
+
+}
+pub mod lamport {
+//! Lamport clocks: a counter per process that never lets an effect carry a smaller number than
+//! its cause.
+//!
+//! Lamport, "Time, clocks, and the ordering of events in a distributed system" (CACM 21(7),
+//! 1978), defines *happened-before* (`a -> b`) as the smallest relation in which (1) events of
+//! one process are ordered as they happen, (2) sending a message happens before receiving it,
+//! and (3) the relation is transitive. His *Clock Condition* asks only one direction:
+//! if `a -> b` then `C(a) < C(b)`. Two rules (his IR1 and IR2) achieve it:
+//!
+//! - **IR1.** A process increments its counter between any two of its events (we increment
+//!   before each local event and each send, and stamp the message with the new value).
+//! - **IR2.** On receiving a message stamped `t`, a process sets its counter to
+//!   `max(own, t)` and then increments it, so the receive event is larger than the send.
+//!
+//! The converse does not hold: `C(a) < C(b)` says nothing about whether `a` caused `b`. Ties
+//! between processes are broken by process id to get a total order ([`LamportClock::stamp`]);
+//! that order is consistent with causality but otherwise arbitrary.
+//!
+//! Invariant: the counter only grows. Overflow of a `u64` counter is treated as a broken
+//! invariant (it would take 585 years at one event per nanosecond).
+
+// ANCHOR: lamport
+/// A Lamport clock: one counter per process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LamportClock {
+    /// The timestamp of this process's latest event (0 before its first).
+    /// Invariant: never decreases.
+    pub time: u64,
+}
+
+impl LamportClock {
+    /// A local event or a send (IR1): returns the event's timestamp, to put on the message.
+    pub fn tick(&mut self) -> u64 {
+        self.time = self.time.checked_add(1).expect("Lamport clock overflow");
+        self.time
+    }
+
+    /// The receipt of a message stamped `sent` (IR2): returns the receive event's timestamp.
+    pub fn receive(&mut self, sent: u64) -> u64 {
+        self.time = self.time.max(sent);
+        self.tick()
+    }
+
+    /// The event's position in Lamport's total order: timestamp first, process id second.
+    pub fn stamp(time: u64, process: usize) -> (u64, usize) {
+        (time, process)
+    }
+}
+// ANCHOR_END: lamport
+
+}
+pub mod ntp {
+//! Estimating a clock's offset from a server's over a network whose delays are unknown.
+//!
+//! Cristian ("Probabilistic clock synchronization", Distributed Computing 3(3), 1989) asks a
+//! time server for its clock and assumes the answer was read halfway through the round trip:
+//! `offset = server - (request + response) / 2`, wrong by at most half the round trip. NTP
+//! (RFC 5905, §8) generalises this with four timestamps, so that the server's own processing
+//! time does not count as network delay:
+//!
+//! - `t1`: the client's clock when the request leaves (*origin*),
+//! - `t2`: the server's clock when the request arrives (*receive*),
+//! - `t3`: the server's clock when the response leaves (*transmit*),
+//! - `t4`: the client's clock when the response arrives (*destination*).
+//!
+//! Then `offset = ((t2 - t1) + (t3 - t4)) / 2` and `delay = (t4 - t1) - (t3 - t2)`. If the
+//! request took `d_out` and the response `d_back`, the estimate is wrong by exactly
+//! `(d_out - d_back) / 2`: the method silently assumes a symmetric path. Since both delays are
+//! non-negative and sum to `delay`, the error is at most `delay / 2` whatever the asymmetry,
+//! which gives a bound the client can compute ([`Sample::error_bound_ns`]). Strictly, the
+//! bound holds for the offset at the instant the server read its clock; with drifting clocks
+//! the offset moves by the drift difference times the round trip during an exchange, a few
+//! microseconds here (our server answers in the same instant it receives, so `t2 == t3`).
+//!
+//! [`NtpClient`] polls [`NtpServer`] periodically and keeps every sample; [`best_sample`] is
+//! the core of NTP's clock filter (RFC 5905 §10): of the recent samples, trust the one with the
+//! smallest delay, because its error bound is the smallest. [`measure`] runs an exchange on the
+//! simulator with drifting, offset clocks and asymmetric links, and pairs each sample with the
+//! true offset, which only the simulator knows.
+//!
+//! Simplifications: no stratum, no poll-interval adaptation, no clock discipline (the client
+//! estimates but never corrects its clock), no authentication.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::sim::{Clock, Ctx, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+
+// ANCHOR: sample
+/// The four timestamps of one exchange, in nanoseconds of the clock that took each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Client clock, request sent.
+    pub t1: i64,
+    /// Server clock, request received.
+    pub t2: i64,
+    /// Server clock, response sent.
+    pub t3: i64,
+    /// Client clock, response received.
+    pub t4: i64,
+}
+
+impl Sample {
+    /// How far the server's clock is ahead of the client's (RFC 5905 §8).
+    pub fn offset_ns(&self) -> i64 {
+        ((self.t2 - self.t1) + (self.t3 - self.t4)) / 2
+    }
+
+    /// The round trip, minus the server's processing time (RFC 5905 §8).
+    pub fn delay_ns(&self) -> i64 {
+        (self.t4 - self.t1) - (self.t3 - self.t2)
+    }
+
+    /// The most the offset can be wrong by, whatever the split of the delay: `delay / 2`.
+    pub fn error_bound_ns(&self) -> i64 {
+        self.delay_ns() / 2
+    }
+}
+// ANCHOR_END: sample
+
+/// The sample with the smallest delay among the last `window` (NTP's clock filter, RFC 5905
+/// §10, without its jitter estimate). `None` if there are no samples or `window` is zero.
+pub fn best_sample(samples: &[Sample], window: usize) -> Option<Sample> {
+    let recent = &samples[samples.len().saturating_sub(window)..];
+    recent.iter().copied().min_by_key(Sample::delay_ns)
+}
+
+/// The client's poll timer.
+const POLL: TimerId = TimerId(0);
+
+/// The two messages of the exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NtpMsg {
+    /// "What time is it?", numbered by the client, with its clock reading `t1`.
+    Request { seq: u64, t1: i64 },
+    /// The answer to request `seq`: the echoed `t1`, and the server's `t2` and `t3`.
+    Response { seq: u64, t1: i64, t2: i64, t3: i64 },
+}
+
+/// A clock reading as signed nanoseconds (readings fit: they are at most 292 years).
+fn ns(t: Time) -> i64 {
+    i64::try_from(t.0).expect("clock reading beyond 292 years")
+}
+
+// ANCHOR: server
+/// Answers every request at once with its clock readings.
+#[derive(Clone, Debug, Default)]
+pub struct NtpServer {
+    /// Requests answered.
+    pub served: u64,
+    /// The number of the request answered last.
+    pub last_served: Option<u64>,
+}
+
+impl NtpServer {
+    fn on_request(&mut self, ctx: &mut Ctx<'_, NtpMsg>, from: NodeId, seq: u64, t1: i64) {
+        let t2 = ns(ctx.now());
+        // A real server reads its clock again just before sending; ours answers in no time.
+        let t3 = ns(ctx.now());
+        ctx.send(from, NtpMsg::Response { seq, t1, t2, t3 });
+        self.served += 1;
+        self.last_served = Some(seq);
+    }
+}
+// ANCHOR_END: server
+
+// ANCHOR: client
+/// Polls a server every `period` and keeps each completed exchange as a [`Sample`].
+#[derive(Clone, Debug)]
+pub struct NtpClient {
+    /// The time server.
+    pub server: NodeId,
+    /// Time between two requests, on the client's clock.
+    pub period: Duration,
+    /// How many requests to send in all.
+    pub polls: u64,
+    /// The number of the next request. Invariant: every request sent has a smaller number.
+    pub next_seq: u64,
+    /// Requests sent and not yet answered: number to `t1`.
+    pub outstanding: BTreeMap<u64, i64>,
+    /// Completed exchanges, as (request number, sample), in the order they completed.
+    pub samples: Vec<(u64, Sample)>,
+    /// Responses that matched no outstanding request (duplicates, forgeries): ignored.
+    pub bogus: u64,
+}
+
+impl NtpClient {
+    /// A client of `server` that sends `polls` requests, one every `period`.
+    pub fn new(server: NodeId, period: Duration, polls: u64) -> NtpClient {
+        NtpClient {
+            server,
+            period,
+            polls,
+            next_seq: 0,
+            outstanding: BTreeMap::new(),
+            samples: Vec::new(),
+            bogus: 0,
+        }
+    }
+
+    fn poll(&mut self, ctx: &mut Ctx<'_, NtpMsg>) {
+        if self.next_seq >= self.polls {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let t1 = ns(ctx.now());
+        self.outstanding.insert(seq, t1);
+        ctx.send(self.server, NtpMsg::Request { seq, t1 });
+        ctx.set_timer(POLL, self.period);
+    }
+
+    fn on_response(&mut self, ctx: &mut Ctx<'_, NtpMsg>, seq: u64, echoed: i64, t2: i64, t3: i64) {
+        // RFC 5905 §8: a response must echo the origin timestamp of a request we sent,
+        // and is accepted once; anything else is a duplicate or a forgery.
+        match self.outstanding.get(&seq) {
+            Some(&t1) if t1 == echoed => {
+                self.outstanding.remove(&seq);
+                let t4 = ns(ctx.now());
+                self.samples.push((seq, Sample { t1, t2, t3, t4 }));
+            }
+            _ => self.bogus += 1,
+        }
+    }
+}
+// ANCHOR_END: client
+
+/// A node of the exchange: the client or the server.
+#[derive(Clone, Debug)]
+pub enum NtpNode {
+    Client(NtpClient),
+    Server(NtpServer),
+}
+
+impl Process for NtpNode {
+    type Msg = NtpMsg;
+    type Durable = ();
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, NtpMsg>) {
+        if let NtpNode::Client(c) = self {
+            c.poll(ctx);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, NtpMsg>, from: NodeId, msg: NtpMsg) {
+        match (self, msg) {
+            (NtpNode::Server(s), NtpMsg::Request { seq, t1 }) => s.on_request(ctx, from, seq, t1),
+            (NtpNode::Client(c), NtpMsg::Response { seq, t1, t2, t3 }) => {
+                c.on_response(ctx, seq, t1, t2, t3);
+            }
+            (NtpNode::Client(c), NtpMsg::Request { .. }) => c.bogus += 1,
+            (NtpNode::Server(_), NtpMsg::Response { .. }) => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, NtpMsg>, timer: TimerId) {
+        if let (NtpNode::Client(c), POLL) = (self, timer) {
+            c.poll(ctx);
+        }
+    }
+
+    fn durable(&self) {}
+}
+
+/// The client is node 0 in [`measure`]'s runs.
+pub const CLIENT: NodeId = NodeId(0);
+/// The server is node 1.
+pub const SERVER: NodeId = NodeId(1);
+
+// ANCHOR: offset_run
+/// One simulated run of the exchange.
+#[derive(Clone, Debug)]
+pub struct OffsetRun {
+    /// The seed of the run.
+    pub seed: u64,
+    /// The link client -> server (requests).
+    pub out: LinkConfig,
+    /// The link server -> client (responses).
+    pub back: LinkConfig,
+    /// The client's clock.
+    pub client_clock: Clock,
+    /// The server's clock.
+    pub server_clock: Clock,
+    /// Time between polls, on the client's clock.
+    pub period: Duration,
+    /// How many requests the client sends.
+    pub polls: u64,
+}
+// ANCHOR_END: offset_run
+
+/// One sample with the truth beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measured {
+    /// What the client measured.
+    pub sample: Sample,
+    /// The true offset (server clock minus client clock, ns) when the server read its clock.
+    pub true_offset_ns: i64,
+}
+
+impl Measured {
+    /// Estimate minus truth, in nanoseconds.
+    pub fn error_ns(&self) -> i64 {
+        self.sample.offset_ns() - self.true_offset_ns
+    }
+}
+
+/// What [`measure`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetOutcome {
+    /// Every completed exchange, in the order it completed.
+    pub measured: Vec<Measured>,
+    /// Responses the client rejected.
+    pub bogus: u64,
+    /// The run's fingerprint.
+    pub trace_hash: u64,
+}
+
+// ANCHOR: measure
+/// Runs `run` to completion, recording the true offset at each instant the server answers.
+pub fn measure(run: &OffsetRun) -> OffsetOutcome {
+    let client = NtpClient::new(SERVER, run.period, run.polls);
+    let nodes = vec![
+        NtpNode::Client(client),
+        NtpNode::Server(NtpServer::default()),
+    ];
+    let mut sim = Sim::new(run.seed, run.out.clone(), nodes);
+    sim.set_link(CLIENT, SERVER, run.out.clone());
+    sim.set_link(SERVER, CLIENT, run.back.clone());
+    sim.set_clock(CLIENT, run.client_clock);
+    sim.set_clock(SERVER, run.server_clock);
+    // The truth is outside any process: the simulator knows both clocks at every instant.
+    let mut truth: BTreeMap<u64, i64> = BTreeMap::new();
+    let mut served = 0;
+    while sim.step().expect("no invariants registered") {
+        let Some(NtpNode::Server(s)) = sim.process(SERVER) else {
+            unreachable!("node 1 is the server")
+        };
+        if s.served != served {
+            served = s.served;
+            let seq = s.last_served.expect("served at least one");
+            let offset = ns(sim.local_time(SERVER)) - ns(sim.local_time(CLIENT));
+            truth.insert(seq, offset);
+        }
+    }
+    let Some(NtpNode::Client(c)) = sim.process(CLIENT) else {
+        unreachable!("node 0 is the client")
+    };
+    let measured = c
+        .samples
+        .iter()
+        .map(|(seq, sample)| Measured {
+            sample: *sample,
+            true_offset_ns: truth[seq],
+        })
+        .collect();
+    OffsetOutcome {
+        measured,
+        bogus: c.bogus,
+        trace_hash: sim.trace_hash(),
+    }
+}
+// ANCHOR_END: measure
+
+}
+pub mod stamped {
+//! A process that stamps every event with all three logical clocks, and a driver that records a
+//! run of such processes with the truth beside each event.
+//!
+//! Each [`ClockNode`] wakes at random moments (exponential gaps on its own clock) and either
+//! does something local or sends a message to a random peer; it also handles every message it
+//! receives. Every one of those events gets a Lamport timestamp, a vector timestamp and a
+//! hybrid logical timestamp, and is appended to the node's [`ClockNode::log`]. Messages carry
+//! the three sender timestamps and a [`MsgId`] naming the send event, so that a recorder can
+//! rebuild the run's happened-before relation from the messages alone.
+//!
+//! [`run_recorded`] steps the simulator and collects each node's new events right after the
+//! step that produced them, adding what no process can know: the true time of the event and
+//! the reading of the fastest clock in the system at that instant (for the HLC bound). The
+//! result is a [`Recording`], which computes the ground-truth happened-before relation.
+//!
+//! Clock rules, per event of node `i` (one place, `ClockNode::stamp`): Lamport IR1/IR2, vector
+//! merge-then-increment, HLC tick/receive with the node's physical clock `ctx.now()`.
+
+use std::time::Duration;
+
+use super::happened_before::{EventKind, MsgId, Recording, Stamps};
+use super::hlc::{Hlc, HlcTimestamp};
+use super::lamport::LamportClock;
+use super::vector::VectorClock;
+use crate::sim::{Ctx, NodeId, Process, Sim, TimerId};
+
+/// The node's wake-up timer.
+const WAKE: TimerId = TimerId(0);
+
+/// A message: an id naming its send event, and the sender's three timestamps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StampedMsg {
+    /// Which send event this is.
+    pub id: MsgId,
+    /// The send event's Lamport timestamp.
+    pub lamport: u64,
+    /// The send event's vector timestamp.
+    pub vector: VectorClock,
+    /// The send event's hybrid logical timestamp.
+    pub hlc: HlcTimestamp,
+}
+
+// ANCHOR: clock_node
+/// A process that stamps all its events with three clocks.
+#[derive(Clone, Debug)]
+pub struct ClockNode {
+    /// How many processes the run has (the vector clock's width).
+    pub n: usize,
+    /// Mean time between two wake-ups, on this node's clock.
+    pub mean_gap: Duration,
+    /// Probability that a wake-up sends a message rather than doing something local.
+    pub send_probability: f64,
+    /// No wake-ups after this many of them (received messages are still handled).
+    pub max_wakeups: u64,
+    /// Wake-ups so far. Invariant: at most `max_wakeups`.
+    pub wakeups: u64,
+    /// This node's Lamport clock.
+    pub lamport: LamportClock,
+    /// This node's vector clock. Invariant: entry `self` counts this node's events.
+    pub vector: VectorClock,
+    /// This node's hybrid logical clock.
+    pub hlc: Hlc,
+    /// Messages sent so far (the next send's sequence number).
+    pub sent: u64,
+    /// Events not yet collected by the recorder, oldest first.
+    pub log: Vec<(EventKind, Stamps)>,
+}
+// ANCHOR_END: clock_node
+
+impl ClockNode {
+    /// A node in a run of `n`, waking every `mean_gap` on average, `max_wakeups` times.
+    pub fn new(n: usize, mean_gap: Duration, send_probability: f64, max_wakeups: u64) -> Self {
+        ClockNode {
+            n,
+            mean_gap,
+            send_probability,
+            max_wakeups,
+            wakeups: 0,
+            lamport: LamportClock::default(),
+            vector: VectorClock::new(n),
+            hlc: Hlc::default(),
+            sent: 0,
+            log: Vec::new(),
+        }
+    }
+
+    // ANCHOR: stamp
+    /// Advances the three clocks for one event of this node and logs it. `received` is the
+    /// message for a receive event, `None` for a local or send event.
+    fn stamp(&mut self, ctx: &Ctx<'_, StampedMsg>, kind: EventKind, received: Option<&StampedMsg>) {
+        let me = ctx.id().0;
+        let pt = ctx.now().0;
+        let (lamport, hlc) = match received {
+            Some(m) => {
+                self.vector.merge(&m.vector);
+                (self.lamport.receive(m.lamport), self.hlc.receive(pt, m.hlc))
+            }
+            None => (self.lamport.tick(), self.hlc.tick(pt)),
+        };
+        self.vector.increment(me);
+        let stamps = Stamps {
+            lamport,
+            vector: self.vector.clone(),
+            hlc,
+            pt,
+        };
+        self.log.push((kind, stamps));
+    }
+    // ANCHOR_END: stamp
+
+    fn schedule_wakeup(&mut self, ctx: &mut Ctx<'_, StampedMsg>) {
+        if self.wakeups < self.max_wakeups {
+            let gap = ctx.rng().exponential(self.mean_gap.as_secs_f64());
+            ctx.set_timer(WAKE, Duration::from_secs_f64(gap));
+        }
+    }
+}
+
+impl Process for ClockNode {
+    type Msg = StampedMsg;
+    type Durable = ();
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, StampedMsg>) {
+        self.schedule_wakeup(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, StampedMsg>, from: NodeId, msg: StampedMsg) {
+        let kind = EventKind::Receive {
+            from: from.0,
+            msg: msg.id,
+        };
+        self.stamp(ctx, kind, Some(&msg));
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, StampedMsg>, _timer: TimerId) {
+        self.wakeups += 1;
+        let me = ctx.id().0;
+        if self.n > 1 && ctx.rng().chance(self.send_probability) {
+            // A peer other than me, uniformly.
+            let mut to = ctx.rng().range(0, self.n as u64 - 1) as usize;
+            if to >= me {
+                to += 1;
+            }
+            let id = MsgId {
+                sender: me,
+                seq: self.sent,
+            };
+            self.sent += 1;
+            self.stamp(ctx, EventKind::Send { to, msg: id }, None);
+            let stamps = &self.log.last().expect("just logged").1;
+            let msg = StampedMsg {
+                id,
+                lamport: stamps.lamport,
+                vector: stamps.vector.clone(),
+                hlc: stamps.hlc,
+            };
+            ctx.send(NodeId(to), msg);
+        } else {
+            self.stamp(ctx, EventKind::Local, None);
+        }
+        self.schedule_wakeup(ctx);
+    }
+
+    fn durable(&self) {}
+}
+
+// ANCHOR: run_recorded
+/// Runs `sim` until nothing is left to do (every node stops after its `max_wakeups`) and
+/// records every event of every node, in the order the simulator processed them, with its true
+/// time and the reading of the fastest clock at that instant.
+pub fn run_recorded(sim: &mut Sim<ClockNode>) -> Recording {
+    let mut recording = Recording::default();
+    let nodes: Vec<NodeId> = (0..sim.node_count()).map(NodeId).collect();
+    while sim.step().expect("no invariants registered") {
+        let fastest = nodes.iter().map(|&id| sim.local_time(id).0).max();
+        let now = sim.now();
+        for &id in &nodes {
+            let Some(node) = sim.process_mut(id) else {
+                continue;
+            };
+            for (kind, stamps) in node.log.drain(..) {
+                let max_pt = fastest.expect("at least one node");
+                recording.push(id.0, now, kind, stamps, max_pt);
+            }
+        }
+    }
+    recording
+}
+// ANCHOR_END: run_recorded
+}
+pub mod vector {
+//! Vector clocks: one counter per process, so that timestamps capture causality exactly.
+//!
+//! Fidge ("Timestamps in message-passing systems that preserve the partial ordering", 11th
+//! Australian Computer Science Conference, 1988) and Mattern ("Virtual time and global states
+//! of distributed systems", Parallel and Distributed Algorithms, 1989) independently gave each
+//! process a vector `V` with one entry per process. Entry `V[j]` at process `i` counts the
+//! events of `j` that `i` has heard of, directly or through others. The rules:
+//!
+//! - before each event of process `i` (local, send or receive), `V[i] += 1`;
+//! - a message carries the sender's vector after its send event;
+//! - on receipt, the receiver first takes the entry-wise maximum with the message's vector
+//!   ([`VectorClock::merge`]), then increments its own entry.
+//!
+//! Vectors are ordered entry-wise: `V <= W` when every entry is, and `V < W` when, in
+//! addition, they differ. Mattern's theorem (§4 of his paper): for distinct events,
+//! `a -> b` **if and only if** `V(a) < V(b)`. Two events whose vectors are incomparable are
+//! *concurrent*: neither could have influenced the other. This is the exact characterisation a
+//! Lamport clock cannot give; the price is one counter per process in every message.
+//!
+//! Representation: a dense `Vec<u64>` indexed by process number, for a fixed set of processes
+//! `0..n`. A missing trailing entry counts as zero, so vectors of different lengths compare as
+//! if padded. Systems whose membership changes use maps instead (Dynamo-style version vectors;
+//! the `crdts` crate's `VClock`, which the chapter's bench compares with this one).
+
+use std::cmp::Ordering;
+
+// ANCHOR: causality
+/// How two vector timestamps (and so the events they stamp) are related.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Causality {
+    /// The first happened before the second.
+    Before,
+    /// The first happened after the second.
+    After,
+    /// Same vector: the same event (distinct events never share a vector).
+    Equal,
+    /// Neither happened before the other.
+    Concurrent,
+}
+// ANCHOR_END: causality
+
+// ANCHOR: vector_clock
+/// A vector clock over processes `0..n`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct VectorClock {
+    /// `entries[j]`: how many events of process `j` this clock has seen. Entries past the end
+    /// are zero.
+    pub entries: Vec<u64>,
+}
+
+impl VectorClock {
+    /// The clock of a process before its first event, in a system of `n` processes.
+    pub fn new(n: usize) -> VectorClock {
+        VectorClock {
+            entries: vec![0; n],
+        }
+    }
+
+    /// Entry `j` (zero past the end).
+    pub fn get(&self, j: usize) -> u64 {
+        self.entries.get(j).copied().unwrap_or(0)
+    }
+
+    /// Counts one more event of process `i`.
+    pub fn increment(&mut self, i: usize) {
+        if self.entries.len() <= i {
+            self.entries.resize(i + 1, 0);
+        }
+        self.entries[i] = self.entries[i]
+            .checked_add(1)
+            .expect("vector clock overflow");
+    }
+
+    /// Entry-wise maximum with `other`: afterwards this clock has seen everything either had.
+    pub fn merge(&mut self, other: &VectorClock) {
+        if self.entries.len() < other.entries.len() {
+            self.entries.resize(other.entries.len(), 0);
+        }
+        for (mine, theirs) in self.entries.iter_mut().zip(&other.entries) {
+            *mine = (*mine).max(*theirs);
+        }
+    }
+}
+// ANCHOR_END: vector_clock
+
+// ANCHOR: compare
+impl VectorClock {
+    /// How `self` relates to `other`, comparing entry by entry.
+    pub fn compare(&self, other: &VectorClock) -> Causality {
+        let n = self.entries.len().max(other.entries.len());
+        let (mut some_less, mut some_greater) = (false, false);
+        for j in 0..n {
+            match self.get(j).cmp(&other.get(j)) {
+                Ordering::Less => some_less = true,
+                Ordering::Greater => some_greater = true,
+                Ordering::Equal => {}
+            }
+            if some_less && some_greater {
+                return Causality::Concurrent;
+            }
+        }
+        match (some_less, some_greater) {
+            (false, false) => Causality::Equal,
+            (true, false) => Causality::Before,
+            (false, true) => Causality::After,
+            (true, true) => unreachable!("returned early"),
+        }
+    }
+
+    /// Whether the event stamped `self` happened before the one stamped `other`.
+    pub fn happened_before(&self, other: &VectorClock) -> bool {
+        self.compare(other) == Causality::Before
+    }
+}
+// ANCHOR_END: compare
+
+/// The partial order: `None` for concurrent clocks.
+impl PartialOrd for VectorClock {
+    fn partial_cmp(&self, other: &VectorClock) -> Option<Ordering> {
+        match self.compare(other) {
+            Causality::Before => Some(Ordering::Less),
+            Causality::After => Some(Ordering::Greater),
+            Causality::Equal => Some(Ordering::Equal),
+            Causality::Concurrent => None,
+        }
+    }
+}
+
+impl std::fmt::Display for VectorClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.entries.iter().map(u64::to_string).collect();
+        write!(f, "[{}]", parts.join(","))
+    }
+}
+
+}
+}
+}
+
+mod sim {
+//! A deterministic discrete-event simulator for distributed protocols.
+//!
+//! The simulator runs protocols written as sans-I/O state machines (see [`Process`]) on a
+//! simulated network and simulated clocks, under faults you script or draw at random. It is the
+//! Rust counterpart of the SimPy models a reader may know, with three differences that matter for
+//! distributed systems:
+//!
+//! - **Determinism.** One seed fixes the whole run. Same seed, same trace, byte for byte
+//!   ([`Sim::trace_hash`]). A failing run is a seed; a seed is a bug report.
+//! - **Faults as first-class input.** Message loss, duplication, reordering, latency tails,
+//!   bandwidth, partitions (both ways or one way), crashes with durable state, pauses and clock
+//!   drift are all configuration ([`LinkConfig`], [`Fault`], [`Clock`], [`Nemesis`]).
+//! - **Invariants after every event.** A check registered with [`Sim::add_invariant`] sees the
+//!   whole system between any two events, which no test of a real deployment can.
+//!
+//! Layout: `rng` (seeded randomness), `time` (virtual time), `process` (the protocol contract),
+//! `network` (links and partitions), `clock` (drift), `faults` (schedules and the nemesis),
+//! `world` (the event loop), `metrics`, `trace`, `campaign` (many seeds on many cores).
+
+mod campaign {
+//! Campaigns: the same simulation over many seeds, on every core.
+//!
+//! One seed explores one interleaving of messages, timers and faults. Bugs in distributed
+//! protocols hide in rare interleavings, so we run thousands of seeds. A campaign hands seeds to
+//! worker threads, shows a progress line when a person is watching (nothing when standard error
+//! is not a terminal, as in CI), and reports every failing seed together with the exact command
+//! that replays it: replaying one seed gives the identical run, under a debugger if need be.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Which seeds to run and how to tell a person to replay one.
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    /// A short name for the progress bar and the report.
+    pub name: String,
+    /// The first seed.
+    pub first_seed: u64,
+    /// How many consecutive seeds to run.
+    pub seeds: u64,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// The replay command, with `{seed}` where the seed goes.
+    pub replay: String,
+}
+
+/// What a campaign found.
+#[derive(Clone, Debug)]
+pub struct CampaignReport {
+    pub name: String,
+    pub passed: u64,
+    /// Failing seeds and what went wrong, sorted by seed.
+    pub failures: Vec<(u64, String)>,
+    pub elapsed: Duration,
+    /// The replay command template.
+    pub replay: String,
+}
+
+impl CampaignReport {
+    /// Seeds run per wall-clock second.
+    pub fn seeds_per_sec(&self) -> f64 {
+        (self.passed + self.failures.len() as u64) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The command that replays `seed`.
+    pub fn replay_command(&self, seed: u64) -> String {
+        self.replay.replace("{seed}", &seed.to_string())
+    }
+
+    /// Panics with every failure and its replay command, if there was any failure. For tests.
+    pub fn assert_passed(&self) {
+        if self.failures.is_empty() {
+            return;
+        }
+        let mut text = format!(
+            "campaign `{}`: {} of {} seeds failed\n",
+            self.name,
+            self.failures.len(),
+            self.passed + self.failures.len() as u64
+        );
+        for (seed, why) in self.failures.iter().take(10) {
+            text += &format!(
+                "  seed {seed}: {why}\n    replay: {}\n",
+                self.replay_command(*seed)
+            );
+        }
+        panic!("{text}");
+    }
+}
+
+impl Campaign {
+    /// Runs `check(seed)` for every seed. `check` returns `Err(explanation)` on failure; a panic
+    /// inside it is caught and reported as a failure of that seed too.
+    pub fn run<F>(&self, check: F) -> CampaignReport
+    where
+        F: Fn(u64) -> Result<(), String> + Sync,
+    {
+        let started = Instant::now();
+        let threads = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let bar = Progress::new(&self.name, self.seeds);
+        let next = AtomicU64::new(0);
+        let failures = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= self.seeds {
+                            break;
+                        }
+                        let seed = self.first_seed + i;
+                        let run = std::panic::AssertUnwindSafe(|| check(seed));
+                        let outcome = std::panic::catch_unwind(run)
+                            .unwrap_or_else(|panic| Err(panic_message(&panic)));
+                        if let Err(why) = outcome {
+                            bar.println(format!(
+                                "seed {seed} failed: {why}\n  replay: {}",
+                                self.replay.replace("{seed}", &seed.to_string())
+                            ));
+                            failures
+                                .lock()
+                                .expect("no worker panics holding it")
+                                .push((seed, why));
+                        }
+                        bar.inc(1);
+                    }
+                });
+            }
+        });
+        bar.finish();
+        let mut failures = failures.into_inner().expect("workers are done");
+        failures.sort();
+        CampaignReport {
+            name: self.name.clone(),
+            passed: self.seeds - failures.len() as u64,
+            failures,
+            elapsed: started.elapsed(),
+            replay: self.replay.clone(),
+        }
+    }
+}
+
+/// A progress line on standard error, drawn only when it is a terminal. Hand-rolled with std
+/// (rather than `indicatif`) so that the simulator stays std-only and runs in the playground.
+struct Progress {
+    name: String,
+    total: u64,
+    done: AtomicU64,
+    started: Instant,
+    visible: bool,
+}
+
+impl Progress {
+    fn new(name: &str, total: u64) -> Progress {
+        let visible = std::io::stderr().is_terminal();
+        Progress {
+            name: name.to_string(),
+            total,
+            done: AtomicU64::new(0),
+            started: Instant::now(),
+            visible,
+        }
+    }
+
+    fn inc(&self, by: u64) {
+        let done = self.done.fetch_add(by, Ordering::Relaxed) + by;
+        // Redraw about a hundred times per campaign, not once per seed.
+        if self.visible && (done == self.total || done.is_multiple_of((self.total / 100).max(1))) {
+            let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r{}: {done}/{} seeds ({rate:.0} seeds/s)",
+                self.name, self.total
+            );
+            let _ = err.flush();
+        }
+    }
+
+    fn println(&self, line: String) {
+        let mut err = std::io::stderr().lock();
+        let clear = if self.visible { "\r\x1b[2K" } else { "" };
+        let _ = writeln!(err, "{clear}{line}");
+    }
+
+    fn finish(&self) {
+        if self.visible {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_string()
+    }
+}
+
+}
+mod clock {
+//! Per-node clocks that drift and start offset from true time.
+//!
+//! A real quartz clock runs a little fast or slow (tens of parts per million is typical, and
+//! the rate wanders with temperature), and two machines' clocks disagree by whatever offset
+//! their last synchronisation left. The simulator keeps true time; each node reads its own
+//! clock, `local = offset + true * (1 + drift)`, and its timers run on that clock: a node whose
+//! clock runs fast sees its timeouts expire early in true time.
+
+use std::time::Duration;
+
+use super::time::{Time, nanos};
+
+// ANCHOR: clock
+/// How one node's clock relates to true (simulated) time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// What the clock reads at true time zero, in nanoseconds (may be negative).
+    pub offset_ns: i64,
+    /// How fast the clock runs, in parts per million: +50 gains 50 µs per true second.
+    /// Invariant: greater than -1,000,000 (a clock cannot run backwards or stand still).
+    pub drift_ppm: i64,
+}
+
+impl Clock {
+    /// The clock's reading at true time `t`, clamped at zero.
+    pub fn local(&self, t: Time) -> Time {
+        let t = i128::from(t.0);
+        let drift = t * i128::from(self.drift_ppm) / 1_000_000;
+        let reading = t + drift + i128::from(self.offset_ns);
+        Time(reading.clamp(0, i128::from(u64::MAX)) as u64)
+    }
+
+    /// How much true time passes while this clock advances by `local`.
+    pub fn real_duration(&self, local: Duration) -> Duration {
+        if self.drift_ppm == 0 {
+            return local;
+        }
+        assert!(
+            self.drift_ppm > -1_000_000,
+            "clock drift {} ppm",
+            self.drift_ppm
+        );
+        let ns = u128::from(nanos(local)) * 1_000_000 / (1_000_000 + self.drift_ppm) as u128;
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+}
+// ANCHOR_END: clock
+
+}
+mod faults {
+//! Faults: what can go wrong, when, scripted by hand or drawn at random.
+//!
+//! A [`FaultSchedule`] is a list of timed [`Fault`]s. It can be written as text, one fault per
+//! line, so that a scenario reads like a transcript:
+//!
+//! ```text
+//! # partition the leader away, then heal
+//! at 5s    partition 0 | 1,2
+//! at 7.5s  heal
+//! at 8s    crash 2
+//! at 9s    restart 2
+//! at 10s   pause 1
+//! at 12s   resume 1
+//! at 13s   oneway 0 -> 2
+//! ```
+//!
+//! A [`Nemesis`] (the name Jepsen gave its fault injector) draws such a schedule at random from
+//! the run's seed, so a campaign over many seeds explores many different fault patterns.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::process::NodeId;
+use super::rng::Rng;
+use super::time::{Time, parse_duration};
+
+/// One thing that goes wrong (or is repaired).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The node stops; its volatile state is lost, its durable state is kept.
+    Crash(NodeId),
+    /// A crashed node starts again from its durable state.
+    Restart(NodeId),
+    /// The node freezes (a long GC pause, a stopped VM): it keeps its state but handles nothing.
+    Pause(NodeId),
+    /// A paused node continues, handling everything that arrived meanwhile.
+    Resume(NodeId),
+    /// No message crosses between the two sides, in either direction.
+    Partition(Vec<NodeId>, Vec<NodeId>),
+    /// No message goes from the first side to the second; the other direction still works.
+    OneWay(Vec<NodeId>, Vec<NodeId>),
+    /// Every partition is removed.
+    Heal,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |ids: &[NodeId]| {
+            ids.iter()
+                .map(|n| n.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Fault::Crash(n) => write!(f, "crash {}", n.0),
+            Fault::Restart(n) => write!(f, "restart {}", n.0),
+            Fault::Pause(n) => write!(f, "pause {}", n.0),
+            Fault::Resume(n) => write!(f, "resume {}", n.0),
+            Fault::Partition(a, b) => write!(f, "partition {} | {}", list(a), list(b)),
+            Fault::OneWay(a, b) => write!(f, "oneway {} -> {}", list(a), list(b)),
+            Fault::Heal => write!(f, "heal"),
+        }
+    }
+}
+
+/// Timed faults, in the order they happen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultSchedule {
+    /// Invariant: sorted by time (stable, so faults at one instant keep their written order).
+    pub faults: Vec<(Time, Fault)>,
+}
+
+/// A line of a fault script that could not be understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fault script line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
+impl FaultSchedule {
+    /// Adds a fault at `at`, keeping the schedule sorted.
+    pub fn add(&mut self, at: Time, fault: Fault) {
+        let pos = self.faults.partition_point(|(t, _)| *t <= at);
+        self.faults.insert(pos, (at, fault));
+    }
+
+    /// Parses a script (see the module docs). `nodes` is the number of nodes in the run, so
+    /// that a node that does not exist is an error here rather than a panic later.
+    pub fn parse(script: &str, nodes: usize) -> Result<FaultSchedule, ScheduleError> {
+        let mut schedule = FaultSchedule::default();
+        for (i, raw) in script.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |message: String| ScheduleError {
+                line: i + 1,
+                message,
+            };
+            let (at, fault) = parse_line(line, nodes).map_err(err)?;
+            schedule.add(at, fault);
+        }
+        Ok(schedule)
+    }
+}
+
+impl fmt::Display for FaultSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (at, fault) in &self.faults {
+            writeln!(f, "at {}ms {fault}", at.0 / 1_000_000)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_line(line: &str, nodes: usize) -> Result<(Time, Fault), String> {
+    let mut words = line.split_whitespace();
+    if words.next() != Some("at") {
+        return Err(format!("`{line}` should start with `at <time>`"));
+    }
+    let when = words.next().ok_or("missing time after `at`")?;
+    let at = Time::ZERO + parse_duration(when)?;
+    let verb = words.next().ok_or("missing fault after the time")?;
+    let rest: Vec<&str> = words.collect();
+    let rest = rest.join(" ");
+    let one = |rest: &str| parse_node(rest.trim(), nodes);
+    let fault = match verb {
+        "crash" => Fault::Crash(one(&rest)?),
+        "restart" => Fault::Restart(one(&rest)?),
+        "pause" => Fault::Pause(one(&rest)?),
+        "resume" => Fault::Resume(one(&rest)?),
+        "heal" if rest.is_empty() => Fault::Heal,
+        "heal" => return Err(format!("`heal` takes no arguments, got `{rest}`")),
+        "partition" => {
+            let (a, b) = rest
+                .split_once('|')
+                .ok_or("partition needs two sides: `a,b | c`")?;
+            Fault::Partition(parse_side(a, nodes)?, parse_side(b, nodes)?)
+        }
+        "oneway" => {
+            let (a, b) = rest
+                .split_once("->")
+                .ok_or("oneway needs a direction: `a -> b,c`")?;
+            Fault::OneWay(parse_side(a, nodes)?, parse_side(b, nodes)?)
+        }
+        other => {
+            return Err(format!(
+                "unknown fault `{other}` (crash, restart, pause, resume, partition, oneway, heal)"
+            ));
+        }
+    };
+    Ok((at, fault))
+}
+
+fn parse_side(text: &str, nodes: usize) -> Result<Vec<NodeId>, String> {
+    let side = text
+        .split(',')
+        .map(|n| parse_node(n.trim(), nodes))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(side)
+}
+
+fn parse_node(text: &str, nodes: usize) -> Result<NodeId, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a node number"))?;
+    if n >= nodes {
+        return Err(format!(
+            "node {n} does not exist (the run has nodes 0..{nodes})"
+        ));
+    }
+    Ok(NodeId(n))
+}
+
+// ANCHOR: nemesis
+/// A random fault injector: draws a fault schedule from a seed.
+#[derive(Clone, Debug)]
+pub struct Nemesis {
+    /// Mean time between the starts of two faults (exponentially distributed).
+    pub mean_interval: Duration,
+    /// Mean time a fault lasts before it is repaired (exponentially distributed).
+    pub mean_duration: Duration,
+    /// Which kinds of fault to draw from.
+    pub crash: bool,
+    pub pause: bool,
+    pub partition: bool,
+    /// At most this many nodes are crashed or paused at once (e.g. a minority).
+    pub max_down: usize,
+}
+
+impl Nemesis {
+    /// The schedule of faults between `start` and `end` for nodes `0..nodes`. Every fault is
+    /// repaired by `end`, so a run can check that the system recovers afterwards.
+    pub fn schedule(&self, rng: &mut Rng, nodes: usize, start: Time, end: Time) -> FaultSchedule {
+        let mut schedule = FaultSchedule::default();
+        let mut kinds = Vec::new();
+        kinds.extend(self.crash.then_some(0));
+        kinds.extend(self.pause.then_some(1));
+        kinds.extend(self.partition.then_some(2));
+        if kinds.is_empty() || nodes == 0 {
+            return schedule;
+        }
+        // When each node becomes healthy again; a node is not faulted twice at once.
+        let mut down_until = vec![Time::ZERO; nodes];
+        let mut t = start;
+        loop {
+            t = t + Duration::from_secs_f64(rng.exponential(self.mean_interval.as_secs_f64()));
+            if t >= end {
+                break;
+            }
+            let repair =
+                (t + Duration::from_secs_f64(rng.exponential(self.mean_duration.as_secs_f64())))
+                    .min(end);
+            match *rng.pick(&kinds) {
+                2 => {
+                    let cut = rng.range(1, nodes.max(2) as u64) as usize;
+                    let mut ids: Vec<NodeId> = (0..nodes).map(NodeId).collect();
+                    shuffle(&mut ids, rng);
+                    let (a, b) = ids.split_at(cut.min(nodes));
+                    if !b.is_empty() {
+                        schedule.add(t, Fault::Partition(a.to_vec(), b.to_vec()));
+                        schedule.add(repair, Fault::Heal);
+                    }
+                }
+                kind => {
+                    let down = down_until.iter().filter(|u| **u > t).count();
+                    let node = rng.range(0, nodes as u64) as usize;
+                    if down >= self.max_down || down_until[node] > t {
+                        continue;
+                    }
+                    down_until[node] = repair;
+                    let id = NodeId(node);
+                    let (fail, fix) = if kind == 0 {
+                        (Fault::Crash(id), Fault::Restart(id))
+                    } else {
+                        (Fault::Pause(id), Fault::Resume(id))
+                    };
+                    schedule.add(t, fail);
+                    schedule.add(repair, fix);
+                }
+            }
+        }
+        schedule
+    }
+}
+// ANCHOR_END: nemesis
+
+/// Fisher-Yates shuffle with the run's generator.
+pub fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
+    for i in (1..items.len()).rev() {
+        let j = rng.range(0, i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
+}
+mod metrics {
+//! Counters and histograms that processes and the simulator fill during a run.
+//!
+//! Histograms keep every sample and compute exact percentiles by the nearest-rank method
+//! (the smallest sample with at least p% of samples at or below it). Our runs record at most a
+//! few million samples, so exactness is cheaper than explaining a sketch's error here; chapter
+//! 31 builds a mergeable sketch for when it is not.
+
+use std::collections::BTreeMap;
+
+/// Named counters and histograms. Names are sorted, so reports list them in a stable order.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    counters: BTreeMap<&'static str, u64>,
+    histograms: BTreeMap<&'static str, Histogram>,
+}
+
+impl Metrics {
+    /// Adds `by` to counter `name` (created at zero).
+    pub fn count(&mut self, name: &'static str, by: u64) {
+        *self.counters.entry(name).or_insert(0) += by;
+    }
+
+    /// Records one sample in histogram `name`.
+    pub fn observe(&mut self, name: &'static str, value: f64) {
+        self.histograms.entry(name).or_default().record(value);
+    }
+
+    /// The value of counter `name` (zero if never counted).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+
+    /// The histogram `name`, if anything was recorded in it.
+    pub fn histogram(&self, name: &str) -> Option<&Histogram> {
+        self.histograms.get(name)
+    }
+
+    /// All counters, by name.
+    pub fn counters(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.counters.iter().map(|(k, v)| (*k, *v))
+    }
+}
+
+/// Every sample of one quantity, for exact percentiles.
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    samples: Vec<f64>,
+    /// Invariant: if true, `samples` is sorted ascending.
+    sorted: bool,
+}
+
+impl Histogram {
+    /// Adds a sample. NaN is refused, since it has no place in an order.
+    pub fn record(&mut self, value: f64) {
+        assert!(!value.is_nan(), "NaN recorded in a histogram");
+        self.samples.push(value);
+        self.sorted = false;
+    }
+
+    /// How many samples were recorded.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// True if no sample was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The arithmetic mean, or `None` if empty.
+    pub fn mean(&self) -> Option<f64> {
+        if self.samples.is_empty() {
+            return None;
+        }
+        Some(self.samples.iter().sum::<f64>() / self.samples.len() as f64)
+    }
+
+    /// The nearest-rank `p`-th percentile (`p` in 0..=100), or `None` if empty.
+    pub fn percentile(&mut self, p: f64) -> Option<f64> {
+        assert!((0.0..=100.0).contains(&p), "percentile {p} outside 0..=100");
+        if self.samples.is_empty() {
+            return None;
+        }
+        self.sort();
+        let rank = ((p / 100.0) * self.samples.len() as f64).ceil() as usize;
+        Some(self.samples[rank.clamp(1, self.samples.len()) - 1])
+    }
+
+    /// The samples in ascending order (for CDF plots).
+    pub fn sorted_samples(&mut self) -> &[f64] {
+        self.sort();
+        &self.samples
+    }
+
+    fn sort(&mut self) {
+        if !self.sorted {
+            self.samples.sort_by(f64::total_cmp);
+            self.sorted = true;
+        }
+    }
+}
+
+}
+mod network {
+//! The simulated network: what can happen to a message between two nodes.
+//!
+//! Each directed link `from -> to` has a [`LinkConfig`]: a latency distribution, a probability
+//! of losing a message, of duplicating it, of holding it back long enough to reorder it, and an
+//! optional bandwidth. Partitions block links, in one direction or both, until healed. A message
+//! is judged once, when it is sent: if the link is blocked or the message is lost it never
+//! arrives; otherwise it arrives once (or twice, if duplicated) after its sampled delay.
+//!
+//! Simplification: a partition that starts while a message is in flight does not stop it,
+//! just as packets already on the wire still arrive when a cable is pulled at one end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::process::NodeId;
+use super::rng::Rng;
+use super::time::{Time, nanos};
+
+// ANCHOR: latency
+/// How long a message spends on a link.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Latency {
+    /// Always the same delay.
+    Constant(Duration),
+    /// Uniform between `min` and `max`.
+    Uniform { min: Duration, max: Duration },
+    /// `min` plus an exponential delay with mean `mean`: memoryless queueing delay.
+    Exponential { min: Duration, mean: Duration },
+    /// Log-normal with median `median` and shape `sigma`: a long tail, as measured in
+    /// datacenters, where the p99 is many times the median.
+    LogNormal { median: Duration, sigma: f64 },
+    /// Pareto with minimum `scale` and tail index `shape`: the heaviest tail; for
+    /// `shape <= 1` even the mean is infinite.
+    Pareto { scale: Duration, shape: f64 },
+}
+
+impl Latency {
+    /// Draws one delay.
+    pub fn sample(&self, rng: &mut Rng) -> Duration {
+        let secs = |d: &Duration| d.as_secs_f64();
+        let s = match self {
+            Latency::Constant(d) => return *d,
+            Latency::Uniform { min, max } => secs(min) + rng.f64() * (secs(max) - secs(min)),
+            Latency::Exponential { min, mean } => secs(min) + rng.exponential(secs(mean)),
+            Latency::LogNormal { median, sigma } => secs(median) * (sigma * rng.normal()).exp(),
+            Latency::Pareto { scale, shape } => secs(scale) / (1.0 - rng.f64()).powf(1.0 / shape),
+        };
+        // Cap at a day so that a pathological tail cannot overflow the clock.
+        Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
+    }
+
+    /// The largest delay this distribution can produce, if it is bounded.
+    pub fn upper_bound(&self) -> Option<Duration> {
+        match self {
+            Latency::Constant(d) => Some(*d),
+            Latency::Uniform { max, .. } => Some(*max),
+            _ => None,
+        }
+    }
+}
+// ANCHOR_END: latency
+
+// ANCHOR: link_config
+/// The behaviour of one directed link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// The delay of a message that is not lost.
+    pub latency: Latency,
+    /// Probability that a message is silently dropped.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a message is held back by up to `reorder_window` extra.
+    pub reorder: f64,
+    /// The extra delay of a held-back message is uniform in `[0, reorder_window]`.
+    pub reorder_window: Duration,
+    /// Bytes per second, or `None` for unlimited. A limited link sends one message at a time,
+    /// so a large message delays the ones behind it.
+    pub bandwidth: Option<u64>,
+}
+// ANCHOR_END: link_config
+
+impl LinkConfig {
+    /// A perfect link with a constant delay: no loss, duplication or reordering.
+    pub fn constant(latency: Duration) -> LinkConfig {
+        LinkConfig {
+            latency: Latency::Constant(latency),
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_window: Duration::ZERO,
+            bandwidth: None,
+        }
+    }
+
+    /// This link with a different latency distribution.
+    pub fn with_latency(mut self, latency: Latency) -> LinkConfig {
+        self.latency = latency;
+        self
+    }
+
+    /// This link with loss probability `loss`.
+    pub fn with_loss(mut self, loss: f64) -> LinkConfig {
+        self.loss = loss;
+        self
+    }
+
+    /// This link with duplication probability `duplicate`.
+    pub fn with_duplicate(mut self, duplicate: f64) -> LinkConfig {
+        self.duplicate = duplicate;
+        self
+    }
+
+    /// This link, holding back a fraction `reorder` of messages by up to `window`.
+    pub fn with_reorder(mut self, reorder: f64, window: Duration) -> LinkConfig {
+        self.reorder = reorder;
+        self.reorder_window = window;
+        self
+    }
+
+    /// This link with a bandwidth of `bytes_per_sec`.
+    pub fn with_bandwidth(mut self, bytes_per_sec: u64) -> LinkConfig {
+        self.bandwidth = Some(bytes_per_sec);
+        self
+    }
+
+    /// Checks that every probability is a probability and the bandwidth is not zero.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} probability {p} is not in [0, 1]"));
+            }
+        }
+        if self.bandwidth == Some(0) {
+            return Err("bandwidth must be positive".to_string());
+        }
+        if let Latency::LogNormal { sigma: s, .. } | Latency::Pareto { shape: s, .. } = self.latency
+            && !(s.is_finite() && s > 0.0)
+        {
+            return Err(format!("latency shape {s} must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// Why a message never arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DropReason {
+    /// The link lost it.
+    Loss,
+    /// A partition blocked the link.
+    Partition,
+    /// The receiver was crashed when it arrived.
+    Crashed,
+}
+
+/// The fate of one sent message: when its copies arrive, or why none does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fate {
+    /// Delivered at the first instant, and again at the second if duplicated.
+    Arrives(Time, Option<Time>),
+    /// Never delivered.
+    Dropped(DropReason),
+}
+
+/// All links of a run: a default configuration, per-link overrides, and the partitions.
+#[derive(Clone, Debug)]
+pub struct Network {
+    default: LinkConfig,
+    overrides: BTreeMap<(NodeId, NodeId), LinkConfig>,
+    /// Directed links that a partition currently blocks.
+    blocked: BTreeSet<(NodeId, NodeId)>,
+    /// For bandwidth-limited links: when the link finishes sending what it already has.
+    busy_until: BTreeMap<(NodeId, NodeId), Time>,
+}
+
+impl Network {
+    /// A network in which every link behaves as `default`.
+    pub fn new(default: LinkConfig) -> Network {
+        Network {
+            default,
+            overrides: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            busy_until: BTreeMap::new(),
+        }
+    }
+
+    /// Gives the directed link `from -> to` its own configuration.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, config: LinkConfig) {
+        self.overrides.insert((from, to), config);
+    }
+
+    /// The configuration of link `from -> to`.
+    pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
+        if self.overrides.is_empty() {
+            return &self.default;
+        }
+        self.overrides.get(&(from, to)).unwrap_or(&self.default)
+    }
+
+    /// Blocks every link from a node of `from` to a node of `to` (one direction only).
+    pub fn block(&mut self, from: &[NodeId], to: &[NodeId]) {
+        for &a in from {
+            for &b in to {
+                if a != b {
+                    self.blocked.insert((a, b));
+                }
+            }
+        }
+    }
+
+    /// Blocks both directions between the two sides.
+    pub fn partition(&mut self, a: &[NodeId], b: &[NodeId]) {
+        self.block(a, b);
+        self.block(b, a);
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        self.blocked.clear();
+    }
+
+    /// True if a partition blocks `from -> to`.
+    pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
+        !self.blocked.is_empty() && self.blocked.contains(&(from, to))
+    }
+
+    /// Decides the fate of a message of `size` bytes sent at `now` on `from -> to`.
+    pub fn transmit(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        size: usize,
+        now: Time,
+        rng: &mut Rng,
+    ) -> Fate {
+        if self.is_blocked(from, to) {
+            return Fate::Dropped(DropReason::Partition);
+        }
+        // Cloning is cheap: a link configuration holds no heap data.
+        let link = self.link(from, to).clone();
+        if rng.chance(link.loss) {
+            return Fate::Dropped(DropReason::Loss);
+        }
+        // A bandwidth-limited link serialises messages: this one starts when the link is free.
+        let mut departs = now;
+        if let Some(bytes_per_sec) = link.bandwidth {
+            let busy = self.busy_until.entry((from, to)).or_insert(Time::ZERO);
+            let start = departs.max(*busy);
+            let transmit_ns = (size as u128 * 1_000_000_000).div_ceil(bytes_per_sec as u128);
+            departs = Time(start.0.saturating_add(transmit_ns as u64));
+            *busy = departs;
+        }
+        let first = departs + delay(&link, rng);
+        let second = rng
+            .chance(link.duplicate)
+            .then(|| departs + delay(&link, rng));
+        Fate::Arrives(first, second)
+    }
+}
+
+/// One message's delay on `link`: its latency, plus a hold-back if it is chosen for reordering.
+fn delay(link: &LinkConfig, rng: &mut Rng) -> Duration {
+    let mut d = link.latency.sample(rng);
+    if rng.chance(link.reorder) {
+        let extra = nanos(link.reorder_window) as f64 * rng.f64();
+        d += Duration::from_nanos(extra as u64);
+    }
+    d
+}
+
+}
+mod process {
+//! The contract between a protocol and whatever runs it.
+//!
+//! A protocol is written as a *sans-I/O* state machine: it never reads a clock, opens a socket or
+//! touches a global random generator. The runtime calls it with one input at a time (the start
+//! of the run, a message, a timer) and a [`Ctx`] that carries the node's clock reading and random
+//! stream in, and collects the node's effects out: messages to send and timers to set. The same
+//! state machine can therefore run on the simulator (virtual time, injected faults) and on the
+//! tokio driver (real sockets, real time) without a line changing. This is the shape of
+//! etcd-io/raft's `Ready` and of stateright's `Out`.
+
+use std::fmt::{self, Debug};
+use std::time::Duration;
+
+use super::metrics::Metrics;
+use super::rng::Rng;
+use super::time::Time;
+
+/// The name of a node in a run: its index, from zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct NodeId(pub usize);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A timer of one node. Each node numbers its own timers (e.g. `0` = election, `1` = heartbeat);
+/// setting a timer again replaces the pending one, like resetting an alarm clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TimerId(pub u32);
+
+// ANCHOR: process
+/// A protocol participant as a deterministic state machine.
+pub trait Process {
+    /// What nodes of this protocol send each other.
+    type Msg: Clone + Debug;
+    /// What survives a crash: the node's disk. `()` for a process with no durable state.
+    type Durable: Clone + Debug;
+
+    /// Called once when the node starts, and again after each restart.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg>);
+
+    /// Called when a message from `from` is delivered to this node.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self::Msg>, from: NodeId, msg: Self::Msg);
+
+    /// Called when a timer this node set fires (and was not reset or cancelled since).
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg>, timer: TimerId);
+
+    /// The state to keep when the node crashes; it is handed to the restarted node.
+    fn durable(&self) -> Self::Durable;
+
+    /// The size of a message on the wire, in bytes (only bandwidth-limited links use it).
+    fn message_size(_msg: &Self::Msg) -> usize {
+        0
+    }
+}
+// ANCHOR_END: process
+
+// ANCHOR: effect
+/// What a process asks its runtime to do: effects are data, not calls.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect<M> {
+    /// Send `msg` to node `to`. The network may delay, lose, duplicate or reorder it.
+    Send { to: NodeId, msg: M },
+    /// Fire `timer` after `after` of this node's local time, replacing a pending one.
+    SetTimer { timer: TimerId, after: Duration },
+    /// Forget `timer` if it is pending.
+    CancelTimer { timer: TimerId },
+}
+// ANCHOR_END: effect
+
+// ANCHOR: ctx
+/// What a process sees of the world while it handles one input.
+pub struct Ctx<'a, M> {
+    id: NodeId,
+    now: Time,
+    rng: &'a mut Rng,
+    effects: &'a mut Vec<Effect<M>>,
+    metrics: &'a mut Metrics,
+}
+
+impl<'a, M> Ctx<'a, M> {
+    /// Assembles a context; runtimes (the simulator, the tokio driver) call this.
+    pub fn new(
+        id: NodeId,
+        now: Time,
+        rng: &'a mut Rng,
+        effects: &'a mut Vec<Effect<M>>,
+        metrics: &'a mut Metrics,
+    ) -> Self {
+        Ctx {
+            id,
+            now,
+            rng,
+            effects,
+            metrics,
+        }
+    }
+
+    /// This node's name.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// This node's *local* clock: it may run fast or slow and be offset from true time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// This node's random stream, derived from the run's seed.
+    pub fn rng(&mut self) -> &mut Rng {
+        self.rng
+    }
+
+    /// Sends `msg` to `to`.
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Sets (or resets) `timer` to fire after `after` of local time.
+    pub fn set_timer(&mut self, timer: TimerId, after: Duration) {
+        self.effects.push(Effect::SetTimer { timer, after });
+    }
+
+    /// Cancels `timer` if it is pending.
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.effects.push(Effect::CancelTimer { timer });
+    }
+
+    /// Adds one to the counter `name`.
+    pub fn count(&mut self, name: &'static str) {
+        self.metrics.count(name, 1);
+    }
+
+    /// Adds `by` to the counter `name`.
+    pub fn add(&mut self, name: &'static str, by: u64) {
+        self.metrics.count(name, by);
+    }
+
+    /// Records `value` in the histogram `name`.
+    pub fn observe(&mut self, name: &'static str, value: f64) {
+        self.metrics.observe(name, value);
+    }
+}
+// ANCHOR_END: ctx
+}
+mod rng {
+//! Seeded randomness for simulations.
+//!
+//! Every random choice in a run (a link's latency, a lost packet, a node's election timeout)
+//! comes from one of these generators, and every generator is derived from the run's single
+//! seed. That is what makes a run replayable: the same seed gives the same choices in the same
+//! order, on every machine and with every future version of the crate.
+//!
+//! We implement the generator ourselves rather than take `rand::rngs::StdRng`, because `StdRng`
+//! is documented as free to change its algorithm between releases: an upgrade would silently
+//! change every checked-in figure. The algorithms here are fixed: SplitMix64 (Steele, Lea and
+//! Flood, OOPSLA 2014) to expand a seed, and xoshiro256** (Blackman and Vigna, 2018) for the
+//! stream itself. Both are tiny, fast and well studied; neither is cryptographic.
+
+// ANCHOR: rng
+/// A deterministic pseudo-random generator (xoshiro256**), seeded through SplitMix64.
+#[derive(Clone, Debug)]
+pub struct Rng {
+    /// The generator's state. Invariant: never all zero (SplitMix64 output guarantees it).
+    s: [u64; 4],
+}
+
+impl Rng {
+    /// A generator for `seed`. Different seeds give unrelated streams.
+    pub fn new(seed: u64) -> Rng {
+        let mut sm = seed;
+        let s = [
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+        ];
+        Rng { s }
+    }
+
+    /// An independent stream for a sub-component (a node, the network), derived from one seed.
+    pub fn derive(seed: u64, stream: u64) -> Rng {
+        let mut sm = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
+        Rng::new(splitmix64(&mut sm))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        result
+    }
+
+    /// A uniform float in `[0, 1)` with 53 random bits.
+    pub fn f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform integer in `[lo, hi)`. Panics if the range is empty.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        assert!(lo < hi, "empty range {lo}..{hi}");
+        // Lemire's multiply-shift: unbiased enough for simulation (bias < 2^-64 * span).
+        let span = hi - lo;
+        lo + ((self.next_u64() as u128 * span as u128) >> 64) as u64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && self.f64() < p
+    }
+
+    /// An exponentially distributed sample with the given mean (inverse-CDF method).
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        // 1 - f64() lies in (0, 1], so the logarithm is finite.
+        -mean * (1.0 - self.f64()).ln()
+    }
+
+    /// A standard normal sample (Box-Muller transform).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.f64();
+        let u2 = self.f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// A uniformly chosen element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.range(0, items.len() as u64) as usize]
+    }
+}
+
+/// One step of SplitMix64: a good way to turn one 64-bit seed into many well-mixed words.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+// ANCHOR_END: rng
+
+}
+mod time {
+//! Virtual time.
+//!
+//! Simulated time is an integer count of nanoseconds since the start of the run. Integers,
+//! not floats, so that adding the same delays in the same order always lands on the same
+//! instant, and so that two events scheduled for the same instant really compare equal (the
+//! event queue then breaks the tie by insertion order, see `world.rs`).
+
+use std::fmt;
+use std::ops::{Add, Sub};
+use std::time::Duration;
+
+/// An instant of virtual time: nanoseconds since the simulation started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub u64);
+
+impl Time {
+    /// The start of every run.
+    pub const ZERO: Time = Time(0);
+    /// Later than any event a run can schedule.
+    pub const MAX: Time = Time(u64::MAX);
+
+    /// The instant `secs` seconds after the start (fractions allowed).
+    pub fn from_secs_f64(secs: f64) -> Time {
+        Time((secs * 1e9).round() as u64)
+    }
+
+    /// The instant `ms` milliseconds after the start.
+    pub const fn from_millis(ms: u64) -> Time {
+        Time(ms * 1_000_000)
+    }
+
+    /// Seconds since the start, as a float (for reports and figures).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// Milliseconds since the start, as a float (for reports and figures).
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+
+    /// The time elapsed since `earlier`, or zero if `earlier` is later.
+    pub fn since(self, earlier: Time) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Time {
+    type Output = Time;
+    fn add(self, d: Duration) -> Time {
+        Time(self.0.saturating_add(nanos(d)))
+    }
+}
+
+impl Sub<Duration> for Time {
+    type Output = Time;
+    fn sub(self, d: Duration) -> Time {
+        Time(self.0.saturating_sub(nanos(d)))
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.6}s", self.as_secs_f64())
+    }
+}
+
+/// A duration as whole nanoseconds, saturating at `u64::MAX` (about 584 years).
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Parses a duration written as a number and a unit: `250ms`, `1.5s`, `20us`, `7ns`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{text}` has no unit (use ns, us, ms or s)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}` (use ns, us, ms or s)"
+            ));
+        }
+    };
+    let ns = value * scale;
+    if !ns.is_finite() || ns > u64::MAX as f64 {
+        return Err(format!("`{text}` is too long"));
+    }
+    Ok(Duration::from_nanos(ns.round() as u64))
+}
+
+}
+mod trace {
+//! What happened in a run: a fingerprint always, a full record on request.
+//!
+//! The fingerprint (`trace hash`) is a 64-bit FNV-1a hash of every event the simulator
+//! processed, message contents included (through their `Debug` text). Two runs with the same seed
+//! must have the same fingerprint; a test checks this for every experiment, so any hidden source
+//! of non-determinism (a `HashMap` iteration, a wall-clock read) shows up as a failing test.
+//!
+//! The full record ([`TraceEvent`]s, serialisable with serde when the `serde` feature is on) feeds figures such as space-time
+//! diagrams, and can be written as JSON for replay elsewhere.
+
+use super::time::Time;
+
+/// How much of a run the simulator records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TraceLevel {
+    /// Nothing: the fastest setting, for benchmarks.
+    Off,
+    /// The fingerprint only.
+    Hash,
+    /// The fingerprint and every event.
+    Full,
+}
+
+/// One recorded event. Node numbers are plain integers so the JSON stays simple.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TraceEvent {
+    /// Virtual time in nanoseconds.
+    pub at_ns: u64,
+    /// What happened.
+    pub kind: TraceKind,
+}
+
+/// The kinds of recorded event.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
+pub enum TraceKind {
+    /// A node started (or restarted).
+    Start { node: usize },
+    /// A node handed a message to the network.
+    Send { from: usize, to: usize, msg: String },
+    /// A message reached its destination and was handled.
+    Deliver { from: usize, to: usize, msg: String },
+    /// A message was lost, blocked by a partition, or reached a crashed node.
+    Drop {
+        from: usize,
+        to: usize,
+        reason: String,
+        msg: String,
+    },
+    /// A timer fired.
+    Timer { node: usize, timer: u32 },
+    /// A fault was injected or repaired.
+    Fault { fault: String },
+}
+
+/// A 64-bit FNV-1a hash, fed field by field. Its output is fixed by its definition, unlike
+/// `std`'s `DefaultHasher`, whose algorithm may change between Rust releases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fnv64(pub u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xCBF2_9CE4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    /// Mixes `bytes` into the hash.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+
+    /// Mixes a number into the hash.
+    pub fn u64(&mut self, x: u64) {
+        self.bytes(&x.to_le_bytes());
+    }
+}
+
+/// The recorder the simulator owns.
+#[derive(Clone, Debug)]
+pub(crate) struct Recorder {
+    pub(crate) level: TraceLevel,
+    pub(crate) hash: Fnv64,
+    pub(crate) events: Vec<TraceEvent>,
+}
+
+impl Recorder {
+    pub(crate) fn new(level: TraceLevel) -> Recorder {
+        Recorder {
+            level,
+            hash: Fnv64::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Records `kind` at `at`: hashes it, and keeps it if the level is `Full`.
+    pub(crate) fn record(&mut self, at: Time, kind: TraceKind) {
+        self.hash.u64(at.0);
+        match &kind {
+            TraceKind::Start { node } => {
+                self.hash.u64(1);
+                self.hash.u64(*node as u64);
+            }
+            TraceKind::Send { from, to, msg } | TraceKind::Deliver { from, to, msg } => {
+                self.hash.u64(if matches!(kind, TraceKind::Send { .. }) {
+                    2
+                } else {
+                    3
+                });
+                self.hash.u64(*from as u64);
+                self.hash.u64(*to as u64);
+                self.hash.bytes(msg.as_bytes());
+            }
+            TraceKind::Drop {
+                from,
+                to,
+                reason,
+                msg,
+            } => {
+                self.hash.u64(4);
+                self.hash.u64(*from as u64);
+                self.hash.u64(*to as u64);
+                self.hash.bytes(reason.as_bytes());
+                self.hash.bytes(msg.as_bytes());
+            }
+            TraceKind::Timer { node, timer } => {
+                self.hash.u64(5);
+                self.hash.u64(*node as u64);
+                self.hash.u64(u64::from(*timer));
+            }
+            TraceKind::Fault { fault } => {
+                self.hash.u64(6);
+                self.hash.bytes(fault.as_bytes());
+            }
+        }
+        if self.level == TraceLevel::Full {
+            self.events.push(TraceEvent { at_ns: at.0, kind });
+        }
+    }
+}
+
+}
+mod world {
+//! The simulator's event loop.
+//!
+//! A [`Sim`] owns the processes, the network, the clocks and a priority queue of pending events
+//! (deliveries, timers, faults). [`Sim::step`] pops the earliest event, advances virtual time to
+//! it, hands it to the process it concerns, turns the effects the process returns into new
+//! events, and then checks every invariant. Nothing happens between events, so a run that
+//! covers an hour of virtual time can take milliseconds of real time.
+//!
+//! Determinism: events at the same instant are ordered by a sequence number assigned when they
+//! were scheduled, every random choice comes from a stream derived from the one seed, and no
+//! iteration depends on hash-map order. The same seed therefore gives the same run, which the
+//! trace hash (see `trace.rs`) lets tests check.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+use super::clock::Clock;
+use super::faults::{Fault, FaultSchedule};
+use super::metrics::Metrics;
+use super::network::{DropReason, Fate, LinkConfig, Network};
+use super::process::{Ctx, Effect, NodeId, Process, TimerId};
+use super::rng::Rng;
+use super::time::Time;
+use super::trace::{Recorder, TraceEvent, TraceKind, TraceLevel};
+
+/// An invariant: a named check of the whole system, run after every event.
+type Invariant<P> = (String, Box<dyn Fn(&Sim<P>) -> Result<(), String>>);
+
+/// Builds a fresh process for a restarted node from what it had on disk.
+type Restarter<P> = Box<dyn FnMut(NodeId, <P as Process>::Durable) -> P>;
+
+/// What the event loop does next.
+enum EventKind<M> {
+    Start(NodeId),
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        timer: TimerId,
+    },
+    /// Boxed: faults are rare and large (a partition holds two lists of nodes), and every
+    /// entry of the queue is as large as its largest kind. Small entries make the heap's sift
+    /// operations, the hot path of every run, move fewer bytes.
+    Fault(Box<Fault>),
+}
+
+/// A scheduled event. Ordered by time, then by the order in which it was scheduled.
+struct Entry<M> {
+    at: Time,
+    seq: u64,
+    kind: EventKind<M>,
+}
+
+impl<M> PartialEq for Entry<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+impl<M> Eq for Entry<M> {}
+impl<M> PartialOrd for Entry<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<M> Ord for Entry<M> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed, so that std's max-heap pops the earliest event first.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// Whether a node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    /// Handling events.
+    Up,
+    /// Frozen: events wait until it resumes.
+    Paused,
+    /// Stopped: volatile state lost, deliveries dropped, until restarted.
+    Crashed,
+}
+
+struct Node<P: Process> {
+    /// Invariant: `Some` unless the node is crashed.
+    process: Option<P>,
+    state: NodeState,
+    /// What the node had on disk when it last crashed.
+    disk: Option<P::Durable>,
+    rng: Rng,
+    clock: Clock,
+    /// For each timer id, the sequence number of its pending event (0 = none). A timer event
+    /// whose sequence number no longer matches was reset or cancelled, and is ignored.
+    timers: Vec<u64>,
+    /// Events that arrived while the node was paused, in arrival order.
+    deferred: Vec<Entry<P::Msg>>,
+}
+
+/// Counts of what the network did to messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub duplicated: u64,
+    pub lost: u64,
+    pub blocked: u64,
+    pub to_crashed: u64,
+}
+
+/// A broken invariant, with what is needed to replay the run that broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvariantViolation {
+    pub name: String,
+    pub message: String,
+    pub at: Time,
+    pub event: u64,
+    pub seed: u64,
+}
+
+impl fmt::Display for InvariantViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invariant `{}` broken at {} (event {}) with seed {}: {}",
+            self.name, self.at, self.event, self.seed, self.message
+        )
+    }
+}
+
+impl std::error::Error for InvariantViolation {}
+
+// ANCHOR: sim
+/// A deterministic discrete-event simulation of processes of type `P`.
+pub struct Sim<P: Process> {
+    seed: u64,
+    now: Time,
+    /// The next sequence number; also breaks ties between events at one instant.
+    seq: u64,
+    queue: BinaryHeap<Entry<P::Msg>>,
+    nodes: Vec<Node<P>>,
+    network: Network,
+    net_rng: Rng,
+    stats: NetStats,
+    metrics: Metrics,
+    /// Reused for every handler call, so the hot path does not allocate.
+    effects: Vec<Effect<P::Msg>>,
+    invariants: Vec<Invariant<P>>,
+    restarter: Option<Restarter<P>>,
+    recorder: Recorder,
+    events: u64,
+}
+// ANCHOR_END: sim
+
+impl<P: Process> Sim<P> {
+    /// A run of `processes` (node `i` is `processes[i]`) on a network whose links all behave as
+    /// `link`. Every node starts at time zero. Everything random derives from `seed`.
+    pub fn new(seed: u64, link: LinkConfig, processes: Vec<P>) -> Sim<P> {
+        if let Err(e) = link.validate() {
+            panic!("invalid link configuration: {e}");
+        }
+        let mut sim = Sim {
+            seed,
+            now: Time::ZERO,
+            seq: 1,
+            queue: BinaryHeap::new(),
+            nodes: Vec::with_capacity(processes.len()),
+            network: Network::new(link),
+            net_rng: Rng::derive(seed, 0),
+            stats: NetStats::default(),
+            metrics: Metrics::default(),
+            effects: Vec::new(),
+            invariants: Vec::new(),
+            restarter: None,
+            recorder: Recorder::new(TraceLevel::Hash),
+            events: 0,
+        };
+        for (i, process) in processes.into_iter().enumerate() {
+            sim.nodes.push(Node {
+                process: Some(process),
+                state: NodeState::Up,
+                disk: None,
+                rng: Rng::derive(seed, i as u64 + 1),
+                clock: Clock::default(),
+                timers: Vec::new(),
+                deferred: Vec::new(),
+            });
+            sim.push(Time::ZERO, EventKind::Start(NodeId(i)));
+        }
+        sim
+    }
+
+    /// Sets how much of the run is recorded (default: the hash only).
+    pub fn set_trace(&mut self, level: TraceLevel) {
+        self.recorder.level = level;
+    }
+
+    /// Gives node `id` a drifting or offset clock.
+    pub fn set_clock(&mut self, id: NodeId, clock: Clock) {
+        self.nodes[id.0].clock = clock;
+    }
+
+    /// Gives the directed link `from -> to` its own behaviour.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, link: LinkConfig) {
+        if let Err(e) = link.validate() {
+            panic!("invalid configuration for link {from} -> {to}: {e}");
+        }
+        self.network.set_link(from, to, link);
+    }
+
+    /// How a crashed node comes back: `f(id, disk)` builds its fresh process.
+    pub fn on_restart(&mut self, f: impl FnMut(NodeId, P::Durable) -> P + 'static) {
+        self.restarter = Some(Box::new(f));
+    }
+
+    /// Adds an invariant, checked after every event from now on.
+    pub fn add_invariant(
+        &mut self,
+        name: &str,
+        check: impl Fn(&Sim<P>) -> Result<(), String> + 'static,
+    ) {
+        self.invariants.push((name.to_string(), Box::new(check)));
+    }
+
+    /// Schedules `fault` to happen at `at`.
+    pub fn schedule_fault(&mut self, at: Time, fault: Fault) {
+        self.check_fault(&fault);
+        self.push(at.max(self.now), EventKind::Fault(Box::new(fault)));
+    }
+
+    /// Schedules every fault of `schedule`.
+    pub fn schedule(&mut self, schedule: &FaultSchedule) {
+        for (at, fault) in &schedule.faults {
+            self.schedule_fault(*at, fault.clone());
+        }
+    }
+
+    /// Delivers `msg` to `to` at `at` as if `from` had sent it, bypassing the network.
+    pub fn inject(&mut self, at: Time, from: NodeId, to: NodeId, msg: P::Msg) {
+        assert!(to.0 < self.nodes.len(), "inject to unknown node {to}");
+        self.push(at.max(self.now), EventKind::Deliver { from, to, msg });
+    }
+
+    /// Applies `fault` now.
+    pub fn apply(&mut self, fault: Fault) {
+        self.check_fault(&fault);
+        self.apply_fault(fault);
+    }
+
+    /// Runs every event up to and including `until`; virtual time then stands at `until`.
+    pub fn run_until(&mut self, until: Time) -> Result<(), InvariantViolation> {
+        while self.queue.peek().is_some_and(|e| e.at <= until) {
+            self.step()?;
+        }
+        self.now = self.now.max(until);
+        Ok(())
+    }
+
+    /// Runs for `d` of virtual time from now.
+    pub fn run_for(&mut self, d: Duration) -> Result<(), InvariantViolation> {
+        self.run_until(self.now + d)
+    }
+
+    // ANCHOR: step
+    /// Processes the earliest pending event. Returns `Ok(false)` if there was none.
+    pub fn step(&mut self) -> Result<bool, InvariantViolation> {
+        let Some(entry) = self.queue.pop() else {
+            return Ok(false);
+        };
+        debug_assert!(entry.at >= self.now, "time went backwards");
+        self.now = entry.at;
+        self.events += 1;
+        match entry.kind {
+            EventKind::Start(id) => self.start(id),
+            EventKind::Fault(fault) => self.apply_fault(*fault),
+            EventKind::Deliver { from, to, msg } => match self.nodes[to.0].state {
+                NodeState::Up => self.deliver(from, to, msg),
+                NodeState::Paused => {
+                    let kind = EventKind::Deliver { from, to, msg };
+                    self.defer(to, entry.at, entry.seq, kind);
+                }
+                NodeState::Crashed => self.drop_message(from, to, DropReason::Crashed, &msg),
+            },
+            EventKind::Timer { node, timer } => {
+                let index = timer.0 as usize;
+                if self.nodes[node.0].timers.get(index) != Some(&entry.seq) {
+                    // Reset, cancelled or lost in a crash since it was set: not an event.
+                    self.events -= 1;
+                    return Ok(true);
+                }
+                match self.nodes[node.0].state {
+                    NodeState::Up => {
+                        self.nodes[node.0].timers[index] = 0;
+                        self.fire(node, timer);
+                    }
+                    NodeState::Paused => {
+                        let kind = EventKind::Timer { node, timer };
+                        self.defer(node, entry.at, entry.seq, kind);
+                    }
+                    NodeState::Crashed => unreachable!("a crash clears the node's timers"),
+                }
+            }
+        }
+        self.check_invariants()?;
+        Ok(true)
+    }
+    // ANCHOR_END: step
+
+    fn push(&mut self, at: Time, kind: EventKind<P::Msg>) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(Entry { at, seq, kind });
+        seq
+    }
+
+    fn start(&mut self, id: NodeId) {
+        if self.recorder.level > TraceLevel::Off {
+            self.recorder
+                .record(self.now, TraceKind::Start { node: id.0 });
+        }
+        self.dispatch(id, |p, ctx| p.on_start(ctx));
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        self.stats.delivered += 1;
+        if self.recorder.level > TraceLevel::Off {
+            let text = format!("{msg:?}");
+            self.recorder.record(
+                self.now,
+                TraceKind::Deliver {
+                    from: from.0,
+                    to: to.0,
+                    msg: text,
+                },
+            );
+        }
+        self.dispatch(to, |p, ctx| p.on_message(ctx, from, msg));
+    }
+
+    fn fire(&mut self, node: NodeId, timer: TimerId) {
+        if self.recorder.level > TraceLevel::Off {
+            self.recorder.record(
+                self.now,
+                TraceKind::Timer {
+                    node: node.0,
+                    timer: timer.0,
+                },
+            );
+        }
+        self.dispatch(node, |p, ctx| p.on_timer(ctx, timer));
+    }
+
+    /// Runs one handler of node `id` and turns its effects into events.
+    fn dispatch(&mut self, id: NodeId, handler: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg>)) {
+        let mut effects = std::mem::take(&mut self.effects);
+        let node = &mut self.nodes[id.0];
+        // A default clock reads true time: skip its 128-bit arithmetic on the hot path.
+        let local_now = if node.clock == Clock::default() {
+            self.now
+        } else {
+            node.clock.local(self.now)
+        };
+        let process = node.process.as_mut().expect("dispatch to a crashed node");
+        let mut ctx = Ctx::new(
+            id,
+            local_now,
+            &mut node.rng,
+            &mut effects,
+            &mut self.metrics,
+        );
+        handler(process, &mut ctx);
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => self.send(id, to, msg),
+                Effect::SetTimer { timer, after } => self.set_timer(id, timer, after),
+                Effect::CancelTimer { timer } => {
+                    if let Some(slot) = self.nodes[id.0].timers.get_mut(timer.0 as usize) {
+                        *slot = 0;
+                    }
+                }
+            }
+        }
+        self.effects = effects;
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        assert!(
+            to.0 < self.nodes.len(),
+            "{from} sent to unknown node {to}: {msg:?}"
+        );
+        self.stats.sent += 1;
+        if self.recorder.level > TraceLevel::Off {
+            let text = format!("{msg:?}");
+            self.recorder.record(
+                self.now,
+                TraceKind::Send {
+                    from: from.0,
+                    to: to.0,
+                    msg: text,
+                },
+            );
+        }
+        let size = P::message_size(&msg);
+        match self
+            .network
+            .transmit(from, to, size, self.now, &mut self.net_rng)
+        {
+            Fate::Arrives(first, second) => {
+                if let Some(again) = second {
+                    self.stats.duplicated += 1;
+                    self.push(
+                        again,
+                        EventKind::Deliver {
+                            from,
+                            to,
+                            msg: msg.clone(),
+                        },
+                    );
+                }
+                self.push(first, EventKind::Deliver { from, to, msg });
+            }
+            Fate::Dropped(reason) => self.drop_message(from, to, reason, &msg),
+        }
+    }
+
+    fn drop_message(&mut self, from: NodeId, to: NodeId, reason: DropReason, msg: &P::Msg) {
+        match reason {
+            DropReason::Loss => self.stats.lost += 1,
+            DropReason::Partition => self.stats.blocked += 1,
+            DropReason::Crashed => self.stats.to_crashed += 1,
+        }
+        if self.recorder.level > TraceLevel::Off {
+            let kind = TraceKind::Drop {
+                from: from.0,
+                to: to.0,
+                reason: format!("{reason:?}"),
+                msg: format!("{msg:?}"),
+            };
+            self.recorder.record(self.now, kind);
+        }
+    }
+
+    fn set_timer(&mut self, id: NodeId, timer: TimerId, after: Duration) {
+        let real = self.nodes[id.0].clock.real_duration(after);
+        let seq = self.push(self.now + real, EventKind::Timer { node: id, timer });
+        let timers = &mut self.nodes[id.0].timers;
+        let index = timer.0 as usize;
+        if timers.len() <= index {
+            timers.resize(index + 1, 0);
+        }
+        timers[index] = seq;
+    }
+
+    /// Holds an event for a paused node until it resumes.
+    fn defer(&mut self, id: NodeId, at: Time, seq: u64, kind: EventKind<P::Msg>) {
+        self.nodes[id.0].deferred.push(Entry { at, seq, kind });
+    }
+
+    fn check_fault(&self, fault: &Fault) {
+        let n = self.nodes.len();
+        let ok = |id: &NodeId| id.0 < n;
+        let valid = match fault {
+            Fault::Crash(id) | Fault::Restart(id) | Fault::Pause(id) | Fault::Resume(id) => ok(id),
+            Fault::Partition(a, b) | Fault::OneWay(a, b) => a.iter().chain(b).all(ok),
+            Fault::Heal => true,
+        };
+        assert!(valid, "fault `{fault}` names a node outside 0..{n}");
+        if matches!(fault, Fault::Restart(_)) {
+            assert!(
+                self.restarter.is_some(),
+                "restart scheduled but no `on_restart` given"
+            );
+        }
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        if self.recorder.level > TraceLevel::Off {
+            self.recorder.record(
+                self.now,
+                TraceKind::Fault {
+                    fault: fault.to_string(),
+                },
+            );
+        }
+        self.metrics.count("faults", 1);
+        match fault {
+            Fault::Crash(id) => {
+                let node = &mut self.nodes[id.0];
+                if let Some(process) = node.process.take() {
+                    node.disk = Some(process.durable());
+                    node.state = NodeState::Crashed;
+                    node.timers.clear();
+                    node.deferred.clear();
+                }
+            }
+            Fault::Restart(id) => {
+                if self.nodes[id.0].state == NodeState::Crashed {
+                    let disk = self.nodes[id.0]
+                        .disk
+                        .take()
+                        .expect("a crashed node has a disk");
+                    let restart = self.restarter.as_mut().expect("checked when scheduled");
+                    let process = restart(id, disk);
+                    let node = &mut self.nodes[id.0];
+                    node.process = Some(process);
+                    node.state = NodeState::Up;
+                    self.start(id);
+                }
+            }
+            Fault::Pause(id) => {
+                if self.nodes[id.0].state == NodeState::Up {
+                    self.nodes[id.0].state = NodeState::Paused;
+                }
+            }
+            Fault::Resume(id) => {
+                if self.nodes[id.0].state == NodeState::Paused {
+                    self.nodes[id.0].state = NodeState::Up;
+                    // Everything that waited is handled now, in the order it arrived.
+                    let deferred = std::mem::take(&mut self.nodes[id.0].deferred);
+                    for entry in deferred {
+                        let timer = match entry.kind {
+                            EventKind::Timer { timer, .. } => Some(timer),
+                            _ => None,
+                        };
+                        let seq = self.push(self.now, entry.kind);
+                        if let Some(t) = timer {
+                            let slot = &mut self.nodes[id.0].timers[t.0 as usize];
+                            if *slot == entry.seq {
+                                *slot = seq;
+                            }
+                        }
+                    }
+                }
+            }
+            Fault::Partition(a, b) => self.network.partition(&a, &b),
+            Fault::OneWay(from, to) => self.network.block(&from, &to),
+            Fault::Heal => self.network.heal(),
+        }
+    }
+
+    fn check_invariants(&mut self) -> Result<(), InvariantViolation> {
+        if self.invariants.is_empty() {
+            return Ok(());
+        }
+        let invariants = std::mem::take(&mut self.invariants);
+        let mut result = Ok(());
+        for (name, check) in &invariants {
+            if let Err(message) = check(self) {
+                result = Err(InvariantViolation {
+                    name: name.clone(),
+                    message,
+                    at: self.now,
+                    event: self.events,
+                    seed: self.seed,
+                });
+                break;
+            }
+        }
+        self.invariants = invariants;
+        result
+    }
+
+    /// The seed this run was made from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The current virtual time (true time, not any node's clock).
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// How many nodes the run has.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Node `id`'s process, unless it is crashed.
+    pub fn process(&self, id: NodeId) -> Option<&P> {
+        self.nodes[id.0].process.as_ref()
+    }
+
+    /// Node `id`'s process for inspection or reconfiguration by a test, unless it is crashed.
+    pub fn process_mut(&mut self, id: NodeId) -> Option<&mut P> {
+        self.nodes[id.0].process.as_mut()
+    }
+
+    /// Whether node `id` is up, paused or crashed.
+    pub fn state(&self, id: NodeId) -> NodeState {
+        self.nodes[id.0].state
+    }
+
+    /// What node `id`'s clock reads now.
+    pub fn local_time(&self, id: NodeId) -> Time {
+        self.nodes[id.0].clock.local(self.now)
+    }
+
+    /// Whether a partition currently blocks `from -> to`.
+    pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
+        self.network.is_blocked(from, to)
+    }
+
+    /// The metrics processes recorded.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The metrics, for percentile queries (which sort samples in place).
+    pub fn metrics_mut(&mut self) -> &mut Metrics {
+        &mut self.metrics
+    }
+
+    /// What the network did to messages so far.
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// How many events were processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events
+    }
+
+    /// The fingerprint of everything that happened so far (zero-effort determinism check).
+    pub fn trace_hash(&self) -> u64 {
+        self.recorder.hash.0
+    }
+
+    /// The recorded events (empty unless the trace level is `Full`).
+    pub fn trace(&self) -> &[TraceEvent] {
+        &self.recorder.events
+    }
+
+    /// A one-paragraph account of the run, for error messages and logs.
+    pub fn summary(&self) -> String {
+        let s = self.stats;
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "seed {} at {}: {} events; messages sent {}, delivered {}, lost {}, blocked {}, \
+             to crashed nodes {}, duplicated {}",
+            self.seed,
+            self.now,
+            self.events,
+            s.sent,
+            s.delivered,
+            s.lost,
+            s.blocked,
+            s.to_crashed,
+            s.duplicated
+        );
+        out
+    }
+}
+}
+
+pub use campaign::{Campaign, CampaignReport};
+pub use clock::Clock;
+pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError, shuffle};
+pub use metrics::{Histogram, Metrics};
+pub use network::{DropReason, Fate, Latency, LinkConfig, Network};
+pub use process::{Ctx, Effect, NodeId, Process, TimerId};
+pub use rng::Rng;
+pub use time::{Time, nanos, parse_duration};
+pub use trace::{Fnv64, TraceEvent, TraceKind, TraceLevel};
+pub use world::{InvariantViolation, NetStats, NodeState, Sim};
+}
