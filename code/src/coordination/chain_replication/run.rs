@@ -197,7 +197,8 @@ pub fn check_same_order(chain: &[&Replica]) -> Result<(), String> {
 pub struct RunOutcome {
     /// Every client's operations, by client then completion order.
     pub history: Vec<Operation>,
-    /// Messages each replica's processor handled, head first.
+    /// Messages each replica's processor handled while clients were sending (up to
+    /// `duration`), head first: multiplied by the service time, how busy each replica was.
     pub handled: Vec<u64>,
     /// Writes applied at each replica at the end, head first (all equal after draining).
     pub applied: Vec<u64>,
@@ -217,12 +218,13 @@ pub const DRAIN: Duration = Duration::from_secs(5);
 /// Runs `setup` with `seed` until the clients have stopped and the chain is quiet.
 pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
     let mut sim = build(setup, seed)?;
-    let end = Time::ZERO + setup.duration + DRAIN;
-    sim.run_until(end)
-        .map_err(|v: InvariantViolation| v.to_string())?;
     let n = setup.chain_length;
+    let stop = Time::ZERO + setup.duration;
+    sim.run_until(stop)
+        .map_err(|v: InvariantViolation| v.to_string())?;
+    let handled = replicas(&sim, n).iter().map(|r| r.service.served).collect();
+    sim.run_until(stop + DRAIN).map_err(|v| v.to_string())?;
     let chain = replicas(&sim, n);
-    let handled = chain.iter().map(|r| r.service.served).collect();
     let applied = chain.iter().map(|r| r.applied).collect();
     let mut history = Vec::new();
     for i in n..sim.node_count() {
