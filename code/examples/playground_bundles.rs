@@ -11,7 +11,7 @@
 //! regenerates the bundles and fails if a checked-in copy differs from its sources.
 //!
 //! outputs: code/playground/appendix_first_sim.rs code/playground/ch01_tour.rs
-//! outputs: code/playground/ch06_ping.rs
+//! outputs: code/playground/ch06_ping.rs code/playground/ch10_craq.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
 

@@ -46,7 +46,7 @@ fn varied_setup(seed: u64, read_mode: ReadMode) -> ChainSetup {
             min: us(100),
             max: ms(3),
         }),
-        service_time: if seed % 2 == 0 {
+        service_time: if seed.is_multiple_of(2) {
             Duration::ZERO
         } else {
             us(50)
