@@ -244,3 +244,95 @@ pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
     })
 }
 // ANCHOR_END: run
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sim::Rng;
+
+    /// A replica that applied `writes` (key, value) in this order, as write numbers 1, 2, ...
+    fn replica_with(position: usize, writes: &[(&str, &str)]) -> Replica {
+        let chain = vec![NodeId(0), NodeId(1), NodeId(2)];
+        let mut replica = Replica::new(chain, position, naive_read, Duration::ZERO);
+        let mut effects = Vec::new();
+        let mut metrics = crate::sim::Metrics::default();
+        let mut rng = Rng::new(0);
+        for (i, (key, value)) in writes.iter().enumerate() {
+            let mut ctx = Ctx::new(
+                NodeId(position),
+                Time::ZERO,
+                &mut rng,
+                &mut effects,
+                &mut metrics,
+            );
+            let msg = ChainMsg::Propagate {
+                seq: i as u64 + 1,
+                key: key.to_string(),
+                value: value.to_string(),
+                client: NodeId(3),
+                id: i as u64,
+            };
+            replica.on_message(&mut ctx, NodeId(position.saturating_sub(1)), msg);
+        }
+        replica
+    }
+
+    #[test]
+    fn the_order_invariant_accepts_prefixes_and_rejects_divergence() {
+        let upstream = replica_with(1, &[("a", "1;"), ("b", "2;"), ("a", "1;3;")]);
+        let behind = replica_with(2, &[("a", "1;"), ("b", "2;")]);
+        assert_eq!(check_same_order(&[&upstream, &behind]), Ok(()));
+        // The successor is ahead of its predecessor: impossible in a chain.
+        assert!(
+            check_same_order(&[&behind, &upstream])
+                .unwrap_err()
+                .contains("more than")
+        );
+        // Same number of writes, but the second differs.
+        let swapped = replica_with(2, &[("a", "1;"), ("a", "1;3;")]);
+        assert!(
+            check_same_order(&[&upstream, &swapped])
+                .unwrap_err()
+                .contains("different writes")
+        );
+    }
+
+    #[test]
+    fn writes_that_arrive_early_wait_for_their_turn() {
+        let chain = vec![NodeId(0), NodeId(1), NodeId(2)];
+        let mut replica = Replica::new(chain, 1, naive_read, Duration::ZERO);
+        let (mut effects, mut metrics, mut rng) =
+            (Vec::new(), crate::sim::Metrics::default(), Rng::new(0));
+        for seq in [2, 3, 1, 2] {
+            let mut ctx = Ctx::new(NodeId(1), Time::ZERO, &mut rng, &mut effects, &mut metrics);
+            let msg = ChainMsg::Propagate {
+                seq,
+                key: "k".into(),
+                value: format!("{seq};"),
+                client: NodeId(3),
+                id: seq,
+            };
+            replica.on_message(&mut ctx, NodeId(0), msg);
+            if seq == 3 {
+                assert_eq!(replica.applied, 0, "writes 2 and 3 wait for write 1");
+            }
+        }
+        assert_eq!(replica.applied, 3);
+        assert!(replica.early.is_empty());
+        assert_eq!(metrics.counter("duplicate_propagates"), 1);
+        // Passed on to the successor in order, once each.
+        let passed: Vec<u64> = effects
+            .iter()
+            .filter_map(|e| match e {
+                crate::sim::Effect::Send {
+                    msg: ChainMsg::Propagate { seq, .. },
+                    ..
+                } => Some(*seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(passed, vec![1, 2, 3]);
+    }
+}
