@@ -1398,6 +1398,7 @@ pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
     })
 }
 // ANCHOR_END: run
+
 }
 pub mod service {
 //! A server's processor: one message at a time, each taking a fixed service time.
