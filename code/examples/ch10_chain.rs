@@ -339,9 +339,9 @@ fn experiment(args: &Args) -> Result<(), String> {
         }
     }
     let stale_text = format!(
-        "seed {seed}; {}\nworkload: {}. A read is stale if it misses an append acknowledged before it began\n\
-         (behind a write) or returns less than another read returned before it began (behind \
-         a read).\n\n{}",
+        "seed {seed}; {}\nworkload: {}. A read is stale if it misses an append acknowledged \
+         before it began\n(behind a write) or returns less than another read returned before \
+         it began (behind a read).\n\n{}",
         describe(&env),
         CONTENDED.name,
         stale.render()

@@ -74,7 +74,7 @@ pub mod chain_replication {
 //!
 //! **How.** Writes enter at the **head**, which orders them, and travel down the chain; each
 //! replica applies them in that order. The **tail** applies a write last, so when it has the
-//! write, everyone has: the tail then answers the client, and the write is *committed* (§2 of
+//! write, everyone has: the tail then answers the client, and the write is *committed* (§3 of
 //! the paper). Classic reads go to the tail, whose state is exactly the committed writes. CRAQ
 //! adds acknowledgements that travel back up the chain so each replica learns which of its
 //! versions are committed ("clean"); a replica answers a read of a clean key itself, and for a
@@ -148,7 +148,7 @@ pub const THINK: TimerId = TimerId(0);
 /// Where clients send reads, and how replicas answer them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ReadMode {
-    /// Classic chain replication: every read goes to the tail (van Renesse and Schneider §2).
+    /// Classic chain replication: every read goes to the tail (van Renesse and Schneider, §3).
     Tail,
     /// CRAQ: reads go to a replica chosen uniformly at random, which applies the dirty-read rule.
     Craq,
@@ -669,7 +669,10 @@ fn check_key(key: &str, mut ops: KeyOps<'_>) -> Result<StaleReadReport, CheckErr
         if !longest.starts_with(value) {
             report.divergent += 1;
             report.first.get_or_insert_with(|| {
-                format!("client {} read {value:?} from key {key:?}, which is not a prefix of {longest:?}", op.client)
+                let client = op.client;
+                format!(
+                    "client {client} read {value:?} from key {key:?}: not a prefix of {longest:?}"
+                )
             });
             continue;
         }
@@ -776,7 +779,7 @@ impl ChainMsg {
 pub mod replica {
 //! One replica of the chain: head, middle or tail, depending on its position.
 //!
-//! **Writes** (van Renesse and Schneider 2004, §2 and §3). The head gives each write the next
+//! **Writes** (van Renesse and Schneider 2004, §3). The head gives each write the next
 //! sequence number, executes it against its own state, and passes the resulting value to its
 //! successor in a `Propagate`. Each replica applies the writes in sequence order and passes them
 //! on. The tail applies a write, answers the client, and sends an `Ack` back up; each replica
@@ -1412,8 +1415,9 @@ pub mod service {
 //! arrivals are Poisson). A replica's capacity is then `1 / service_time` messages per second.
 //!
 //! The queue is generic over the message type so that other protocols (Raft, for the chapter's
-//! comparison) can be measured under the same cost model: wrap `on_message` in [`ServiceQueue::arrive`]
-//! and handle what [`ServiceQueue::complete`] returns when the timer fires.
+//! comparison) can be measured under the same cost model: pass each incoming message through
+//! [`ServiceQueue::arrive`], and handle what [`ServiceQueue::complete`] returns when the queue's
+//! timer fires.
 //!
 //! Simplification: sending costs nothing, and every message costs the same, whatever its size.
 

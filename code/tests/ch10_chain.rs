@@ -98,7 +98,7 @@ fn stale_campaign(name: &str, seeds: u64, mode: ReadMode, allow_stale: bool) -> 
     total.into_inner()
 }
 
-/// van Renesse and Schneider 2004, §2: reads at the tail see exactly the committed writes.
+/// van Renesse and Schneider 2004, §3: reads at the tail see exactly the committed writes.
 #[test]
 fn tail_reads_are_never_stale() {
     stale_campaign("tail_reads_are_never_stale", 300, ReadMode::Tail, false);
@@ -170,7 +170,7 @@ fn the_same_seed_gives_the_same_trace() {
 }
 
 /// A write costs one hop to the head, one per link of the chain, and one back from the tail;
-/// a classic read costs one round trip to the tail, whatever the chain's length (§2).
+/// a classic read costs one round trip to the tail, whatever the chain's length (§3).
 #[test]
 fn write_latency_grows_with_the_chain_and_tail_read_latency_does_not() {
     for n in 1..=5 {

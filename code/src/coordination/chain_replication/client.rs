@@ -28,7 +28,7 @@ pub const THINK: TimerId = TimerId(0);
 /// Where clients send reads, and how replicas answer them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ReadMode {
-    /// Classic chain replication: every read goes to the tail (van Renesse and Schneider §2).
+    /// Classic chain replication: every read goes to the tail (van Renesse and Schneider, §3).
     Tail,
     /// CRAQ: reads go to a replica chosen uniformly at random, which applies the dirty-read rule.
     Craq,

@@ -254,7 +254,10 @@ fn check_key(key: &str, mut ops: KeyOps<'_>) -> Result<StaleReadReport, CheckErr
         if !longest.starts_with(value) {
             report.divergent += 1;
             report.first.get_or_insert_with(|| {
-                format!("client {} read {value:?} from key {key:?}, which is not a prefix of {longest:?}", op.client)
+                let client = op.client;
+                format!(
+                    "client {client} read {value:?} from key {key:?}: not a prefix of {longest:?}"
+                )
             });
             continue;
         }

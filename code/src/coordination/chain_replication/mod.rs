@@ -10,7 +10,7 @@
 //!
 //! **How.** Writes enter at the **head**, which orders them, and travel down the chain; each
 //! replica applies them in that order. The **tail** applies a write last, so when it has the
-//! write, everyone has: the tail then answers the client, and the write is *committed* (§2 of
+//! write, everyone has: the tail then answers the client, and the write is *committed* (§3 of
 //! the paper). Classic reads go to the tail, whose state is exactly the committed writes. CRAQ
 //! adds acknowledgements that travel back up the chain so each replica learns which of its
 //! versions are committed ("clean"); a replica answers a read of a clean key itself, and for a

@@ -1,6 +1,6 @@
 //! One replica of the chain: head, middle or tail, depending on its position.
 //!
-//! **Writes** (van Renesse and Schneider 2004, §2 and §3). The head gives each write the next
+//! **Writes** (van Renesse and Schneider 2004, §3). The head gives each write the next
 //! sequence number, executes it against its own state, and passes the resulting value to its
 //! successor in a `Propagate`. Each replica applies the writes in sequence order and passes them
 //! on. The tail applies a write, answers the client, and sends an `Ack` back up; each replica

@@ -9,8 +9,9 @@
 //! arrivals are Poisson). A replica's capacity is then `1 / service_time` messages per second.
 //!
 //! The queue is generic over the message type so that other protocols (Raft, for the chapter's
-//! comparison) can be measured under the same cost model: wrap `on_message` in [`ServiceQueue::arrive`]
-//! and handle what [`ServiceQueue::complete`] returns when the timer fires.
+//! comparison) can be measured under the same cost model: pass each incoming message through
+//! [`ServiceQueue::arrive`], and handle what [`ServiceQueue::complete`] returns when the queue's
+//! timer fires.
 //!
 //! Simplification: sending costs nothing, and every message costs the same, whatever its size.
 
