@@ -150,6 +150,7 @@ fn run_system(
         service_time: env.service_time,
         duration: env.duration,
         read_rule: None,
+        failures: None,
     };
     let outcome = run(&setup, seed)?;
     Ok(RunResult {

@@ -31,6 +31,7 @@ fn main() {
             service_time: Duration::from_micros(200),
             duration: Duration::from_millis(500),
             read_rule: None,
+            failures: None,
         };
         let outcome = run(&setup, 42).expect("a valid setup, and every invariant holds");
         let stale = check_stale_reads(&outcome.history).expect("an append-only history");

@@ -34,6 +34,7 @@ fn main() {
             service_time: Duration::from_micros(200),
             duration: Duration::from_millis(500),
             read_rule: None,
+            failures: None,
         };
         let outcome = run(&setup, 42).expect("a valid setup, and every invariant holds");
         let stale = check_stale_reads(&outcome.history).expect("an append-only history");
@@ -90,12 +91,16 @@ pub mod chain_replication {
 //! same writes in the same order, and each replica's writes are a prefix of its predecessor's
 //! (the paper's update propagation invariant, §3); no replica marks a write clean before the tail
 //! has applied it. Offline, on the clients' history: no read under tail or CRAQ reads is stale
-//! (see [`history::check_stale_reads`]).
+//! (see [`history::check_stale_reads`]), with or without replica crashes.
 //!
 //! **Simplifications, stated plainly.**
-//! - The chain is **fixed**: there is no master service, no removal of a failed replica and no
-//!   chain extension (§3 of the paper). Replicas do not crash in these runs. Failure handling is
-//!   the subject of Raft in the same chapter; the chain here is for measuring the normal case.
+//! - **Failures: removal only.** A master ([`master`]) detects crashed replicas by heartbeat
+//!   and removes them from the chain (§3 of the paper); the chain then keeps serving with one
+//!   replica fewer. There is no chain extension (adding a replacement at the tail), no restart,
+//!   and the master itself never fails (the paper replicates it). The master's detector is
+//!   accurate only because our links have bounded delays: chain replication assumes fail-stop
+//!   servers, and a replica wrongly removed while alive could serve a stale read until it hears
+//!   of its removal. The throughput and stale-read experiments run without failures.
 //! - Links may reorder (latency jitter) where the paper assumes FIFO channels: replicas buffer
 //!   writes that arrive early and apply them in sequence order (see [`replica`]).
 //! - Each replica serves messages one at a time with a fixed service time ([`service`]), so
@@ -106,6 +111,7 @@ pub mod chain_replication {
 //!
 //! **Files.** [`versions`] holds the per-key versions and the read rules (the heart of CRAQ,
 //! pure functions); [`message`] the protocol's messages; [`replica`] the replica state machine;
+//! [`master`] the configuration service that removes failed replicas;
 //! [`service`] the processor model; [`client`] the closed-loop clients and workload; [`run`] a
 //! whole deployment on the simulator; [`history`] histories and the stale-read checker;
 //! [`exercise`] the chapter's coding exercise.
@@ -143,6 +149,8 @@ use crate::sim::{Ctx, NodeId, Time, TimerId};
 
 /// The client's timer: the think time is over, send the next request.
 pub const THINK: TimerId = TimerId(0);
+/// The client's timer: no answer yet, send the request again.
+pub const RETRY: TimerId = TimerId(1);
 
 // ANCHOR: read_mode
 /// Where clients send reads, and how replicas answer them.
@@ -231,6 +239,10 @@ pub struct Client {
     pub in_flight: Option<InFlight>,
     /// Every completed operation, in completion order.
     pub history: Vec<Operation>,
+    /// Send a request again if it is unanswered this long (only when replicas may fail).
+    pub retry_after: Option<Duration>,
+    /// The configuration of `chain` (see `master.rs`).
+    pub config_version: u64,
 }
 // ANCHOR_END: client
 
@@ -253,6 +265,8 @@ impl Client {
             next_id: 1,
             in_flight: None,
             history: Vec::new(),
+            retry_after: None,
+            config_version: 0,
         }
     }
 
@@ -292,27 +306,51 @@ impl Client {
         self.next_id += 1;
         let key = format!("k{}", ctx.rng().range(0, self.workload.keys));
         let is_read = ctx.rng().chance(self.workload.read_fraction);
-        let (input, to) = if is_read {
-            let to = match self.read_mode {
-                ReadMode::Tail => *self.chain.last().expect("non-empty chain"),
-                ReadMode::Craq | ReadMode::Naive => *ctx.rng().pick(&self.chain),
-            };
-            (KvInput::Get { key }, to)
+        let input = if is_read {
+            KvInput::Get { key }
         } else {
             let value = format!("{}.{id}{TOKEN_END}", self.client_id);
-            (KvInput::Append { key, value }, self.chain[0])
+            KvInput::Append { key, value }
         };
         let call = ctx.now();
-        ctx.send(
-            to,
-            ChainMsg::Request {
-                id,
-                input: input.clone(),
-            },
-        );
         self.in_flight = Some(InFlight { id, input, call });
+        self.send_in_flight(ctx);
     }
     // ANCHOR_END: send_next
+
+    // ANCHOR: send_in_flight
+    /// Sends the request in flight where it belongs: writes to the head, reads by read mode.
+    fn send_in_flight(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let f = self.in_flight.as_ref().expect("a request in flight");
+        let to = match (&f.input, self.read_mode) {
+            (KvInput::Get { .. }, ReadMode::Tail) => *self.chain.last().expect("non-empty"),
+            (KvInput::Get { .. }, _) => *ctx.rng().pick(&self.chain),
+            _ => self.chain[0],
+        };
+        let (id, input) = (f.id, f.input.clone());
+        ctx.send(to, ChainMsg::Request { id, input });
+        if let Some(after) = self.retry_after {
+            ctx.set_timer(RETRY, after);
+        }
+    }
+    // ANCHOR_END: send_in_flight
+
+    /// No answer in time: the replica may have failed; send the same request again (same id,
+    /// so that the head recognises a write it already ordered).
+    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        if self.in_flight.is_some() {
+            ctx.count("client_retries");
+            self.send_in_flight(ctx);
+        }
+    }
+
+    /// The master published a new chain.
+    pub fn on_new_chain(&mut self, version: u64, chain: Vec<NodeId>) {
+        if version > self.config_version && !chain.is_empty() {
+            self.config_version = version;
+            self.chain = chain;
+        }
+    }
 
     /// An answer: record the operation and its latency, then think.
     pub fn on_response(&mut self, ctx: &mut Ctx<'_, ChainMsg>, id: RequestId, output: KvOutput) {
@@ -322,6 +360,9 @@ impl Client {
             return;
         }
         let f = self.in_flight.take().expect("checked above");
+        if self.retry_after.is_some() {
+            ctx.cancel_timer(RETRY);
+        }
         let now = ctx.now();
         let latency_ms = now.since(f.call).as_secs_f64() * 1e3;
         let is_write = f.input.is_write();
@@ -709,6 +750,125 @@ fn tokens(value: &str) -> impl Iterator<Item = &str> {
 }
 
 }
+pub mod master {
+//! The master: the configuration service that removes failed replicas from the chain.
+//!
+//! Chain replication's failure handling (van Renesse and Schneider 2004, §3) relies on a master
+//! that detects failed servers and tells the others the new shape of the chain. Removing a
+//! server is enough to stay available: the head's successor becomes head, the tail's predecessor
+//! becomes tail, and a middle server's predecessor resends to its new successor the writes it
+//! sent but has not seen acknowledged (see `Replica::on_new_chain`).
+//!
+//! The paper assumes **fail-stop** servers: a server that is removed really has stopped. This
+//! master pings every replica each `period` and removes one that has not answered for `timeout`.
+//! That is accurate only if `timeout` exceeds any round trip, which holds in our runs (bounded
+//! link delays, and replicas answer pings outside their service queue); the tests check that
+//! every removed replica had in fact crashed. A removed replica that is alive stops serving
+//! (`Replica::removed`), but until it hears of its removal it could answer a read, which is why
+//! fail-stop matters.
+//!
+//! Simplifications: the master itself never fails (the paper replicates it with Paxos); it never
+//! adds a replica back (no chain extension); it never removes the last replica.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::message::ChainMsg;
+use crate::sim::{Ctx, NodeId, Time, TimerId};
+
+/// The master's periodic timer: check for silent replicas, then ping.
+pub const TICK: TimerId = TimerId(0);
+
+// ANCHOR: master
+/// Detects failed replicas by heartbeat and publishes the chain without them.
+#[derive(Clone, Debug)]
+pub struct Master {
+    /// The current chain, head first. Invariant: never empty.
+    pub chain: Vec<NodeId>,
+    /// Who hears about new configurations besides the replicas.
+    pub clients: Vec<NodeId>,
+    /// The current configuration's number; increases with each change.
+    pub version: u64,
+    /// Time between two rounds of pings.
+    pub period: Duration,
+    /// A replica silent for longer than this is removed.
+    pub timeout: Duration,
+    /// When each replica of the chain last answered (or the start, before any answer).
+    pub last_heard: BTreeMap<NodeId, Time>,
+    /// Every removal: when, and whom.
+    pub removed: Vec<(Time, NodeId)>,
+}
+// ANCHOR_END: master
+
+impl Master {
+    /// A master for `chain` whose changes are also sent to `clients`.
+    pub fn new(
+        chain: Vec<NodeId>,
+        clients: Vec<NodeId>,
+        period: Duration,
+        timeout: Duration,
+    ) -> Master {
+        assert!(!chain.is_empty(), "a master needs a chain");
+        Master {
+            chain,
+            clients,
+            version: 0,
+            period,
+            timeout,
+            last_heard: BTreeMap::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    /// Starts the heartbeat.
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        for &r in &self.chain {
+            self.last_heard.insert(r, ctx.now());
+        }
+        self.tick(ctx);
+    }
+
+    /// A replica answered a ping.
+    pub fn on_pong(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId) {
+        if let Some(heard) = self.last_heard.get_mut(&from) {
+            *heard = ctx.now();
+        }
+    }
+
+    // ANCHOR: tick
+    /// Removes every replica silent for longer than the timeout, publishes the new chain if it
+    /// changed, and pings the replicas still in it.
+    pub fn tick(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let now = ctx.now();
+        let before = self.chain.clone();
+        for r in before.clone() {
+            let silent = now.since(self.last_heard[&r]) > self.timeout;
+            if silent && self.chain.len() > 1 {
+                self.chain.retain(|&n| n != r);
+                self.last_heard.remove(&r);
+                self.removed.push((now, r));
+                ctx.count("replicas_removed");
+            }
+        }
+        if self.chain != before {
+            self.version += 1;
+            let msg = ChainMsg::NewChain {
+                version: self.version,
+                chain: self.chain.clone(),
+            };
+            // The removed replicas hear it too, so that a live one (a wrong suspicion) stops.
+            for &to in before.iter().chain(&self.clients) {
+                ctx.send(to, msg.clone());
+            }
+        }
+        for &r in &self.chain {
+            ctx.send(r, ChainMsg::Ping);
+        }
+        ctx.set_timer(TICK, self.period);
+    }
+    // ANCHOR_END: tick
+}
+}
 pub mod message {
 //! The messages of chain replication and CRAQ.
 //!
@@ -716,7 +876,8 @@ pub mod message {
 //! travel down as [`ChainMsg::Propagate`] and their acknowledgements travel up as
 //! [`ChainMsg::Ack`] (van Renesse and Schneider 2004, §3; CRAQ §2.3). CRAQ adds one round trip,
 //! [`ChainMsg::VersionQuery`] / [`ChainMsg::VersionReply`], between a replica holding a dirty key
-//! and the tail.
+//! and the tail. [`ChainMsg::Ping`], [`ChainMsg::Pong`] and [`ChainMsg::NewChain`] belong to the
+//! master, which removes failed replicas from the chain (see `master.rs`).
 
 use super::history::{KvInput, KvOutput};
 use crate::sim::NodeId;
@@ -763,6 +924,13 @@ pub enum ChainMsg {
         client: NodeId,
         id: RequestId,
     },
+    /// Master to replica: are you alive? (Answered at once, outside the service queue.)
+    Ping,
+    /// Replica to master: yes.
+    Pong,
+    /// Master to replicas and clients: the chain is now `chain` (head first), configuration
+    /// number `version`. Older configurations are ignored.
+    NewChain { version: u64, chain: Vec<NodeId> },
 }
 // ANCHOR_END: chain_msg
 
@@ -798,11 +966,19 @@ pub mod replica {
 //! its turn until the writes before it have arrived (like TCP's out-of-order queue), ignores one
 //! it has already applied (a duplicate), and treats acknowledgements as idempotent.
 //!
-//! **Simplifications.** The chain is fixed: no master, no removal of a failed replica, no
-//! extension of the chain (the paper's §3 failure handling). Replicas never fail in this module's
-//! runs, so the `Sent` lists that §3 keeps for recovery are not needed and not kept. The head
-//! drops a write request whose id is not larger than the last one it took from that client (a
-//! duplicate: clients have one request in flight at a time, with increasing ids).
+//! **Failures** (§3). A master (`master.rs`) removes a crashed replica and sends everyone the
+//! new chain ([`Replica::on_new_chain`]). If the head fails, its successor becomes head: writes
+//! the old head had not passed on are lost, never acknowledged, and their clients retry. If the
+//! tail fails, its predecessor becomes tail and commits the writes it holds: it has every write
+//! the old tail had. If a middle replica fails, its predecessor resends to its new successor
+//! every write it has not seen acknowledged (its `sent` list, the paper's `Sent_i`), since the
+//! successor may lack some; duplicates are ignored by sequence number. Clients retry with the
+//! same request id, and every replica remembers each client's latest write, so a new head
+//! recognises a retry and answers it once that write is committed instead of applying it twice.
+//!
+//! **Simplifications.** Replicas fail by crashing and never come back: there is no chain
+//! extension (adding a replica at the tail, §3), and no durable state. Clients have one request
+//! in flight at a time with increasing ids, so a replica needs only each client's latest id.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -831,7 +1007,7 @@ pub struct Write {
 }
 
 // ANCHOR: replica
-/// A replica of a fixed chain.
+/// A replica of a chain.
 #[derive(Clone, Debug)]
 pub struct Replica {
     /// The chain, head first. Invariant: contains this replica, at `position`.
@@ -855,8 +1031,18 @@ pub struct Replica {
     /// The largest sequence number this replica has marked clean.
     /// Invariant: at most the tail's `applied` (clean means committed).
     pub max_clean: u64,
-    /// Head only: the last request id taken from each client, to drop duplicates.
-    pub last_request: BTreeMap<NodeId, RequestId>,
+    /// For each client, its latest write applied here and that write's sequence number. Every
+    /// replica keeps it, so that a replica that becomes head recognises a retried write.
+    pub last_request: BTreeMap<NodeId, (RequestId, u64)>,
+    /// Writes passed to the successor and not yet acknowledged, by sequence number: the paper's
+    /// `Sent` list (§3), resent to a new successor when the old one is removed. Empty at the tail.
+    pub sent: BTreeMap<u64, Write>,
+    /// Head only: retried writes already applied, by sequence number, to answer once committed.
+    pub pending_replies: BTreeMap<u64, Vec<(NodeId, RequestId)>>,
+    /// The configuration this replica follows (0: the initial chain).
+    pub config_version: u64,
+    /// Whether the master removed this replica from the chain; it then serves nothing.
+    pub removed: bool,
     /// The processor: messages wait here for their turn.
     pub service: ServiceQueue<ChainMsg>,
 }
@@ -884,6 +1070,10 @@ impl Replica {
             digests: Vec::new(),
             max_clean: 0,
             last_request: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            pending_replies: BTreeMap::new(),
+            config_version: 0,
+            removed: false,
             service: ServiceQueue::new(service_time, SERVICE),
         }
     }
@@ -913,6 +1103,11 @@ impl Replica {
 
     /// A message arrived: queue it for the processor (or handle it now if service is free).
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId, msg: ChainMsg) {
+        if msg == ChainMsg::Ping {
+            // Heartbeats bypass the queue, so that a busy replica is not taken for a dead one.
+            ctx.send(from, ChainMsg::Pong);
+            return;
+        }
         if let Some((from, msg)) = self.service.arrive(ctx, from, msg) {
             self.handle(ctx, from, msg);
         }
@@ -925,6 +1120,11 @@ impl Replica {
     }
 
     fn handle(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId, msg: ChainMsg) {
+        if self.removed {
+            // Out of the chain: its state is no longer kept up to date, so it must not answer.
+            ctx.count("messages_to_removed_replicas");
+            return;
+        }
         match msg {
             ChainMsg::Request { id, input } => self.on_request(ctx, from, id, input),
             ChainMsg::Forward { client, id, input } => self.on_request(ctx, client, id, input),
@@ -965,8 +1165,9 @@ impl Replica {
                 client,
                 id,
             } => self.read(ctx, client, id, &key, Some(seq)),
-            ChainMsg::Response { .. } => {
-                ctx.count("replica_got_response");
+            ChainMsg::NewChain { version, chain } => self.on_new_chain(ctx, version, chain),
+            ChainMsg::Response { .. } | ChainMsg::Ping | ChainMsg::Pong => {
+                ctx.count("replica_got_unexpected_message");
             }
         }
     }
@@ -1041,15 +1242,23 @@ impl Replica {
         id: RequestId,
         input: KvInput,
     ) {
-        if self
-            .last_request
-            .get(&client)
-            .is_some_and(|&last| id <= last)
+        if let Some(&(last, seq)) = self.last_request.get(&client)
+            && id <= last
         {
-            ctx.count("duplicate_writes_dropped");
+            ctx.count("duplicate_writes");
+            if id == last {
+                // A retry of a write already ordered: answer it once it is committed.
+                if seq <= self.max_clean {
+                    ctx.send(client, ChainMsg::write_done(id));
+                } else {
+                    self.pending_replies
+                        .entry(seq)
+                        .or_default()
+                        .push((client, id));
+                }
+            }
             return;
         }
-        self.last_request.insert(client, id);
         let (key, value) = match input {
             KvInput::Put { key, value } => (key, value),
             KvInput::Append { key, value } => {
@@ -1077,6 +1286,11 @@ impl Replica {
     // ANCHOR: on_propagate
     /// A write from the predecessor: apply it in sequence order, holding early ones back.
     fn on_propagate(&mut self, ctx: &mut Ctx<'_, ChainMsg>, write: Write) {
+        if self.is_head() {
+            // From a predecessor that was removed: the head now orders writes itself.
+            ctx.count("propagates_from_removed_replicas");
+            return;
+        }
         if write.seq <= self.applied {
             ctx.count("duplicate_propagates");
             return;
@@ -1097,6 +1311,7 @@ impl Replica {
         digest.bytes(w.key.as_bytes());
         digest.bytes(w.value.as_bytes());
         self.digests.push(digest.0);
+        self.last_request.insert(w.client, (w.id, w.seq));
         let is_tail = self.is_tail();
         let versions = self.store.entry(w.key.clone()).or_default();
         versions.push_dirty(w.seq, Some(w.value.clone()));
@@ -1115,21 +1330,8 @@ impl Replica {
             }
         } else {
             let successor = self.chain[self.position + 1];
-            let Write {
-                seq,
-                key,
-                value,
-                client,
-                id,
-            } = w;
-            let msg = ChainMsg::Propagate {
-                seq,
-                key,
-                value,
-                client,
-                id,
-            };
-            ctx.send(successor, msg);
+            ctx.send(successor, propagate(&w));
+            self.sent.insert(w.seq, w);
         }
     }
     // ANCHOR_END: on_propagate
@@ -1147,22 +1349,88 @@ impl Replica {
             .expect("an acknowledged key was written here");
         versions.commit(seq);
         self.max_clean = self.max_clean.max(seq);
+        // The tail commits in sequence order: every write up to `seq` is committed.
+        self.sent = self.sent.split_off(&(seq + 1));
+        self.answer_pending(ctx);
         if let Some(p) = self.position.checked_sub(1) {
             ctx.send(self.chain[p], ChainMsg::Ack { seq, key });
         }
     }
     // ANCHOR_END: on_ack
+
+    /// Answers the retried writes whose commit is now known.
+    fn answer_pending(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let later = self.pending_replies.split_off(&(self.max_clean + 1));
+        let ready = std::mem::replace(&mut self.pending_replies, later);
+        for (client, id) in ready.into_values().flatten() {
+            ctx.send(client, ChainMsg::write_done(id));
+        }
+    }
+
+    // ANCHOR: on_new_chain
+    /// The master removed a failed replica (§3): adopt the new chain. A new tail commits the
+    /// writes it holds, since nobody downstream can still need them; a replica with a new
+    /// successor resends every write not yet acknowledged, since the successor may lack them.
+    fn on_new_chain(&mut self, ctx: &mut Ctx<'_, ChainMsg>, version: u64, chain: Vec<NodeId>) {
+        if version <= self.config_version {
+            return;
+        }
+        self.config_version = version;
+        let Some(position) = chain.iter().position(|&n| n == ctx.id()) else {
+            self.removed = true;
+            return;
+        };
+        let old_successor = self.chain.get(self.position + 1).copied();
+        self.chain = chain;
+        self.position = position;
+        if self.is_head() {
+            // Writes held for their turn came from the removed head and never reached the tail:
+            // nobody else has them, and their clients will retry.
+            self.early.clear();
+        }
+        if self.is_tail() {
+            for (seq, w) in std::mem::take(&mut self.sent) {
+                let versions = self.store.get_mut(&w.key).expect("a sent key was written");
+                versions.commit(seq);
+                self.max_clean = seq;
+                ctx.send(w.client, ChainMsg::write_done(w.id));
+                if let Some(p) = self.position.checked_sub(1) {
+                    ctx.send(self.chain[p], ChainMsg::Ack { seq, key: w.key });
+                }
+            }
+            self.answer_pending(ctx);
+        } else if self.chain.get(self.position + 1).copied() != old_successor {
+            let successor = self.chain[self.position + 1];
+            for w in self.sent.values() {
+                ctx.send(successor, propagate(w));
+            }
+        }
+    }
+    // ANCHOR_END: on_new_chain
+}
+
+/// The message that carries write `w` to a successor.
+fn propagate(w: &Write) -> ChainMsg {
+    ChainMsg::Propagate {
+        seq: w.seq,
+        key: w.key.clone(),
+        value: w.value.clone(),
+        client: w.client,
+        id: w.id,
+    }
 }
 }
 pub mod run {
 //! A whole deployment on the simulator: a chain, its clients, the invariants, and the results.
 //!
-//! Nodes `0 .. chain_length` are the replicas, head first; the clients follow. [`build`] makes
+//! Nodes `0 .. chain_length` are the replicas, head first; the clients follow, and the master
+//! comes last when the setup has [`Failures`]. [`build`] makes
 //! the simulation and registers the invariants checked after every event; [`run`] runs it until
 //! the clients stop and every request in flight has been answered, and returns the clients'
 //! history with the measurements the chapter reports.
 //!
-//! Invariants, after every event:
+//! Invariants, after every event, over the replicas still in the chain (crashed and removed
+//! ones are skipped):
 //! - **same order** (van Renesse and Schneider §3, update propagation): for consecutive replicas
 //!   `i` and `i + 1`, replica `i` has applied at least as many writes, and the first writes of
 //!   both are the same writes in the same order (their prefix digests agree);
@@ -1171,28 +1439,32 @@ pub mod run {
 
 use std::time::Duration;
 
-use super::client::{Client, ReadMode, THINK, Workload};
+use super::client::{Client, RETRY, ReadMode, THINK, Workload};
 use super::history::Operation;
+use super::master::{self, Master};
 use super::message::ChainMsg;
 use super::replica::{Replica, SERVICE};
 use super::versions::{ReadRule, craq_read, naive_read};
-use crate::sim::{Ctx, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+use crate::sim::{Ctx, Fault, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
 
 /// A node of a chain deployment.
 #[derive(Clone, Debug)]
 pub enum ChainNode {
     Replica(Replica),
     Client(Client),
+    Master(Master),
 }
 
 impl Process for ChainNode {
     type Msg = ChainMsg;
-    /// Nothing: replicas never crash in this module's runs (see the module essay).
+    /// Nothing: crashed replicas never come back in this module's runs (see the module essay).
     type Durable = ();
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
-        if let ChainNode::Client(c) = self {
-            c.on_start(ctx);
+        match self {
+            ChainNode::Client(c) => c.on_start(ctx),
+            ChainNode::Master(m) => m.on_start(ctx),
+            ChainNode::Replica(_) => {}
         }
     }
 
@@ -1202,6 +1474,11 @@ impl Process for ChainNode {
             (ChainNode::Client(c), ChainMsg::Response { id, output }) => {
                 c.on_response(ctx, id, output);
             }
+            (ChainNode::Client(c), ChainMsg::NewChain { version, chain }) => {
+                c.on_new_chain(version, chain);
+            }
+            (ChainNode::Master(m), ChainMsg::Pong) => m.on_pong(ctx, from),
+            (ChainNode::Master(_), _) => ctx.count("master_got_unexpected_message"),
             (ChainNode::Client(_), _) => ctx.count("client_got_chain_message"),
         }
     }
@@ -1210,6 +1487,8 @@ impl Process for ChainNode {
         match (self, timer) {
             (ChainNode::Replica(r), SERVICE) => r.on_service_done(ctx),
             (ChainNode::Client(c), THINK) => c.on_think_done(ctx),
+            (ChainNode::Client(c), RETRY) => c.on_retry(ctx),
+            (ChainNode::Master(m), master::TICK) => m.tick(ctx),
             (_, timer) => unreachable!("unknown timer {timer:?}"),
         }
     }
@@ -1237,6 +1516,21 @@ pub struct ChainSetup {
     pub duration: Duration,
     /// Replaces the read rule of `read_mode` (for the exercise); `None` in normal runs.
     pub read_rule: Option<ReadRule>,
+    /// Replica crashes and the master that handles them; `None`: replicas never fail.
+    pub failures: Option<Failures>,
+}
+
+/// Crashes to inject, and how the master and clients cope with them.
+#[derive(Clone, Debug)]
+pub struct Failures {
+    /// Replica `index` (position in the initial chain) crashes at `at`, for good.
+    pub crashes: Vec<(Duration, usize)>,
+    /// How often the master pings each replica.
+    pub ping_period: Duration,
+    /// How long a replica may be silent before the master removes it.
+    pub timeout: Duration,
+    /// How long a client waits for an answer before sending its request again.
+    pub retry_after: Duration,
 }
 // ANCHOR_END: setup
 
@@ -1250,6 +1544,15 @@ impl ChainSetup {
             return Err("a run needs at least one client".to_string());
         }
         self.workload.validate()?;
+        if let Some(f) = &self.failures {
+            if let Some((_, i)) = f.crashes.iter().find(|(_, i)| *i >= self.chain_length) {
+                let n = self.chain_length;
+                return Err(format!("crash of replica {i}, outside a chain of {n}"));
+            }
+            if f.ping_period.is_zero() || f.retry_after.is_zero() {
+                return Err("ping period and retry time must be positive".to_string());
+            }
+        }
         self.link.validate()
     }
 
@@ -1280,17 +1583,24 @@ pub fn build(setup: &ChainSetup, seed: u64) -> Result<Sim<ChainNode>, String> {
         })
         .collect();
     let stop_at = Time::ZERO + setup.duration;
+    let clients: Vec<NodeId> = (0..setup.clients)
+        .map(|c| NodeId(setup.chain_length + c))
+        .collect();
+    let workload = setup.workload;
     for c in 0..setup.clients {
-        let client = Client::new(
-            c as u64,
-            chain.clone(),
-            setup.read_mode,
-            setup.workload,
-            stop_at,
-        );
+        let mut client = Client::new(c as u64, chain.clone(), setup.read_mode, workload, stop_at);
+        client.retry_after = setup.failures.as_ref().map(|f| f.retry_after);
         nodes.push(ChainNode::Client(client));
     }
+    // The master, if any, is the last node, so that replicas and clients keep their ids.
+    if let Some(f) = &setup.failures {
+        let master = Master::new(chain.clone(), clients, f.ping_period, f.timeout);
+        nodes.push(ChainNode::Master(master));
+    }
     let mut sim = Sim::new(seed, setup.link.clone(), nodes);
+    for &(at, i) in setup.failures.iter().flat_map(|f| &f.crashes) {
+        sim.schedule_fault(Time::ZERO + at, Fault::Crash(NodeId(i)));
+    }
     let n = setup.chain_length;
     sim.add_invariant(
         "replicas apply the same writes in the same order",
@@ -1311,12 +1621,14 @@ pub fn build(setup: &ChainSetup, seed: u64) -> Result<Sim<ChainNode>, String> {
 }
 // ANCHOR_END: build
 
-/// The replicas of a run, head first.
+/// The replicas of a run still in the chain (neither crashed nor removed), in chain order.
+/// Removal never reorders a chain, so this is the initial order minus the missing ones.
 pub fn replicas(sim: &Sim<ChainNode>, chain_length: usize) -> Vec<&Replica> {
     (0..chain_length)
-        .map(|i| match sim.process(NodeId(i)) {
-            Some(ChainNode::Replica(r)) => r,
-            _ => unreachable!("node {i} is a running replica"),
+        .filter_map(|i| match sim.process(NodeId(i)) {
+            Some(ChainNode::Replica(r)) if !r.removed => Some(r),
+            Some(ChainNode::Replica(_)) | None => None,
+            Some(_) => unreachable!("node {i} is a replica"),
         })
         .collect()
 }
@@ -1355,10 +1667,14 @@ pub struct RunOutcome {
     /// Every client's operations, by client then completion order.
     pub history: Vec<Operation>,
     /// Messages each replica's processor handled while clients were sending (up to
-    /// `duration`), head first: multiplied by the service time, how busy each replica was.
+    /// `duration`), head first: multiplied by the service time, how busy each replica was
+    /// (0 for a replica that crashed).
     pub handled: Vec<u64>,
-    /// Writes applied at each replica at the end, head first (all equal after draining).
+    /// Writes applied at the end by each replica still in the chain, head first (all equal
+    /// after draining).
     pub applied: Vec<u64>,
+    /// The replicas the master removed (by initial position), in order.
+    pub removed: Vec<usize>,
     /// Reads answered from a replica's own versions, and reads that needed a version query.
     pub local_reads: u64,
     pub queried_reads: u64,
@@ -1379,12 +1695,20 @@ pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
     let stop = Time::ZERO + setup.duration;
     sim.run_until(stop)
         .map_err(|v: InvariantViolation| v.to_string())?;
-    let handled = replicas(&sim, n).iter().map(|r| r.service.served).collect();
+    let served = |sim: &Sim<ChainNode>, i: usize| match sim.process(NodeId(i)) {
+        Some(ChainNode::Replica(r)) => r.service.served,
+        _ => 0,
+    };
+    let handled = (0..n).map(|i| served(&sim, i)).collect();
     sim.run_until(stop + DRAIN).map_err(|v| v.to_string())?;
     let chain = replicas(&sim, n);
     let applied = chain.iter().map(|r| r.applied).collect();
     let mut history = Vec::new();
+    let mut removed = Vec::new();
     for i in n..sim.node_count() {
+        if let Some(ChainNode::Master(m)) = sim.process(NodeId(i)) {
+            removed = m.removed.iter().map(|&(_, r)| r.0).collect();
+        }
         if let Some(ChainNode::Client(c)) = sim.process(NodeId(i)) {
             history.extend(c.full_history());
         }
@@ -1394,6 +1718,7 @@ pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
         history,
         handled,
         applied,
+        removed,
         local_reads: metrics.counter("reads_answered_locally"),
         queried_reads: metrics.counter("reads_after_version_query"),
         trace_hash: sim.trace_hash(),
@@ -1666,7 +1991,7 @@ pub use client::{Client, ReadMode, Workload};
 pub use history::{KvInput, KvOutput, Operation, StaleReadReport, check_stale_reads};
 pub use message::ChainMsg;
 pub use replica::Replica;
-pub use run::{ChainNode, ChainSetup, RunOutcome, build, run};
+pub use run::{ChainNode, ChainSetup, Failures, RunOutcome, build, run};
 pub use versions::{KeyVersions, ReadDecision, ReadRule, Version, craq_read, naive_read};
 }
 }

@@ -23,6 +23,8 @@ use crate::sim::{Ctx, NodeId, Time, TimerId};
 
 /// The client's timer: the think time is over, send the next request.
 pub const THINK: TimerId = TimerId(0);
+/// The client's timer: no answer yet, send the request again.
+pub const RETRY: TimerId = TimerId(1);
 
 // ANCHOR: read_mode
 /// Where clients send reads, and how replicas answer them.
@@ -111,6 +113,10 @@ pub struct Client {
     pub in_flight: Option<InFlight>,
     /// Every completed operation, in completion order.
     pub history: Vec<Operation>,
+    /// Send a request again if it is unanswered this long (only when replicas may fail).
+    pub retry_after: Option<Duration>,
+    /// The configuration of `chain` (see `master.rs`).
+    pub config_version: u64,
 }
 // ANCHOR_END: client
 
@@ -133,6 +139,8 @@ impl Client {
             next_id: 1,
             in_flight: None,
             history: Vec::new(),
+            retry_after: None,
+            config_version: 0,
         }
     }
 
@@ -172,27 +180,51 @@ impl Client {
         self.next_id += 1;
         let key = format!("k{}", ctx.rng().range(0, self.workload.keys));
         let is_read = ctx.rng().chance(self.workload.read_fraction);
-        let (input, to) = if is_read {
-            let to = match self.read_mode {
-                ReadMode::Tail => *self.chain.last().expect("non-empty chain"),
-                ReadMode::Craq | ReadMode::Naive => *ctx.rng().pick(&self.chain),
-            };
-            (KvInput::Get { key }, to)
+        let input = if is_read {
+            KvInput::Get { key }
         } else {
             let value = format!("{}.{id}{TOKEN_END}", self.client_id);
-            (KvInput::Append { key, value }, self.chain[0])
+            KvInput::Append { key, value }
         };
         let call = ctx.now();
-        ctx.send(
-            to,
-            ChainMsg::Request {
-                id,
-                input: input.clone(),
-            },
-        );
         self.in_flight = Some(InFlight { id, input, call });
+        self.send_in_flight(ctx);
     }
     // ANCHOR_END: send_next
+
+    // ANCHOR: send_in_flight
+    /// Sends the request in flight where it belongs: writes to the head, reads by read mode.
+    fn send_in_flight(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let f = self.in_flight.as_ref().expect("a request in flight");
+        let to = match (&f.input, self.read_mode) {
+            (KvInput::Get { .. }, ReadMode::Tail) => *self.chain.last().expect("non-empty"),
+            (KvInput::Get { .. }, _) => *ctx.rng().pick(&self.chain),
+            _ => self.chain[0],
+        };
+        let (id, input) = (f.id, f.input.clone());
+        ctx.send(to, ChainMsg::Request { id, input });
+        if let Some(after) = self.retry_after {
+            ctx.set_timer(RETRY, after);
+        }
+    }
+    // ANCHOR_END: send_in_flight
+
+    /// No answer in time: the replica may have failed; send the same request again (same id,
+    /// so that the head recognises a write it already ordered).
+    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        if self.in_flight.is_some() {
+            ctx.count("client_retries");
+            self.send_in_flight(ctx);
+        }
+    }
+
+    /// The master published a new chain.
+    pub fn on_new_chain(&mut self, version: u64, chain: Vec<NodeId>) {
+        if version > self.config_version && !chain.is_empty() {
+            self.config_version = version;
+            self.chain = chain;
+        }
+    }
 
     /// An answer: record the operation and its latency, then think.
     pub fn on_response(&mut self, ctx: &mut Ctx<'_, ChainMsg>, id: RequestId, output: KvOutput) {
@@ -202,6 +234,9 @@ impl Client {
             return;
         }
         let f = self.in_flight.take().expect("checked above");
+        if self.retry_after.is_some() {
+            ctx.cancel_timer(RETRY);
+        }
         let now = ctx.now();
         let latency_ms = now.since(f.call).as_secs_f64() * 1e3;
         let is_write = f.input.is_write();

@@ -97,6 +97,7 @@ mod tests {
             service_time: Duration::ZERO,
             duration: ms(300),
             read_rule: Some(rule),
+            failures: None,
         }
     }
 

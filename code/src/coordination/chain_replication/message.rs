@@ -4,7 +4,8 @@
 //! travel down as [`ChainMsg::Propagate`] and their acknowledgements travel up as
 //! [`ChainMsg::Ack`] (van Renesse and Schneider 2004, §3; CRAQ §2.3). CRAQ adds one round trip,
 //! [`ChainMsg::VersionQuery`] / [`ChainMsg::VersionReply`], between a replica holding a dirty key
-//! and the tail.
+//! and the tail. [`ChainMsg::Ping`], [`ChainMsg::Pong`] and [`ChainMsg::NewChain`] belong to the
+//! master, which removes failed replicas from the chain (see `master.rs`).
 
 use super::history::{KvInput, KvOutput};
 use crate::sim::NodeId;
@@ -51,6 +52,13 @@ pub enum ChainMsg {
         client: NodeId,
         id: RequestId,
     },
+    /// Master to replica: are you alive? (Answered at once, outside the service queue.)
+    Ping,
+    /// Replica to master: yes.
+    Pong,
+    /// Master to replicas and clients: the chain is now `chain` (head first), configuration
+    /// number `version`. Older configurations are ignored.
+    NewChain { version: u64, chain: Vec<NodeId> },
 }
 // ANCHOR_END: chain_msg
 

@@ -19,11 +19,19 @@
 //! its turn until the writes before it have arrived (like TCP's out-of-order queue), ignores one
 //! it has already applied (a duplicate), and treats acknowledgements as idempotent.
 //!
-//! **Simplifications.** The chain is fixed: no master, no removal of a failed replica, no
-//! extension of the chain (the paper's §3 failure handling). Replicas never fail in this module's
-//! runs, so the `Sent` lists that §3 keeps for recovery are not needed and not kept. The head
-//! drops a write request whose id is not larger than the last one it took from that client (a
-//! duplicate: clients have one request in flight at a time, with increasing ids).
+//! **Failures** (§3). A master (`master.rs`) removes a crashed replica and sends everyone the
+//! new chain ([`Replica::on_new_chain`]). If the head fails, its successor becomes head: writes
+//! the old head had not passed on are lost, never acknowledged, and their clients retry. If the
+//! tail fails, its predecessor becomes tail and commits the writes it holds: it has every write
+//! the old tail had. If a middle replica fails, its predecessor resends to its new successor
+//! every write it has not seen acknowledged (its `sent` list, the paper's `Sent_i`), since the
+//! successor may lack some; duplicates are ignored by sequence number. Clients retry with the
+//! same request id, and every replica remembers each client's latest write, so a new head
+//! recognises a retry and answers it once that write is committed instead of applying it twice.
+//!
+//! **Simplifications.** Replicas fail by crashing and never come back: there is no chain
+//! extension (adding a replica at the tail, §3), and no durable state. Clients have one request
+//! in flight at a time with increasing ids, so a replica needs only each client's latest id.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -52,7 +60,7 @@ pub struct Write {
 }
 
 // ANCHOR: replica
-/// A replica of a fixed chain.
+/// A replica of a chain.
 #[derive(Clone, Debug)]
 pub struct Replica {
     /// The chain, head first. Invariant: contains this replica, at `position`.
@@ -76,8 +84,18 @@ pub struct Replica {
     /// The largest sequence number this replica has marked clean.
     /// Invariant: at most the tail's `applied` (clean means committed).
     pub max_clean: u64,
-    /// Head only: the last request id taken from each client, to drop duplicates.
-    pub last_request: BTreeMap<NodeId, RequestId>,
+    /// For each client, its latest write applied here and that write's sequence number. Every
+    /// replica keeps it, so that a replica that becomes head recognises a retried write.
+    pub last_request: BTreeMap<NodeId, (RequestId, u64)>,
+    /// Writes passed to the successor and not yet acknowledged, by sequence number: the paper's
+    /// `Sent` list (§3), resent to a new successor when the old one is removed. Empty at the tail.
+    pub sent: BTreeMap<u64, Write>,
+    /// Head only: retried writes already applied, by sequence number, to answer once committed.
+    pub pending_replies: BTreeMap<u64, Vec<(NodeId, RequestId)>>,
+    /// The configuration this replica follows (0: the initial chain).
+    pub config_version: u64,
+    /// Whether the master removed this replica from the chain; it then serves nothing.
+    pub removed: bool,
     /// The processor: messages wait here for their turn.
     pub service: ServiceQueue<ChainMsg>,
 }
@@ -105,6 +123,10 @@ impl Replica {
             digests: Vec::new(),
             max_clean: 0,
             last_request: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            pending_replies: BTreeMap::new(),
+            config_version: 0,
+            removed: false,
             service: ServiceQueue::new(service_time, SERVICE),
         }
     }
@@ -134,6 +156,11 @@ impl Replica {
 
     /// A message arrived: queue it for the processor (or handle it now if service is free).
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId, msg: ChainMsg) {
+        if msg == ChainMsg::Ping {
+            // Heartbeats bypass the queue, so that a busy replica is not taken for a dead one.
+            ctx.send(from, ChainMsg::Pong);
+            return;
+        }
         if let Some((from, msg)) = self.service.arrive(ctx, from, msg) {
             self.handle(ctx, from, msg);
         }
@@ -146,6 +173,11 @@ impl Replica {
     }
 
     fn handle(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId, msg: ChainMsg) {
+        if self.removed {
+            // Out of the chain: its state is no longer kept up to date, so it must not answer.
+            ctx.count("messages_to_removed_replicas");
+            return;
+        }
         match msg {
             ChainMsg::Request { id, input } => self.on_request(ctx, from, id, input),
             ChainMsg::Forward { client, id, input } => self.on_request(ctx, client, id, input),
@@ -186,8 +218,9 @@ impl Replica {
                 client,
                 id,
             } => self.read(ctx, client, id, &key, Some(seq)),
-            ChainMsg::Response { .. } => {
-                ctx.count("replica_got_response");
+            ChainMsg::NewChain { version, chain } => self.on_new_chain(ctx, version, chain),
+            ChainMsg::Response { .. } | ChainMsg::Ping | ChainMsg::Pong => {
+                ctx.count("replica_got_unexpected_message");
             }
         }
     }
@@ -262,15 +295,23 @@ impl Replica {
         id: RequestId,
         input: KvInput,
     ) {
-        if self
-            .last_request
-            .get(&client)
-            .is_some_and(|&last| id <= last)
+        if let Some(&(last, seq)) = self.last_request.get(&client)
+            && id <= last
         {
-            ctx.count("duplicate_writes_dropped");
+            ctx.count("duplicate_writes");
+            if id == last {
+                // A retry of a write already ordered: answer it once it is committed.
+                if seq <= self.max_clean {
+                    ctx.send(client, ChainMsg::write_done(id));
+                } else {
+                    self.pending_replies
+                        .entry(seq)
+                        .or_default()
+                        .push((client, id));
+                }
+            }
             return;
         }
-        self.last_request.insert(client, id);
         let (key, value) = match input {
             KvInput::Put { key, value } => (key, value),
             KvInput::Append { key, value } => {
@@ -298,6 +339,11 @@ impl Replica {
     // ANCHOR: on_propagate
     /// A write from the predecessor: apply it in sequence order, holding early ones back.
     fn on_propagate(&mut self, ctx: &mut Ctx<'_, ChainMsg>, write: Write) {
+        if self.is_head() {
+            // From a predecessor that was removed: the head now orders writes itself.
+            ctx.count("propagates_from_removed_replicas");
+            return;
+        }
         if write.seq <= self.applied {
             ctx.count("duplicate_propagates");
             return;
@@ -318,6 +364,7 @@ impl Replica {
         digest.bytes(w.key.as_bytes());
         digest.bytes(w.value.as_bytes());
         self.digests.push(digest.0);
+        self.last_request.insert(w.client, (w.id, w.seq));
         let is_tail = self.is_tail();
         let versions = self.store.entry(w.key.clone()).or_default();
         versions.push_dirty(w.seq, Some(w.value.clone()));
@@ -336,21 +383,8 @@ impl Replica {
             }
         } else {
             let successor = self.chain[self.position + 1];
-            let Write {
-                seq,
-                key,
-                value,
-                client,
-                id,
-            } = w;
-            let msg = ChainMsg::Propagate {
-                seq,
-                key,
-                value,
-                client,
-                id,
-            };
-            ctx.send(successor, msg);
+            ctx.send(successor, propagate(&w));
+            self.sent.insert(w.seq, w);
         }
     }
     // ANCHOR_END: on_propagate
@@ -368,9 +402,73 @@ impl Replica {
             .expect("an acknowledged key was written here");
         versions.commit(seq);
         self.max_clean = self.max_clean.max(seq);
+        // The tail commits in sequence order: every write up to `seq` is committed.
+        self.sent = self.sent.split_off(&(seq + 1));
+        self.answer_pending(ctx);
         if let Some(p) = self.position.checked_sub(1) {
             ctx.send(self.chain[p], ChainMsg::Ack { seq, key });
         }
     }
     // ANCHOR_END: on_ack
+
+    /// Answers the retried writes whose commit is now known.
+    fn answer_pending(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let later = self.pending_replies.split_off(&(self.max_clean + 1));
+        let ready = std::mem::replace(&mut self.pending_replies, later);
+        for (client, id) in ready.into_values().flatten() {
+            ctx.send(client, ChainMsg::write_done(id));
+        }
+    }
+
+    // ANCHOR: on_new_chain
+    /// The master removed a failed replica (§3): adopt the new chain. A new tail commits the
+    /// writes it holds, since nobody downstream can still need them; a replica with a new
+    /// successor resends every write not yet acknowledged, since the successor may lack them.
+    fn on_new_chain(&mut self, ctx: &mut Ctx<'_, ChainMsg>, version: u64, chain: Vec<NodeId>) {
+        if version <= self.config_version {
+            return;
+        }
+        self.config_version = version;
+        let Some(position) = chain.iter().position(|&n| n == ctx.id()) else {
+            self.removed = true;
+            return;
+        };
+        let old_successor = self.chain.get(self.position + 1).copied();
+        self.chain = chain;
+        self.position = position;
+        if self.is_head() {
+            // Writes held for their turn came from the removed head and never reached the tail:
+            // nobody else has them, and their clients will retry.
+            self.early.clear();
+        }
+        if self.is_tail() {
+            for (seq, w) in std::mem::take(&mut self.sent) {
+                let versions = self.store.get_mut(&w.key).expect("a sent key was written");
+                versions.commit(seq);
+                self.max_clean = seq;
+                ctx.send(w.client, ChainMsg::write_done(w.id));
+                if let Some(p) = self.position.checked_sub(1) {
+                    ctx.send(self.chain[p], ChainMsg::Ack { seq, key: w.key });
+                }
+            }
+            self.answer_pending(ctx);
+        } else if self.chain.get(self.position + 1).copied() != old_successor {
+            let successor = self.chain[self.position + 1];
+            for w in self.sent.values() {
+                ctx.send(successor, propagate(w));
+            }
+        }
+    }
+    // ANCHOR_END: on_new_chain
+}
+
+/// The message that carries write `w` to a successor.
+fn propagate(w: &Write) -> ChainMsg {
+    ChainMsg::Propagate {
+        seq: w.seq,
+        key: w.key.clone(),
+        value: w.value.clone(),
+        client: w.client,
+        id: w.id,
+    }
 }

@@ -1,11 +1,13 @@
 //! A whole deployment on the simulator: a chain, its clients, the invariants, and the results.
 //!
-//! Nodes `0 .. chain_length` are the replicas, head first; the clients follow. [`build`] makes
+//! Nodes `0 .. chain_length` are the replicas, head first; the clients follow, and the master
+//! comes last when the setup has [`Failures`]. [`build`] makes
 //! the simulation and registers the invariants checked after every event; [`run`] runs it until
 //! the clients stop and every request in flight has been answered, and returns the clients'
 //! history with the measurements the chapter reports.
 //!
-//! Invariants, after every event:
+//! Invariants, after every event, over the replicas still in the chain (crashed and removed
+//! ones are skipped):
 //! - **same order** (van Renesse and Schneider §3, update propagation): for consecutive replicas
 //!   `i` and `i + 1`, replica `i` has applied at least as many writes, and the first writes of
 //!   both are the same writes in the same order (their prefix digests agree);
@@ -14,28 +16,32 @@
 
 use std::time::Duration;
 
-use super::client::{Client, ReadMode, THINK, Workload};
+use super::client::{Client, RETRY, ReadMode, THINK, Workload};
 use super::history::Operation;
+use super::master::{self, Master};
 use super::message::ChainMsg;
 use super::replica::{Replica, SERVICE};
 use super::versions::{ReadRule, craq_read, naive_read};
-use crate::sim::{Ctx, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+use crate::sim::{Ctx, Fault, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
 
 /// A node of a chain deployment.
 #[derive(Clone, Debug)]
 pub enum ChainNode {
     Replica(Replica),
     Client(Client),
+    Master(Master),
 }
 
 impl Process for ChainNode {
     type Msg = ChainMsg;
-    /// Nothing: replicas never crash in this module's runs (see the module essay).
+    /// Nothing: crashed replicas never come back in this module's runs (see the module essay).
     type Durable = ();
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
-        if let ChainNode::Client(c) = self {
-            c.on_start(ctx);
+        match self {
+            ChainNode::Client(c) => c.on_start(ctx),
+            ChainNode::Master(m) => m.on_start(ctx),
+            ChainNode::Replica(_) => {}
         }
     }
 
@@ -45,6 +51,11 @@ impl Process for ChainNode {
             (ChainNode::Client(c), ChainMsg::Response { id, output }) => {
                 c.on_response(ctx, id, output);
             }
+            (ChainNode::Client(c), ChainMsg::NewChain { version, chain }) => {
+                c.on_new_chain(version, chain);
+            }
+            (ChainNode::Master(m), ChainMsg::Pong) => m.on_pong(ctx, from),
+            (ChainNode::Master(_), _) => ctx.count("master_got_unexpected_message"),
             (ChainNode::Client(_), _) => ctx.count("client_got_chain_message"),
         }
     }
@@ -53,6 +64,8 @@ impl Process for ChainNode {
         match (self, timer) {
             (ChainNode::Replica(r), SERVICE) => r.on_service_done(ctx),
             (ChainNode::Client(c), THINK) => c.on_think_done(ctx),
+            (ChainNode::Client(c), RETRY) => c.on_retry(ctx),
+            (ChainNode::Master(m), master::TICK) => m.tick(ctx),
             (_, timer) => unreachable!("unknown timer {timer:?}"),
         }
     }
@@ -80,6 +93,21 @@ pub struct ChainSetup {
     pub duration: Duration,
     /// Replaces the read rule of `read_mode` (for the exercise); `None` in normal runs.
     pub read_rule: Option<ReadRule>,
+    /// Replica crashes and the master that handles them; `None`: replicas never fail.
+    pub failures: Option<Failures>,
+}
+
+/// Crashes to inject, and how the master and clients cope with them.
+#[derive(Clone, Debug)]
+pub struct Failures {
+    /// Replica `index` (position in the initial chain) crashes at `at`, for good.
+    pub crashes: Vec<(Duration, usize)>,
+    /// How often the master pings each replica.
+    pub ping_period: Duration,
+    /// How long a replica may be silent before the master removes it.
+    pub timeout: Duration,
+    /// How long a client waits for an answer before sending its request again.
+    pub retry_after: Duration,
 }
 // ANCHOR_END: setup
 
@@ -93,6 +121,15 @@ impl ChainSetup {
             return Err("a run needs at least one client".to_string());
         }
         self.workload.validate()?;
+        if let Some(f) = &self.failures {
+            if let Some((_, i)) = f.crashes.iter().find(|(_, i)| *i >= self.chain_length) {
+                let n = self.chain_length;
+                return Err(format!("crash of replica {i}, outside a chain of {n}"));
+            }
+            if f.ping_period.is_zero() || f.retry_after.is_zero() {
+                return Err("ping period and retry time must be positive".to_string());
+            }
+        }
         self.link.validate()
     }
 
@@ -123,17 +160,24 @@ pub fn build(setup: &ChainSetup, seed: u64) -> Result<Sim<ChainNode>, String> {
         })
         .collect();
     let stop_at = Time::ZERO + setup.duration;
+    let clients: Vec<NodeId> = (0..setup.clients)
+        .map(|c| NodeId(setup.chain_length + c))
+        .collect();
+    let workload = setup.workload;
     for c in 0..setup.clients {
-        let client = Client::new(
-            c as u64,
-            chain.clone(),
-            setup.read_mode,
-            setup.workload,
-            stop_at,
-        );
+        let mut client = Client::new(c as u64, chain.clone(), setup.read_mode, workload, stop_at);
+        client.retry_after = setup.failures.as_ref().map(|f| f.retry_after);
         nodes.push(ChainNode::Client(client));
     }
+    // The master, if any, is the last node, so that replicas and clients keep their ids.
+    if let Some(f) = &setup.failures {
+        let master = Master::new(chain.clone(), clients, f.ping_period, f.timeout);
+        nodes.push(ChainNode::Master(master));
+    }
     let mut sim = Sim::new(seed, setup.link.clone(), nodes);
+    for &(at, i) in setup.failures.iter().flat_map(|f| &f.crashes) {
+        sim.schedule_fault(Time::ZERO + at, Fault::Crash(NodeId(i)));
+    }
     let n = setup.chain_length;
     sim.add_invariant(
         "replicas apply the same writes in the same order",
@@ -154,12 +198,14 @@ pub fn build(setup: &ChainSetup, seed: u64) -> Result<Sim<ChainNode>, String> {
 }
 // ANCHOR_END: build
 
-/// The replicas of a run, head first.
+/// The replicas of a run still in the chain (neither crashed nor removed), in chain order.
+/// Removal never reorders a chain, so this is the initial order minus the missing ones.
 pub fn replicas(sim: &Sim<ChainNode>, chain_length: usize) -> Vec<&Replica> {
     (0..chain_length)
-        .map(|i| match sim.process(NodeId(i)) {
-            Some(ChainNode::Replica(r)) => r,
-            _ => unreachable!("node {i} is a running replica"),
+        .filter_map(|i| match sim.process(NodeId(i)) {
+            Some(ChainNode::Replica(r)) if !r.removed => Some(r),
+            Some(ChainNode::Replica(_)) | None => None,
+            Some(_) => unreachable!("node {i} is a replica"),
         })
         .collect()
 }
@@ -198,10 +244,14 @@ pub struct RunOutcome {
     /// Every client's operations, by client then completion order.
     pub history: Vec<Operation>,
     /// Messages each replica's processor handled while clients were sending (up to
-    /// `duration`), head first: multiplied by the service time, how busy each replica was.
+    /// `duration`), head first: multiplied by the service time, how busy each replica was
+    /// (0 for a replica that crashed).
     pub handled: Vec<u64>,
-    /// Writes applied at each replica at the end, head first (all equal after draining).
+    /// Writes applied at the end by each replica still in the chain, head first (all equal
+    /// after draining).
     pub applied: Vec<u64>,
+    /// The replicas the master removed (by initial position), in order.
+    pub removed: Vec<usize>,
     /// Reads answered from a replica's own versions, and reads that needed a version query.
     pub local_reads: u64,
     pub queried_reads: u64,
@@ -222,12 +272,20 @@ pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
     let stop = Time::ZERO + setup.duration;
     sim.run_until(stop)
         .map_err(|v: InvariantViolation| v.to_string())?;
-    let handled = replicas(&sim, n).iter().map(|r| r.service.served).collect();
+    let served = |sim: &Sim<ChainNode>, i: usize| match sim.process(NodeId(i)) {
+        Some(ChainNode::Replica(r)) => r.service.served,
+        _ => 0,
+    };
+    let handled = (0..n).map(|i| served(&sim, i)).collect();
     sim.run_until(stop + DRAIN).map_err(|v| v.to_string())?;
     let chain = replicas(&sim, n);
     let applied = chain.iter().map(|r| r.applied).collect();
     let mut history = Vec::new();
+    let mut removed = Vec::new();
     for i in n..sim.node_count() {
+        if let Some(ChainNode::Master(m)) = sim.process(NodeId(i)) {
+            removed = m.removed.iter().map(|&(_, r)| r.0).collect();
+        }
         if let Some(ChainNode::Client(c)) = sim.process(NodeId(i)) {
             history.extend(c.full_history());
         }
@@ -237,6 +295,7 @@ pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
         history,
         handled,
         applied,
+        removed,
         local_reads: metrics.counter("reads_answered_locally"),
         queried_reads: metrics.counter("reads_after_version_query"),
         trace_hash: sim.trace_hash(),
