@@ -13,6 +13,7 @@
 //! outputs: code/playground/appendix_first_sim.rs code/playground/ch01_tour.rs
 //! outputs: code/playground/ch06_ping.rs code/playground/ch07_phi.rs
 //! outputs: code/playground/ch08_clocks.rs code/playground/ch09_fencing_demo.rs
+//! outputs: code/playground/ch10_craq.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
 

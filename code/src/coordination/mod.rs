@@ -14,6 +14,7 @@
 //! - [`time`] (chapter 8): NTP-style offset estimation over drifting clocks, and Lamport, vector
 //!   and hybrid logical clocks judged against the happened-before relation of recorded runs.
 
+pub mod chain_replication;
 pub mod failure_detection;
 pub mod leader_election;
 pub mod system_models;

@@ -1,0 +1,4077 @@
+// GENERATED from code/examples/ch10_craq.rs and the `uds` modules sim, coordination::chain_replication by
+// code/examples/playground_bundles.rs (`cargo xtask outputs`). Do not edit.
+#![allow(dead_code, unused_imports)]
+//! Chapter 10 listing: one small chain run three ways, reads at the tail, with CRAQ, and naive.
+//!
+//! playground-bundle: sim coordination::chain_replication
+//!
+//! Run: `cargo run -p uds --example ch10_craq`
+use std::time::Duration;
+
+use crate::coordination::chain_replication::{
+    ChainSetup, ReadMode, Workload, check_stale_reads, run,
+};
+use crate::sim::{Latency, LinkConfig};
+
+// ANCHOR: main
+fn main() {
+    for read_mode in [ReadMode::Tail, ReadMode::Craq, ReadMode::Naive] {
+        let setup = ChainSetup {
+            chain_length: 3,
+            clients: 16,
+            read_mode,
+            // Half reads, on two keys, so that reads often meet writes in progress.
+            workload: Workload {
+                read_fraction: 0.5,
+                keys: 2,
+                think_time_mean: Duration::from_millis(1),
+            },
+            // One-way delays between 0.2 and 1 ms: messages overtake each other.
+            link: LinkConfig::constant(Duration::ZERO).with_latency(Latency::Uniform {
+                min: Duration::from_micros(200),
+                max: Duration::from_millis(1),
+            }),
+            service_time: Duration::from_micros(200),
+            duration: Duration::from_millis(500),
+            read_rule: None,
+            failures: None,
+        };
+        let outcome = run(&setup, 42).expect("a valid setup, and every invariant holds");
+        let stale = check_stale_reads(&outcome.history).expect("an append-only history");
+        println!("{}:", read_mode.name());
+        println!(
+            "  {} operations; messages handled per replica (head first): {:?}",
+            outcome.history.len(),
+            outcome.handled
+        );
+        println!(
+            "  reads answered locally {}, after asking the tail {}",
+            outcome.local_reads, outcome.queried_reads
+        );
+        println!(
+            "  stale reads: {} of {} ({} behind a write, {} behind a read)",
+            stale.stale, stale.reads, stale.behind_write, stale.behind_read
+        );
+        if let Some(first) = stale.first {
+            println!("  first: {first}");
+        }
+        println!("  trace hash {:016x}", outcome.trace_hash);
+    }
+}
+// ANCHOR_END: main
+
+mod coordination {
+
+pub mod chain_replication {
+//! Chapter 10: chain replication and CRAQ.
+//!
+//! **What it guarantees.** Chain replication (van Renesse and Schneider, "Chain Replication for
+//! Supporting High Throughput and Availability", OSDI 2004) replicates a key-value store on `n`
+//! servers arranged in a line and makes it linearizable: every read and write appears to take
+//! effect at one instant between its call and its return. CRAQ ("Object Storage on CRAQ", Terrace
+//! and Freedman, USENIX ATC 2009) keeps that guarantee while letting *every* replica answer reads,
+//! so that read throughput grows with the length of the chain instead of being capped by one
+//! server.
+//!
+//! **How.** Writes enter at the **head**, which orders them, and travel down the chain; each
+//! replica applies them in that order. The **tail** applies a write last, so when it has the
+//! write, everyone has: the tail then answers the client, and the write is *committed* (§3 of
+//! the paper). Classic reads go to the tail, whose state is exactly the committed writes. CRAQ
+//! adds acknowledgements that travel back up the chain so each replica learns which of its
+//! versions are committed ("clean"); a replica answers a read of a clean key itself, and for a
+//! key with uncommitted ("dirty") versions asks the tail which version to return (CRAQ §2.3).
+//!
+//! ```text
+//!  client --write--> head --> middle --> tail --ok--> client
+//!                     ^--ack--  ^----ack----'
+//!  classic read: client --> tail;   CRAQ read: client --> any replica (--> tail if dirty)
+//! ```
+//!
+//! **Invariants** (checked after every simulated event, see [`run`]): every replica applies the
+//! same writes in the same order, and each replica's writes are a prefix of its predecessor's
+//! (the paper's update propagation invariant, §3); no replica marks a write clean before the tail
+//! has applied it. Offline, on the clients' history: no read under tail or CRAQ reads is stale
+//! (see [`history::check_stale_reads`]), with or without replica crashes.
+//!
+//! **Simplifications, stated plainly.**
+//! - **Failures: removal only.** A master ([`master`]) detects crashed replicas by heartbeat
+//!   and removes them from the chain (§3 of the paper); the chain then keeps serving with one
+//!   replica fewer. There is no chain extension (adding a replacement at the tail), no restart,
+//!   and the master itself never fails (the paper replicates it). The master's detector is
+//!   accurate only because our links have bounded delays: chain replication assumes fail-stop
+//!   servers, and a replica wrongly removed while alive could serve a stale read until it hears
+//!   of its removal. The throughput and stale-read experiments run without failures.
+//! - Links may reorder (latency jitter) where the paper assumes FIFO channels: replicas buffer
+//!   writes that arrive early and apply them in sequence order (see [`replica`]).
+//! - Each replica serves messages one at a time with a fixed service time ([`service`]), so
+//!   that a saturated tail shows up in throughput; sending is free.
+//! - Writes are `Put` and `Append`; the head executes them and forwards the resulting value, as
+//!   the paper's head forwards state changes. CRAQ's multi-object and wide-area features (§3-4)
+//!   are out of scope.
+//!
+//! **Files.** [`versions`] holds the per-key versions and the read rules (the heart of CRAQ,
+//! pure functions); [`message`] the protocol's messages; [`replica`] the replica state machine;
+//! [`master`] the configuration service that removes failed replicas;
+//! [`service`] the processor model; [`client`] the closed-loop clients and workload; [`run`] a
+//! whole deployment on the simulator; [`history`] histories and the stale-read checker;
+//! [`exercise`] the chapter's coding exercise.
+//!
+//! Everything is std-only apart from [`crate::sim`] (also std-only), so a listing built from it
+//! runs on the Rust playground.
+//!
+//! The history types in [`history`] stand in for those of `coordination::linearizability`
+//! (same fields, same meaning); when both modules are merged, `history.rs` re-exports those
+//! types instead of defining its own (`Operation` there is `Operation<KvInput, KvOutput>`).
+
+pub mod client {
+//! A closed-loop client: one request at a time, a think time between an answer and the next
+//! request, and a record of everything it saw.
+//!
+//! Closed-loop means the offered load adapts to the system: a client waits for its answer
+//! before it thinks and asks again, so a slow system sees fewer requests (Schroeder, Wierman and
+//! Harchol-Balter, "Open versus closed: a cautionary tale", NSDI 2006). With `c` clients, think
+//! time `Z` and response time `R`, the throughput is `X = c / (R + Z)` (the interactive response
+//! time law): the chapter's throughput numbers are to be read with that law in mind.
+//!
+//! Each request is drawn from the [`Workload`]: a read with probability `read_fraction`,
+//! otherwise an append of a token unique to the client and request (`"<client>.<id>;"`), on a
+//! key drawn uniformly from `keys` keys. Appends of unique tokens make every value a record of
+//! the writes it reflects, which the stale-read checker needs (see `history.rs`).
+//!
+//! The client stamps operations with its clock's reading. The runs of this module give clients
+//! perfect clocks, so these are true times, as a history for a checker requires.
+
+use std::time::Duration;
+
+use super::history::{KvInput, KvOutput, Operation, TOKEN_END};
+use super::message::{ChainMsg, RequestId};
+use crate::sim::{Ctx, NodeId, Time, TimerId};
+
+/// The client's timer: the think time is over, send the next request.
+pub const THINK: TimerId = TimerId(0);
+/// The client's timer: no answer yet, send the request again.
+pub const RETRY: TimerId = TimerId(1);
+
+// ANCHOR: read_mode
+/// Where clients send reads, and how replicas answer them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReadMode {
+    /// Classic chain replication: every read goes to the tail (van Renesse and Schneider, §3).
+    Tail,
+    /// CRAQ: reads go to a replica chosen uniformly at random, which applies the dirty-read rule.
+    Craq,
+    /// Reads go to a random replica, which answers with its newest version, committed or not.
+    Naive,
+}
+// ANCHOR_END: read_mode
+
+impl ReadMode {
+    /// All modes, in the order the experiment reports them.
+    pub const ALL: [ReadMode; 3] = [ReadMode::Tail, ReadMode::Craq, ReadMode::Naive];
+
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadMode::Tail => "chain (tail reads)",
+            ReadMode::Craq => "CRAQ",
+            ReadMode::Naive => "chain (naive any-replica reads)",
+        }
+    }
+}
+
+// ANCHOR: workload
+/// What clients ask for, and how often.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Workload {
+    /// Probability that a request is a read; the rest are appends.
+    pub read_fraction: f64,
+    /// Keys are `k0 .. k{keys-1}`, each request's key drawn uniformly.
+    pub keys: u64,
+    /// Mean of the exponentially distributed think time between an answer and the next request.
+    pub think_time_mean: Duration,
+}
+// ANCHOR_END: workload
+
+impl Workload {
+    /// Checks the workload makes sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.read_fraction) {
+            return Err(format!(
+                "read fraction {} is not in [0, 1]",
+                self.read_fraction
+            ));
+        }
+        if self.keys == 0 {
+            return Err("a workload needs at least one key".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// The request a client is waiting on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    /// Its id.
+    pub id: RequestId,
+    /// What was asked.
+    pub input: KvInput,
+    /// When it was sent (the client's clock).
+    pub call: Time,
+}
+
+// ANCHOR: client
+/// A closed-loop client of a chain.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// The client's number in histories.
+    pub client_id: u64,
+    /// The chain, head first.
+    pub chain: Vec<NodeId>,
+    /// Where reads go.
+    pub read_mode: ReadMode,
+    /// What to ask.
+    pub workload: Workload,
+    /// The client sends no request at or after this time.
+    pub stop_at: Time,
+    /// The id of the next request. Invariant: larger than every id sent so far.
+    pub next_id: RequestId,
+    /// The request awaiting its answer, if any. Invariant: at most one (closed loop).
+    pub in_flight: Option<InFlight>,
+    /// Every completed operation, in completion order.
+    pub history: Vec<Operation>,
+    /// Send a request again if it is unanswered this long (only when replicas may fail).
+    pub retry_after: Option<Duration>,
+    /// The configuration of `chain` (see `master.rs`).
+    pub config_version: u64,
+}
+// ANCHOR_END: client
+
+impl Client {
+    /// Client `client_id` of `chain`, sending requests until `stop_at`.
+    pub fn new(
+        client_id: u64,
+        chain: Vec<NodeId>,
+        read_mode: ReadMode,
+        workload: Workload,
+        stop_at: Time,
+    ) -> Client {
+        assert!(!chain.is_empty(), "a client needs a chain");
+        Client {
+            client_id,
+            chain,
+            read_mode,
+            workload,
+            stop_at,
+            next_id: 1,
+            in_flight: None,
+            history: Vec::new(),
+            retry_after: None,
+            config_version: 0,
+        }
+    }
+
+    /// The whole history, with the unanswered request (if any) as an operation without output.
+    pub fn full_history(&self) -> Vec<Operation> {
+        let mut ops = self.history.clone();
+        if let Some(f) = &self.in_flight {
+            ops.push(Operation {
+                client: self.client_id,
+                input: f.input.clone(),
+                output: None,
+                call_ns: f.call.0,
+                return_ns: u64::MAX,
+            });
+        }
+        ops
+    }
+
+    /// Starts thinking: clients start at staggered times, not all at once.
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        self.think(ctx);
+    }
+
+    fn think(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let mean = self.workload.think_time_mean.as_secs_f64();
+        let pause = Duration::from_secs_f64(ctx.rng().exponential(mean));
+        ctx.set_timer(THINK, pause);
+    }
+
+    // ANCHOR: send_next
+    /// The think time is over: draw the next request and send it where it belongs.
+    pub fn on_think_done(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        if ctx.now() >= self.stop_at {
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let key = format!("k{}", ctx.rng().range(0, self.workload.keys));
+        let is_read = ctx.rng().chance(self.workload.read_fraction);
+        let input = if is_read {
+            KvInput::Get { key }
+        } else {
+            let value = format!("{}.{id}{TOKEN_END}", self.client_id);
+            KvInput::Append { key, value }
+        };
+        let call = ctx.now();
+        self.in_flight = Some(InFlight { id, input, call });
+        self.send_in_flight(ctx);
+    }
+    // ANCHOR_END: send_next
+
+    // ANCHOR: send_in_flight
+    /// Sends the request in flight where it belongs: writes to the head, reads by read mode.
+    fn send_in_flight(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let f = self.in_flight.as_ref().expect("a request in flight");
+        let to = match (&f.input, self.read_mode) {
+            (KvInput::Get { .. }, ReadMode::Tail) => *self.chain.last().expect("non-empty"),
+            (KvInput::Get { .. }, _) => *ctx.rng().pick(&self.chain),
+            _ => self.chain[0],
+        };
+        let (id, input) = (f.id, f.input.clone());
+        ctx.send(to, ChainMsg::Request { id, input });
+        if let Some(after) = self.retry_after {
+            ctx.set_timer(RETRY, after);
+        }
+    }
+    // ANCHOR_END: send_in_flight
+
+    /// No answer in time: the replica may have failed; send the same request again (same id,
+    /// so that the head recognises a write it already ordered).
+    pub fn on_retry(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        if self.in_flight.is_some() {
+            ctx.count("client_retries");
+            self.send_in_flight(ctx);
+        }
+    }
+
+    /// The master published a new chain.
+    pub fn on_new_chain(&mut self, version: u64, chain: Vec<NodeId>) {
+        if version > self.config_version && !chain.is_empty() {
+            self.config_version = version;
+            self.chain = chain;
+        }
+    }
+
+    /// An answer: record the operation and its latency, then think.
+    pub fn on_response(&mut self, ctx: &mut Ctx<'_, ChainMsg>, id: RequestId, output: KvOutput) {
+        if self.in_flight.as_ref().is_none_or(|f| f.id != id) {
+            // A duplicate answer, or an answer to an old request: nothing waits for it.
+            ctx.count("unexpected_responses");
+            return;
+        }
+        let f = self.in_flight.take().expect("checked above");
+        if self.retry_after.is_some() {
+            ctx.cancel_timer(RETRY);
+        }
+        let now = ctx.now();
+        let latency_ms = now.since(f.call).as_secs_f64() * 1e3;
+        let is_write = f.input.is_write();
+        ctx.observe(
+            if is_write {
+                "write_latency_ms"
+            } else {
+                "read_latency_ms"
+            },
+            latency_ms,
+        );
+        ctx.observe("latency_ms", latency_ms);
+        self.history.push(Operation {
+            client: self.client_id,
+            input: f.input,
+            output: Some(output),
+            call_ns: f.call.0,
+            return_ns: now.0,
+        });
+        self.think(ctx);
+    }
+}
+}
+pub mod exercise {
+//! Exercise: CRAQ's dirty-read rule.
+//!
+//! A CRAQ replica keeps, per key, its newest clean (committed) version and any dirty versions
+//! written after it ([`KeyVersions`]). Implement [`starter::craq_read`], the rule a replica
+//! applies to a read (Terrace and Freedman 2009, §2.3):
+//!
+//! - first pass (`tail_committed == None`): if the key has no dirty version, answer with the
+//!   clean value; otherwise return [`ReadDecision::AskTail`];
+//! - second pass (`tail_committed == Some(seq)`, the sequence number of the tail's latest
+//!   committed write of the key): answer with the value of that version. Careful: between the
+//!   question and the answer, an acknowledgement may have made a *newer* version clean and
+//!   dropped version `seq` ([`KeyVersions::committed_version`] handles that case).
+//!
+//! The tests first check the rule on small cases, then run a CRAQ chain on the simulator with
+//! your rule in every replica, over many seeds with latency jitter, and check that no read is
+//! stale. Run them with
+//!
+//! ```text
+//! cargo test -p uds --release exercise_craq_read -- --ignored
+//! ```
+//!
+//! Then try [`tempting_but_wrong`], which skips the tail and answers with the last clean
+//! version: the test `answering_the_last_clean_version_without_asking_the_tail_is_stale` shows
+//! why CRAQ does not do that. [`solution`] has one answer; its tests run in the normal suite.
+
+use super::versions::{KeyVersions, ReadDecision};
+
+/// Your version.
+pub mod starter {
+    use super::{KeyVersions, ReadDecision};
+
+    /// CRAQ's dirty-read rule.
+    pub fn craq_read(_key: &KeyVersions, _tail_committed: Option<u64>) -> ReadDecision {
+        todo!("answer a clean key locally; ask the tail about a dirty one; then answer its version")
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{KeyVersions, ReadDecision};
+
+    // ANCHOR: solution
+    /// CRAQ's dirty-read rule.
+    pub fn craq_read(key: &KeyVersions, tail_committed: Option<u64>) -> ReadDecision {
+        match tail_committed {
+            None if key.is_dirty() => ReadDecision::AskTail,
+            None => ReadDecision::Answer(key.clean().value.clone()),
+            Some(seq) => {
+                let version = key.committed_version(seq).expect("the tail is never ahead");
+                ReadDecision::Answer(version.value.clone())
+            }
+        }
+    }
+    // ANCHOR_END: solution
+}
+
+// ANCHOR: tempting_but_wrong
+/// Never asks the tail: a dirty key is answered with its last clean version. Committed, yes,
+/// but possibly older than a write the tail has already acknowledged to its client, because the
+/// acknowledgement has not yet climbed back up to this replica.
+pub fn tempting_but_wrong(key: &KeyVersions, _tail_committed: Option<u64>) -> ReadDecision {
+    ReadDecision::Answer(key.clean().value.clone())
+}
+// ANCHOR_END: tempting_but_wrong
+
+}
+pub mod history {
+//! Client histories, and a checker for the one anomaly the chapter measures: stale reads.
+//!
+//! A *history* is what clients saw: for every operation, what was asked, what came back, and
+//! when the call and the return happened in true (simulated) time. The types here have the shape
+//! of the linearizability checker's (`Operation<KvInput, KvOutput>` of
+//! `coordination::linearizability`), so that the same history can be handed to both.
+//!
+//! The full linearizability check is a search. For the experiment we want something cheaper
+//! and more specific: *how many* reads were stale, and why. A read is **stale** when it returns
+//! a value older than one that was already visible before the read was issued:
+//!
+//! - **behind a write**: an append that had been acknowledged to its client before the read
+//!   began is missing from the value read; this is the staleness of reading a lagging replica
+//!   (a Raft follower, an asynchronous backup);
+//! - **behind a read**: a read that had already *returned* before this read began saw a longer
+//!   value; this is what happens when a read is served from a write that is not yet committed
+//!   and a later read is served from a replica that does not have it: time goes backwards.
+//!
+//! Either one makes the history non-linearizable (Herlihy and Wing, TOPLAS 12(3), 1990): a
+//! linearizable read must reflect every operation that completed before it began.
+//!
+//! To order values without knowing the system's internals, the checker needs writes that are
+//! appends of unique tokens ending in [`TOKEN_END`] (as in MIT 6.5840's key/value tests): then
+//! every value of a key is a sequence of tokens, and in a correct execution every value read is
+//! a prefix of the longest value read or written. A value that is not such a prefix is reported
+//! as **divergent** (replicas applied the writes in different orders). Histories with puts are
+//! outside the checker's scope and rejected with an error, not a wrong answer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+// ANCHOR: kv_types
+/// What a client may ask of the key-value store. Same shape as the linearizability checker's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvInput {
+    /// Read the value of `key`.
+    Get { key: String },
+    /// Replace the value of `key` with `value`.
+    Put { key: String, value: String },
+    /// Concatenate `value` to the value of `key` (to the empty string if `key` is absent).
+    Append { key: String, value: String },
+}
+
+/// What the store may answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvOutput {
+    /// The answer to a get: the value, or `None` if the key is absent.
+    Value(Option<String>),
+    /// The answer to a put or an append.
+    Ok,
+}
+
+/// One operation of a client history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The client that issued it.
+    pub client: u64,
+    /// What the client asked for.
+    pub input: KvInput,
+    /// What came back; `None` if nothing did before the run ended.
+    pub output: Option<KvOutput>,
+    /// When the client issued it (true time, ns). Invariant: `call_ns <= return_ns`.
+    pub call_ns: u64,
+    /// When the answer reached the client; `u64::MAX` when `output` is `None`.
+    pub return_ns: u64,
+}
+// ANCHOR_END: kv_types
+
+impl KvInput {
+    /// The key this input reads or writes.
+    pub fn key(&self) -> &str {
+        match self {
+            KvInput::Get { key } | KvInput::Put { key, .. } | KvInput::Append { key, .. } => key,
+        }
+    }
+
+    /// Whether this input changes the store.
+    pub fn is_write(&self) -> bool {
+        !matches!(self, KvInput::Get { .. })
+    }
+}
+
+/// The character that ends every append token the checker understands.
+pub const TOKEN_END: char = ';';
+
+/// What the stale-read checker found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaleReadReport {
+    /// Completed reads examined.
+    pub reads: u64,
+    /// Reads missing an append acknowledged before they began.
+    pub behind_write: u64,
+    /// Reads older than a value another read had returned before they began.
+    pub behind_read: u64,
+    /// Reads that were stale for either reason (each counted once).
+    pub stale: u64,
+    /// Reads whose value is not a prefix of the key's longest value: writes applied in
+    /// different orders. Always zero for a correct chain.
+    pub divergent: u64,
+    /// A readable account of the first stale or divergent read, if any.
+    pub first: Option<String>,
+}
+
+impl StaleReadReport {
+    /// The fraction of reads that were stale (0 when there were no reads).
+    pub fn stale_fraction(&self) -> f64 {
+        if self.reads == 0 {
+            0.0
+        } else {
+            self.stale as f64 / self.reads as f64
+        }
+    }
+
+    fn merge(&mut self, other: StaleReadReport) {
+        self.reads += other.reads;
+        self.behind_write += other.behind_write;
+        self.behind_read += other.behind_read;
+        self.stale += other.stale;
+        self.divergent += other.divergent;
+        if self.first.is_none() {
+            self.first = other.first;
+        }
+    }
+}
+
+/// Why a history cannot be judged by this checker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckError {
+    /// A put: values are then not ordered by their tokens.
+    Put { key: String },
+    /// An append whose value is not one token ending in [`TOKEN_END`].
+    BadToken { key: String, value: String },
+    /// The same token appended twice to a key.
+    DuplicateToken { key: String, value: String },
+    /// A completed operation whose return precedes its call.
+    TimeTravel { client: u64 },
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::Put { key } => write!(
+                f,
+                "put on key {key:?}: the stale-read checker needs append-only histories"
+            ),
+            CheckError::BadToken { key, value } => write!(
+                f,
+                "append {value:?} on key {key:?} is not one token ending in {TOKEN_END:?}"
+            ),
+            CheckError::DuplicateToken { key, value } => {
+                write!(f, "token {value:?} appended twice to key {key:?}")
+            }
+            CheckError::TimeTravel { client } => {
+                write!(f, "an operation of client {client} returns before its call")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+/// The operations of one key, split by kind.
+#[derive(Default)]
+struct KeyOps<'a> {
+    /// Completed appends: (return time, token).
+    appends: Vec<(u64, &'a str)>,
+    /// Every append token (completed or not), to find the longest value's order.
+    all_tokens: Vec<&'a str>,
+    /// Completed reads: the operation and the value it returned.
+    reads: Vec<(&'a Operation, &'a str)>,
+}
+
+// ANCHOR: check_stale_reads
+/// Counts the stale reads of an append-only `history`, key by key.
+pub fn check_stale_reads(history: &[Operation]) -> Result<StaleReadReport, CheckError> {
+    let mut keys: BTreeMap<&str, KeyOps<'_>> = BTreeMap::new();
+    for op in history {
+        if op.output.is_some() && op.return_ns < op.call_ns {
+            return Err(CheckError::TimeTravel { client: op.client });
+        }
+        let ops = keys.entry(op.input.key()).or_default();
+        match (&op.input, &op.output) {
+            (KvInput::Put { key, .. }, _) => return Err(CheckError::Put { key: key.clone() }),
+            (KvInput::Append { key, value }, output) => {
+                let one_token = value.ends_with(TOKEN_END) && value.matches(TOKEN_END).count() == 1;
+                if !one_token {
+                    let (key, value) = (key.clone(), value.clone());
+                    return Err(CheckError::BadToken { key, value });
+                }
+                ops.all_tokens.push(value);
+                if output.is_some() {
+                    ops.appends.push((op.return_ns, value));
+                }
+            }
+            (KvInput::Get { .. }, Some(KvOutput::Value(value))) => {
+                ops.reads.push((op, value.as_deref().unwrap_or("")));
+            }
+            (KvInput::Get { .. }, _) => {} // never answered (or answered nonsense): no claim
+        }
+    }
+    let mut report = StaleReadReport::default();
+    for (key, ops) in keys {
+        report.merge(check_key(key, ops)?);
+    }
+    Ok(report)
+}
+// ANCHOR_END: check_stale_reads
+
+/// The stale reads of one key. Runs in O(n log n) for n operations of the key.
+fn check_key(key: &str, mut ops: KeyOps<'_>) -> Result<StaleReadReport, CheckError> {
+    // The order of the appends: the longest value read, then any token it lacks, in call order.
+    let longest = ops.reads.iter().map(|r| r.1).max_by_key(|v| v.len());
+    let mut position: BTreeMap<&str, usize> = BTreeMap::new();
+    for token in longest.into_iter().flat_map(tokens) {
+        let next = position.len();
+        position.entry(token).or_insert(next);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for token in &ops.all_tokens {
+        if !seen.insert(*token) {
+            let (key, value) = (key.to_string(), token.to_string());
+            return Err(CheckError::DuplicateToken { key, value });
+        }
+        let next = position.len();
+        position.entry(token).or_insert(next);
+    }
+    let longest = longest.unwrap_or("");
+
+    // For each time t, the furthest position among appends acknowledged before t.
+    ops.appends.sort_unstable();
+    let mut acked_max = Vec::with_capacity(ops.appends.len());
+    let mut furthest = 0;
+    for (_, token) in &ops.appends {
+        furthest = furthest.max(position[token] + 1);
+        acked_max.push(furthest);
+    }
+    // For each time t, the longest value (in tokens) among reads returned before t.
+    let mut by_return: Vec<(u64, usize)> = ops
+        .reads
+        .iter()
+        .map(|(op, v)| (op.return_ns, tokens(v).count()))
+        .collect();
+    by_return.sort_unstable();
+    let mut read_max = Vec::with_capacity(by_return.len());
+    let mut longest_read = 0;
+    for (_, n) in &by_return {
+        longest_read = longest_read.max(*n);
+        read_max.push(longest_read);
+    }
+
+    let mut report = StaleReadReport::default();
+    for (op, value) in &ops.reads {
+        report.reads += 1;
+        if !longest.starts_with(value) {
+            report.divergent += 1;
+            report.first.get_or_insert_with(|| {
+                let client = op.client;
+                format!(
+                    "client {client} read {value:?} from key {key:?}: not a prefix of {longest:?}"
+                )
+            });
+            continue;
+        }
+        let length = tokens(value).count();
+        // Appends and reads strictly before the call: `partition_point` counts them.
+        let before = ops.appends.partition_point(|(at, _)| *at < op.call_ns);
+        let behind_write = before > 0 && acked_max[before - 1] > length;
+        let before = by_return.partition_point(|(at, _)| *at < op.call_ns);
+        let behind_read = before > 0 && read_max[before - 1] > length;
+        report.behind_write += u64::from(behind_write);
+        report.behind_read += u64::from(behind_read);
+        if behind_write || behind_read {
+            report.stale += 1;
+            report.first.get_or_insert_with(|| {
+                let why = if behind_write {
+                    "an append acknowledged"
+                } else {
+                    "a longer value returned by another read"
+                };
+                format!(
+                    "client {} read key {key:?} at {} ns and got {length} appends, but {why} \
+                     before that showed more",
+                    op.client, op.call_ns
+                )
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// The tokens of a value, each with its terminator.
+fn tokens(value: &str) -> impl Iterator<Item = &str> {
+    value.split_inclusive(TOKEN_END)
+}
+
+}
+pub mod master {
+//! The master: the configuration service that removes failed replicas from the chain.
+//!
+//! Chain replication's failure handling (van Renesse and Schneider 2004, §3) relies on a master
+//! that detects failed servers and tells the others the new shape of the chain. Removing a
+//! server is enough to stay available: the head's successor becomes head, the tail's predecessor
+//! becomes tail, and a middle server's predecessor resends to its new successor the writes it
+//! sent but has not seen acknowledged (see `Replica::on_new_chain`).
+//!
+//! The paper assumes **fail-stop** servers: a server that is removed really has stopped. This
+//! master pings every replica each `period` and removes one that has not answered for `timeout`.
+//! That is accurate only if `timeout` exceeds any round trip, which holds in our runs (bounded
+//! link delays, and replicas answer pings outside their service queue); the tests check that
+//! every removed replica had in fact crashed. A removed replica that is alive stops serving
+//! (`Replica::removed`), but until it hears of its removal it could answer a read, which is why
+//! fail-stop matters.
+//!
+//! Simplifications: the master itself never fails (the paper replicates it with Paxos); it never
+//! adds a replica back (no chain extension); it never removes the last replica.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::message::ChainMsg;
+use crate::sim::{Ctx, NodeId, Time, TimerId};
+
+/// The master's periodic timer: check for silent replicas, then ping.
+pub const TICK: TimerId = TimerId(0);
+
+// ANCHOR: master
+/// Detects failed replicas by heartbeat and publishes the chain without them.
+#[derive(Clone, Debug)]
+pub struct Master {
+    /// The current chain, head first. Invariant: never empty.
+    pub chain: Vec<NodeId>,
+    /// Who hears about new configurations besides the replicas.
+    pub clients: Vec<NodeId>,
+    /// The current configuration's number; increases with each change.
+    pub version: u64,
+    /// Time between two rounds of pings.
+    pub period: Duration,
+    /// A replica silent for longer than this is removed.
+    pub timeout: Duration,
+    /// When each replica of the chain last answered (or the start, before any answer).
+    pub last_heard: BTreeMap<NodeId, Time>,
+    /// Every removal: when, and whom.
+    pub removed: Vec<(Time, NodeId)>,
+}
+// ANCHOR_END: master
+
+impl Master {
+    /// A master for `chain` whose changes are also sent to `clients`.
+    pub fn new(
+        chain: Vec<NodeId>,
+        clients: Vec<NodeId>,
+        period: Duration,
+        timeout: Duration,
+    ) -> Master {
+        assert!(!chain.is_empty(), "a master needs a chain");
+        Master {
+            chain,
+            clients,
+            version: 0,
+            period,
+            timeout,
+            last_heard: BTreeMap::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    /// Starts the heartbeat.
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        for &r in &self.chain {
+            self.last_heard.insert(r, ctx.now());
+        }
+        self.tick(ctx);
+    }
+
+    /// A replica answered a ping.
+    pub fn on_pong(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId) {
+        if let Some(heard) = self.last_heard.get_mut(&from) {
+            *heard = ctx.now();
+        }
+    }
+
+    // ANCHOR: tick
+    /// Removes every replica silent for longer than the timeout, publishes the new chain if it
+    /// changed, and pings the replicas still in it.
+    pub fn tick(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let now = ctx.now();
+        let before = self.chain.clone();
+        for r in before.clone() {
+            let silent = now.since(self.last_heard[&r]) > self.timeout;
+            if silent && self.chain.len() > 1 {
+                self.chain.retain(|&n| n != r);
+                self.last_heard.remove(&r);
+                self.removed.push((now, r));
+                ctx.count("replicas_removed");
+            }
+        }
+        if self.chain != before {
+            self.version += 1;
+            let msg = ChainMsg::NewChain {
+                version: self.version,
+                chain: self.chain.clone(),
+            };
+            // The removed replicas hear it too, so that a live one (a wrong suspicion) stops.
+            for &to in before.iter().chain(&self.clients) {
+                ctx.send(to, msg.clone());
+            }
+        }
+        for &r in &self.chain {
+            ctx.send(r, ChainMsg::Ping);
+        }
+        ctx.set_timer(TICK, self.period);
+    }
+    // ANCHOR_END: tick
+}
+}
+pub mod message {
+//! The messages of chain replication and CRAQ.
+//!
+//! Clients speak [`ChainMsg::Request`] and hear [`ChainMsg::Response`]. Inside the chain, writes
+//! travel down as [`ChainMsg::Propagate`] and their acknowledgements travel up as
+//! [`ChainMsg::Ack`] (van Renesse and Schneider 2004, §3; CRAQ §2.3). CRAQ adds one round trip,
+//! [`ChainMsg::VersionQuery`] / [`ChainMsg::VersionReply`], between a replica holding a dirty key
+//! and the tail. [`ChainMsg::Ping`], [`ChainMsg::Pong`] and [`ChainMsg::NewChain`] belong to the
+//! master, which removes failed replicas from the chain (see `master.rs`).
+
+use super::history::{KvInput, KvOutput};
+use crate::sim::NodeId;
+
+/// A client's number for one of its requests. Invariant: increases with each request.
+pub type RequestId = u64;
+
+// ANCHOR: chain_msg
+/// Everything nodes of a chain send each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainMsg {
+    /// Client to replica: writes go to the head, reads to the tail (or, with CRAQ, anywhere).
+    Request { id: RequestId, input: KvInput },
+    /// Replica to client: the answer to request `id`. Writes are answered by the tail.
+    Response { id: RequestId, output: KvOutput },
+    /// A non-head replica passing a write it received by mistake to the head.
+    Forward {
+        client: NodeId,
+        id: RequestId,
+        input: KvInput,
+    },
+    /// Replica to its successor: write number `seq` left `key` with `value`; the tail answers
+    /// request `id` of `client` once it has applied it.
+    Propagate {
+        seq: u64,
+        key: String,
+        value: String,
+        client: NodeId,
+        id: RequestId,
+    },
+    /// Replica to its predecessor: the tail has committed write `seq`, which wrote `key`.
+    Ack { seq: u64, key: String },
+    /// CRAQ, replica to tail: which write of `key` have you committed? Asked on behalf of
+    /// request `id` of `client`.
+    VersionQuery {
+        key: String,
+        client: NodeId,
+        id: RequestId,
+    },
+    /// CRAQ, tail to replica: the latest committed write of `key` is number `seq`.
+    VersionReply {
+        key: String,
+        seq: u64,
+        client: NodeId,
+        id: RequestId,
+    },
+    /// Master to replica: are you alive? (Answered at once, outside the service queue.)
+    Ping,
+    /// Replica to master: yes.
+    Pong,
+    /// Master to replicas and clients: the chain is now `chain` (head first), configuration
+    /// number `version`. Older configurations are ignored.
+    NewChain { version: u64, chain: Vec<NodeId> },
+}
+// ANCHOR_END: chain_msg
+
+impl ChainMsg {
+    /// The answer to a write.
+    pub fn write_done(id: RequestId) -> ChainMsg {
+        ChainMsg::Response {
+            id,
+            output: KvOutput::Ok,
+        }
+    }
+}
+}
+pub mod replica {
+//! One replica of the chain: head, middle or tail, depending on its position.
+//!
+//! **Writes** (van Renesse and Schneider 2004, §3). The head gives each write the next
+//! sequence number, executes it against its own state, and passes the resulting value to its
+//! successor in a `Propagate`. Each replica applies the writes in sequence order and passes them
+//! on. The tail applies a write, answers the client, and sends an `Ack` back up; each replica
+//! marks the write's version clean and passes the `Ack` to its predecessor. The head orders all
+//! writes and every replica applies them in that order, so the replicas' histories of applied
+//! writes are prefixes of one another, longest at the head and shortest at the tail: the paper's
+//! *update propagation invariant* (§3: `Hist_j ⪯ Hist_i` for `i ≤ j`). A write is committed when
+//! the tail has applied it, which is exactly when the client hears "ok".
+//!
+//! **Reads.** With classic chain replication, only the tail answers reads: its state holds
+//! exactly the committed writes, so reads are linearizable. With CRAQ, any replica answers using
+//! the rule of `versions.rs`. With the naive rule, any replica answers with what it has.
+//!
+//! **The network is not FIFO here.** The paper assumes FIFO links (TCP). The simulator's links
+//! with latency jitter reorder messages, so a replica holds a `Propagate` that arrives ahead of
+//! its turn until the writes before it have arrived (like TCP's out-of-order queue), ignores one
+//! it has already applied (a duplicate), and treats acknowledgements as idempotent.
+//!
+//! **Failures** (§3). A master (`master.rs`) removes a crashed replica and sends everyone the
+//! new chain ([`Replica::on_new_chain`]). If the head fails, its successor becomes head: writes
+//! the old head had not passed on are lost, never acknowledged, and their clients retry. If the
+//! tail fails, its predecessor becomes tail and commits the writes it holds: it has every write
+//! the old tail had. If a middle replica fails, its predecessor resends to its new successor
+//! every write it has not seen acknowledged (its `sent` list, the paper's `Sent_i`), since the
+//! successor may lack some; duplicates are ignored by sequence number. Clients retry with the
+//! same request id, and every replica remembers each client's latest write, so a new head
+//! recognises a retry and answers it once that write is committed instead of applying it twice.
+//!
+//! **Simplifications.** Replicas fail by crashing and never come back: there is no chain
+//! extension (adding a replica at the tail, §3), and no durable state. Clients have one request
+//! in flight at a time with increasing ids, so a replica needs only each client's latest id.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::history::{KvInput, KvOutput};
+use super::message::{ChainMsg, RequestId};
+use super::service::ServiceQueue;
+use super::versions::{KeyVersions, ReadDecision, ReadRule};
+use crate::sim::{Ctx, Fnv64, NodeId, TimerId};
+
+/// The timer of a replica's processor (see `service.rs`).
+pub const SERVICE: TimerId = TimerId(0);
+
+/// A write as it travels down the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    /// Its position in the total order of writes chosen by the head, from 1.
+    pub seq: u64,
+    /// The key it wrote.
+    pub key: String,
+    /// The key's value after it.
+    pub value: String,
+    /// The client to answer, and its request id.
+    pub client: NodeId,
+    pub id: RequestId,
+}
+
+// ANCHOR: replica
+/// A replica of a chain.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    /// The chain, head first. Invariant: contains this replica, at `position`.
+    pub chain: Vec<NodeId>,
+    /// This replica's index in `chain`: 0 is the head, `chain.len() - 1` the tail.
+    pub position: usize,
+    /// How this replica answers reads (CRAQ's rule or the naive one). The tail's versions are
+    /// always clean, so both rules agree there.
+    pub read_rule: ReadRule,
+    /// The versions of every key written so far.
+    pub store: BTreeMap<String, KeyVersions>,
+    /// How many writes this replica has applied. Invariant: it applied writes `1..=applied`,
+    /// in that order.
+    pub applied: u64,
+    /// Writes that arrived before their turn, by sequence number.
+    /// Invariant: every key is greater than `applied + 1`.
+    pub early: BTreeMap<u64, Write>,
+    /// `digests[k]`: a hash of the first `k + 1` writes applied, to check that all replicas
+    /// apply the same writes in the same order. Invariant: `digests.len() == applied`.
+    pub digests: Vec<u64>,
+    /// The largest sequence number this replica has marked clean.
+    /// Invariant: at most the tail's `applied` (clean means committed).
+    pub max_clean: u64,
+    /// For each client, its latest write applied here and that write's sequence number. Every
+    /// replica keeps it, so that a replica that becomes head recognises a retried write.
+    pub last_request: BTreeMap<NodeId, (RequestId, u64)>,
+    /// Writes passed to the successor and not yet acknowledged, by sequence number: the paper's
+    /// `Sent` list (§3), resent to a new successor when the old one is removed. Empty at the tail.
+    pub sent: BTreeMap<u64, Write>,
+    /// Head only: retried writes already applied, by sequence number, to answer once committed.
+    pub pending_replies: BTreeMap<u64, Vec<(NodeId, RequestId)>>,
+    /// The configuration this replica follows (0: the initial chain).
+    pub config_version: u64,
+    /// Whether the master removed this replica from the chain; it then serves nothing.
+    pub removed: bool,
+    /// The processor: messages wait here for their turn.
+    pub service: ServiceQueue<ChainMsg>,
+}
+// ANCHOR_END: replica
+
+impl Replica {
+    /// Replica number `position` of `chain`, whose processor takes `service_time` per message.
+    pub fn new(
+        chain: Vec<NodeId>,
+        position: usize,
+        read_rule: ReadRule,
+        service_time: Duration,
+    ) -> Replica {
+        assert!(
+            position < chain.len(),
+            "position {position} outside the chain"
+        );
+        Replica {
+            chain,
+            position,
+            read_rule,
+            store: BTreeMap::new(),
+            applied: 0,
+            early: BTreeMap::new(),
+            digests: Vec::new(),
+            max_clean: 0,
+            last_request: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            pending_replies: BTreeMap::new(),
+            config_version: 0,
+            removed: false,
+            service: ServiceQueue::new(service_time, SERVICE),
+        }
+    }
+
+    /// Whether this replica is the head, which orders writes.
+    pub fn is_head(&self) -> bool {
+        self.position == 0
+    }
+
+    /// Whether this replica is the tail, which commits writes and answers classic reads.
+    pub fn is_tail(&self) -> bool {
+        self.position + 1 == self.chain.len()
+    }
+
+    fn head(&self) -> NodeId {
+        self.chain[0]
+    }
+
+    fn tail(&self) -> NodeId {
+        *self.chain.last().expect("a chain has a replica")
+    }
+
+    /// The versions of `key` (an unwritten key has one clean, empty version).
+    pub fn versions(&self, key: &str) -> KeyVersions {
+        self.store.get(key).cloned().unwrap_or_default()
+    }
+
+    /// A message arrived: queue it for the processor (or handle it now if service is free).
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId, msg: ChainMsg) {
+        if msg == ChainMsg::Ping {
+            // Heartbeats bypass the queue, so that a busy replica is not taken for a dead one.
+            ctx.send(from, ChainMsg::Pong);
+            return;
+        }
+        if let Some((from, msg)) = self.service.arrive(ctx, from, msg) {
+            self.handle(ctx, from, msg);
+        }
+    }
+
+    /// The processor finished serving a message: act on it.
+    pub fn on_service_done(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let (from, msg) = self.service.complete(ctx);
+        self.handle(ctx, from, msg);
+    }
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId, msg: ChainMsg) {
+        if self.removed {
+            // Out of the chain: its state is no longer kept up to date, so it must not answer.
+            ctx.count("messages_to_removed_replicas");
+            return;
+        }
+        match msg {
+            ChainMsg::Request { id, input } => self.on_request(ctx, from, id, input),
+            ChainMsg::Forward { client, id, input } => self.on_request(ctx, client, id, input),
+            ChainMsg::Propagate {
+                seq,
+                key,
+                value,
+                client,
+                id,
+            } => self.on_propagate(
+                ctx,
+                Write {
+                    seq,
+                    key,
+                    value,
+                    client,
+                    id,
+                },
+            ),
+            ChainMsg::Ack { seq, key } => self.on_ack(ctx, seq, key),
+            ChainMsg::VersionQuery { key, client, id } => {
+                // Only the tail is asked; its clean version is its latest, committed write.
+                assert!(self.is_tail(), "version query sent to a non-tail replica");
+                let seq = self.store.get(&key).map_or(0, |k| k.clean().seq);
+                ctx.send(
+                    from,
+                    ChainMsg::VersionReply {
+                        key,
+                        seq,
+                        client,
+                        id,
+                    },
+                );
+            }
+            ChainMsg::VersionReply {
+                key,
+                seq,
+                client,
+                id,
+            } => self.read(ctx, client, id, &key, Some(seq)),
+            ChainMsg::NewChain { version, chain } => self.on_new_chain(ctx, version, chain),
+            ChainMsg::Response { .. } | ChainMsg::Ping | ChainMsg::Pong => {
+                ctx.count("replica_got_unexpected_message");
+            }
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_, ChainMsg>,
+        client: NodeId,
+        id: RequestId,
+        input: KvInput,
+    ) {
+        match input {
+            KvInput::Get { key } => self.read(ctx, client, id, &key, None),
+            write if !self.is_head() => {
+                // Clients send writes to the head; pass a misdirected one on rather than fail it.
+                ctx.count("misdirected_writes");
+                let msg = ChainMsg::Forward {
+                    client,
+                    id,
+                    input: write,
+                };
+                ctx.send(self.head(), msg);
+            }
+            write => self.start_write(ctx, client, id, write),
+        }
+    }
+
+    // ANCHOR: read
+    /// Answers a read of `key` for `client`, or asks the tail first if the rule says so.
+    fn read(
+        &mut self,
+        ctx: &mut Ctx<'_, ChainMsg>,
+        client: NodeId,
+        id: RequestId,
+        key: &str,
+        tail_committed: Option<u64>,
+    ) {
+        let unwritten = KeyVersions::default();
+        let versions = self.store.get(key).unwrap_or(&unwritten);
+        match (self.read_rule)(versions, tail_committed) {
+            ReadDecision::Answer(value) => {
+                ctx.count(if tail_committed.is_some() {
+                    "reads_after_version_query"
+                } else {
+                    "reads_answered_locally"
+                });
+                let output = KvOutput::Value(value);
+                ctx.send(client, ChainMsg::Response { id, output });
+            }
+            ReadDecision::AskTail => {
+                assert!(
+                    tail_committed.is_none(),
+                    "the read rule asked the tail again after the tail had answered"
+                );
+                assert!(
+                    !self.is_tail(),
+                    "the read rule asked the tail to ask itself"
+                );
+                let key = key.to_string();
+                ctx.send(self.tail(), ChainMsg::VersionQuery { key, client, id });
+            }
+        }
+    }
+    // ANCHOR_END: read
+
+    // ANCHOR: start_write
+    /// The head orders a client's write: next sequence number, executed here, then applied.
+    fn start_write(
+        &mut self,
+        ctx: &mut Ctx<'_, ChainMsg>,
+        client: NodeId,
+        id: RequestId,
+        input: KvInput,
+    ) {
+        if let Some(&(last, seq)) = self.last_request.get(&client)
+            && id <= last
+        {
+            ctx.count("duplicate_writes");
+            if id == last {
+                // A retry of a write already ordered: answer it once it is committed.
+                if seq <= self.max_clean {
+                    ctx.send(client, ChainMsg::write_done(id));
+                } else {
+                    self.pending_replies
+                        .entry(seq)
+                        .or_default()
+                        .push((client, id));
+                }
+            }
+            return;
+        }
+        let (key, value) = match input {
+            KvInput::Put { key, value } => (key, value),
+            KvInput::Append { key, value } => {
+                let old = self.store.get(&key).and_then(|k| k.latest().value.clone());
+                let new = old.unwrap_or_default() + &value;
+                (key, new)
+            }
+            KvInput::Get { .. } => unreachable!("reads are not writes"),
+        };
+        // The head has applied every write it ordered, so the next number is `applied + 1`.
+        let seq = self.applied + 1;
+        self.apply(
+            ctx,
+            Write {
+                seq,
+                key,
+                value,
+                client,
+                id,
+            },
+        );
+    }
+    // ANCHOR_END: start_write
+
+    // ANCHOR: on_propagate
+    /// A write from the predecessor: apply it in sequence order, holding early ones back.
+    fn on_propagate(&mut self, ctx: &mut Ctx<'_, ChainMsg>, write: Write) {
+        if self.is_head() {
+            // From a predecessor that was removed: the head now orders writes itself.
+            ctx.count("propagates_from_removed_replicas");
+            return;
+        }
+        if write.seq <= self.applied {
+            ctx.count("duplicate_propagates");
+            return;
+        }
+        self.early.insert(write.seq, write);
+        while let Some(next) = self.early.remove(&(self.applied + 1)) {
+            self.apply(ctx, next);
+        }
+    }
+
+    /// Applies the next write: a dirty version here, then down the chain, or, at the tail,
+    /// committed, answered and acknowledged up the chain.
+    fn apply(&mut self, ctx: &mut Ctx<'_, ChainMsg>, w: Write) {
+        assert_eq!(w.seq, self.applied + 1, "writes applied out of order");
+        self.applied = w.seq;
+        let mut digest = Fnv64(self.digests.last().copied().unwrap_or(Fnv64::default().0));
+        digest.u64(w.seq);
+        digest.bytes(w.key.as_bytes());
+        digest.bytes(w.value.as_bytes());
+        self.digests.push(digest.0);
+        self.last_request.insert(w.client, (w.id, w.seq));
+        let is_tail = self.is_tail();
+        let versions = self.store.entry(w.key.clone()).or_default();
+        versions.push_dirty(w.seq, Some(w.value.clone()));
+        if is_tail {
+            versions.commit(w.seq);
+            self.max_clean = w.seq;
+            ctx.send(w.client, ChainMsg::write_done(w.id));
+            if let Some(&predecessor) = self.position.checked_sub(1).map(|p| &self.chain[p]) {
+                ctx.send(
+                    predecessor,
+                    ChainMsg::Ack {
+                        seq: w.seq,
+                        key: w.key,
+                    },
+                );
+            }
+        } else {
+            let successor = self.chain[self.position + 1];
+            ctx.send(successor, propagate(&w));
+            self.sent.insert(w.seq, w);
+        }
+    }
+    // ANCHOR_END: on_propagate
+
+    // ANCHOR: on_ack
+    /// The tail committed write `seq`: mark it clean here and tell the predecessor.
+    fn on_ack(&mut self, ctx: &mut Ctx<'_, ChainMsg>, seq: u64, key: String) {
+        assert!(
+            seq <= self.applied,
+            "ack for write {seq}, never applied here"
+        );
+        let versions = self
+            .store
+            .get_mut(&key)
+            .expect("an acknowledged key was written here");
+        versions.commit(seq);
+        self.max_clean = self.max_clean.max(seq);
+        // The tail commits in sequence order: every write up to `seq` is committed.
+        self.sent = self.sent.split_off(&(seq + 1));
+        self.answer_pending(ctx);
+        if let Some(p) = self.position.checked_sub(1) {
+            ctx.send(self.chain[p], ChainMsg::Ack { seq, key });
+        }
+    }
+    // ANCHOR_END: on_ack
+
+    /// Answers the retried writes whose commit is now known.
+    fn answer_pending(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        let later = self.pending_replies.split_off(&(self.max_clean + 1));
+        let ready = std::mem::replace(&mut self.pending_replies, later);
+        for (client, id) in ready.into_values().flatten() {
+            ctx.send(client, ChainMsg::write_done(id));
+        }
+    }
+
+    // ANCHOR: on_new_chain
+    /// The master removed a failed replica (§3): adopt the new chain. A new tail commits the
+    /// writes it holds, since nobody downstream can still need them; a replica with a new
+    /// successor resends every write not yet acknowledged, since the successor may lack them.
+    fn on_new_chain(&mut self, ctx: &mut Ctx<'_, ChainMsg>, version: u64, chain: Vec<NodeId>) {
+        if version <= self.config_version {
+            return;
+        }
+        self.config_version = version;
+        let Some(position) = chain.iter().position(|&n| n == ctx.id()) else {
+            self.removed = true;
+            return;
+        };
+        let old_successor = self.chain.get(self.position + 1).copied();
+        self.chain = chain;
+        self.position = position;
+        if self.is_head() {
+            // Writes held for their turn came from the removed head and never reached the tail:
+            // nobody else has them, and their clients will retry.
+            self.early.clear();
+        }
+        if self.is_tail() {
+            for (seq, w) in std::mem::take(&mut self.sent) {
+                let versions = self.store.get_mut(&w.key).expect("a sent key was written");
+                versions.commit(seq);
+                self.max_clean = seq;
+                ctx.send(w.client, ChainMsg::write_done(w.id));
+                if let Some(p) = self.position.checked_sub(1) {
+                    ctx.send(self.chain[p], ChainMsg::Ack { seq, key: w.key });
+                }
+            }
+            self.answer_pending(ctx);
+        } else if self.chain.get(self.position + 1).copied() != old_successor {
+            let successor = self.chain[self.position + 1];
+            for w in self.sent.values() {
+                ctx.send(successor, propagate(w));
+            }
+        }
+    }
+    // ANCHOR_END: on_new_chain
+}
+
+/// The message that carries write `w` to a successor.
+fn propagate(w: &Write) -> ChainMsg {
+    ChainMsg::Propagate {
+        seq: w.seq,
+        key: w.key.clone(),
+        value: w.value.clone(),
+        client: w.client,
+        id: w.id,
+    }
+}
+}
+pub mod run {
+//! A whole deployment on the simulator: a chain, its clients, the invariants, and the results.
+//!
+//! Nodes `0 .. chain_length` are the replicas, head first; the clients follow, and the master
+//! comes last when the setup has [`Failures`]. [`build`] makes
+//! the simulation and registers the invariants checked after every event; [`run`] runs it until
+//! the clients stop and every request in flight has been answered, and returns the clients'
+//! history with the measurements the chapter reports.
+//!
+//! Invariants, after every event, over the replicas still in the chain (crashed and removed
+//! ones are skipped):
+//! - **same order** (van Renesse and Schneider §3, update propagation): for consecutive replicas
+//!   `i` and `i + 1`, replica `i` has applied at least as many writes, and the first writes of
+//!   both are the same writes in the same order (their prefix digests agree);
+//! - **clean means committed** (CRAQ §2.3): no replica marks a write clean before the tail has
+//!   applied it.
+
+use std::time::Duration;
+
+use super::client::{Client, RETRY, ReadMode, THINK, Workload};
+use super::history::Operation;
+use super::master::{self, Master};
+use super::message::ChainMsg;
+use super::replica::{Replica, SERVICE};
+use super::versions::{ReadRule, craq_read, naive_read};
+use crate::sim::{Ctx, Fault, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+
+/// A node of a chain deployment.
+#[derive(Clone, Debug)]
+pub enum ChainNode {
+    Replica(Replica),
+    Client(Client),
+    Master(Master),
+}
+
+impl Process for ChainNode {
+    type Msg = ChainMsg;
+    /// Nothing: crashed replicas never come back in this module's runs (see the module essay).
+    type Durable = ();
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
+        match self {
+            ChainNode::Client(c) => c.on_start(ctx),
+            ChainNode::Master(m) => m.on_start(ctx),
+            ChainNode::Replica(_) => {}
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, ChainMsg>, from: NodeId, msg: ChainMsg) {
+        match (self, msg) {
+            (ChainNode::Replica(r), msg) => r.on_message(ctx, from, msg),
+            (ChainNode::Client(c), ChainMsg::Response { id, output }) => {
+                c.on_response(ctx, id, output);
+            }
+            (ChainNode::Client(c), ChainMsg::NewChain { version, chain }) => {
+                c.on_new_chain(version, chain);
+            }
+            (ChainNode::Master(m), ChainMsg::Pong) => m.on_pong(ctx, from),
+            (ChainNode::Master(_), _) => ctx.count("master_got_unexpected_message"),
+            (ChainNode::Client(_), _) => ctx.count("client_got_chain_message"),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, ChainMsg>, timer: TimerId) {
+        match (self, timer) {
+            (ChainNode::Replica(r), SERVICE) => r.on_service_done(ctx),
+            (ChainNode::Client(c), THINK) => c.on_think_done(ctx),
+            (ChainNode::Client(c), RETRY) => c.on_retry(ctx),
+            (ChainNode::Master(m), master::TICK) => m.tick(ctx),
+            (_, timer) => unreachable!("unknown timer {timer:?}"),
+        }
+    }
+
+    fn durable(&self) {}
+}
+
+// ANCHOR: setup
+/// Everything that determines a run, apart from the seed.
+#[derive(Clone, Debug)]
+pub struct ChainSetup {
+    /// Replicas in the chain.
+    pub chain_length: usize,
+    /// Closed-loop clients.
+    pub clients: usize,
+    /// Where reads go and how they are answered.
+    pub read_mode: ReadMode,
+    /// What clients ask.
+    pub workload: Workload,
+    /// Every link, client-replica and replica-replica alike.
+    pub link: LinkConfig,
+    /// How long a replica's processor takes per message (zero: infinitely fast replicas).
+    pub service_time: Duration,
+    /// Clients send requests until this much time has passed.
+    pub duration: Duration,
+    /// Replaces the read rule of `read_mode` (for the exercise); `None` in normal runs.
+    pub read_rule: Option<ReadRule>,
+    /// Replica crashes and the master that handles them; `None`: replicas never fail.
+    pub failures: Option<Failures>,
+}
+
+/// Crashes to inject, and how the master and clients cope with them.
+#[derive(Clone, Debug)]
+pub struct Failures {
+    /// Replica `index` (position in the initial chain) crashes at `at`, for good.
+    pub crashes: Vec<(Duration, usize)>,
+    /// How often the master pings each replica.
+    pub ping_period: Duration,
+    /// How long a replica may be silent before the master removes it.
+    pub timeout: Duration,
+    /// How long a client waits for an answer before sending its request again.
+    pub retry_after: Duration,
+}
+// ANCHOR_END: setup
+
+impl ChainSetup {
+    /// Checks the setup, so that bad input is an error rather than a panic deep in a run.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.chain_length == 0 {
+            return Err("a chain needs at least one replica".to_string());
+        }
+        if self.clients == 0 {
+            return Err("a run needs at least one client".to_string());
+        }
+        self.workload.validate()?;
+        if let Some(f) = &self.failures {
+            if let Some((_, i)) = f.crashes.iter().find(|(_, i)| *i >= self.chain_length) {
+                let n = self.chain_length;
+                return Err(format!("crash of replica {i}, outside a chain of {n}"));
+            }
+            if f.ping_period.is_zero() || f.retry_after.is_zero() {
+                return Err("ping period and retry time must be positive".to_string());
+            }
+        }
+        self.link.validate()
+    }
+
+    /// The rule replicas use to answer reads.
+    pub fn rule(&self) -> ReadRule {
+        self.read_rule.unwrap_or(match self.read_mode {
+            ReadMode::Craq => craq_read,
+            // The tail's versions are always clean, so the rules agree there.
+            ReadMode::Tail | ReadMode::Naive => naive_read,
+        })
+    }
+
+    /// The replicas' node ids, head first.
+    pub fn chain(&self) -> Vec<NodeId> {
+        (0..self.chain_length).map(NodeId).collect()
+    }
+}
+
+// ANCHOR: build
+/// The simulation of `setup` with `seed`, with the chain invariants registered.
+pub fn build(setup: &ChainSetup, seed: u64) -> Result<Sim<ChainNode>, String> {
+    setup.validate()?;
+    let chain = setup.chain();
+    let mut nodes: Vec<ChainNode> = (0..setup.chain_length)
+        .map(|i| {
+            let r = Replica::new(chain.clone(), i, setup.rule(), setup.service_time);
+            ChainNode::Replica(r)
+        })
+        .collect();
+    let stop_at = Time::ZERO + setup.duration;
+    let clients: Vec<NodeId> = (0..setup.clients)
+        .map(|c| NodeId(setup.chain_length + c))
+        .collect();
+    let workload = setup.workload;
+    for c in 0..setup.clients {
+        let mut client = Client::new(c as u64, chain.clone(), setup.read_mode, workload, stop_at);
+        client.retry_after = setup.failures.as_ref().map(|f| f.retry_after);
+        nodes.push(ChainNode::Client(client));
+    }
+    // The master, if any, is the last node, so that replicas and clients keep their ids.
+    if let Some(f) = &setup.failures {
+        let master = Master::new(chain.clone(), clients, f.ping_period, f.timeout);
+        nodes.push(ChainNode::Master(master));
+    }
+    let mut sim = Sim::new(seed, setup.link.clone(), nodes);
+    for &(at, i) in setup.failures.iter().flat_map(|f| &f.crashes) {
+        sim.schedule_fault(Time::ZERO + at, Fault::Crash(NodeId(i)));
+    }
+    let n = setup.chain_length;
+    sim.add_invariant(
+        "replicas apply the same writes in the same order",
+        move |sim| check_same_order(&replicas(sim, n)),
+    );
+    sim.add_invariant("clean means committed", move |sim| {
+        let replicas = replicas(sim, n);
+        let committed = replicas.last().map_or(0, |tail| tail.applied);
+        match replicas.iter().find(|r| r.max_clean > committed) {
+            Some(r) => Err(format!(
+                "replica {} marked write {} clean, but the tail has applied only {committed}",
+                r.position, r.max_clean
+            )),
+            None => Ok(()),
+        }
+    });
+    Ok(sim)
+}
+// ANCHOR_END: build
+
+/// The replicas of a run still in the chain (neither crashed nor removed), in chain order.
+/// Removal never reorders a chain, so this is the initial order minus the missing ones.
+pub fn replicas(sim: &Sim<ChainNode>, chain_length: usize) -> Vec<&Replica> {
+    (0..chain_length)
+        .filter_map(|i| match sim.process(NodeId(i)) {
+            Some(ChainNode::Replica(r)) if !r.removed => Some(r),
+            Some(ChainNode::Replica(_)) | None => None,
+            Some(_) => unreachable!("node {i} is a replica"),
+        })
+        .collect()
+}
+
+// ANCHOR: check_same_order
+/// The update propagation invariant: each replica's applied writes are a prefix of its
+/// predecessor's (van Renesse and Schneider 2004, §3).
+pub fn check_same_order(chain: &[&Replica]) -> Result<(), String> {
+    for pair in chain.windows(2) {
+        let (up, down) = (pair[0], pair[1]);
+        if up.applied < down.applied {
+            return Err(format!(
+                "replica {} applied {} writes, more than its predecessor's {}",
+                down.position, down.applied, up.applied
+            ));
+        }
+        if let Some(last) = down.applied.checked_sub(1) {
+            let last = last as usize;
+            if up.digests[last] != down.digests[last] {
+                return Err(format!(
+                    "replicas {} and {} applied different writes among the first {}",
+                    up.position,
+                    down.position,
+                    last + 1
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: check_same_order
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// Every client's operations, by client then completion order.
+    pub history: Vec<Operation>,
+    /// Messages each replica's processor handled while clients were sending (up to
+    /// `duration`), head first: multiplied by the service time, how busy each replica was
+    /// (0 for a replica that crashed).
+    pub handled: Vec<u64>,
+    /// Writes applied at the end by each replica still in the chain, head first (all equal
+    /// after draining).
+    pub applied: Vec<u64>,
+    /// The replicas the master removed (by initial position), in order.
+    pub removed: Vec<usize>,
+    /// Reads answered from a replica's own versions, and reads that needed a version query.
+    pub local_reads: u64,
+    pub queried_reads: u64,
+    /// The run's fingerprint.
+    pub trace_hash: u64,
+    /// Simulator events processed.
+    pub events: u64,
+}
+
+/// How long a run continues after the clients stop, so that requests in flight are answered.
+pub const DRAIN: Duration = Duration::from_secs(5);
+
+// ANCHOR: run
+/// Runs `setup` with `seed` until the clients have stopped and the chain is quiet.
+pub fn run(setup: &ChainSetup, seed: u64) -> Result<RunOutcome, String> {
+    let mut sim = build(setup, seed)?;
+    let n = setup.chain_length;
+    let stop = Time::ZERO + setup.duration;
+    sim.run_until(stop)
+        .map_err(|v: InvariantViolation| v.to_string())?;
+    let served = |sim: &Sim<ChainNode>, i: usize| match sim.process(NodeId(i)) {
+        Some(ChainNode::Replica(r)) => r.service.served,
+        _ => 0,
+    };
+    let handled = (0..n).map(|i| served(&sim, i)).collect();
+    sim.run_until(stop + DRAIN).map_err(|v| v.to_string())?;
+    let chain = replicas(&sim, n);
+    let applied = chain.iter().map(|r| r.applied).collect();
+    let mut history = Vec::new();
+    let mut removed = Vec::new();
+    for i in n..sim.node_count() {
+        if let Some(ChainNode::Master(m)) = sim.process(NodeId(i)) {
+            removed = m.removed.iter().map(|&(_, r)| r.0).collect();
+        }
+        if let Some(ChainNode::Client(c)) = sim.process(NodeId(i)) {
+            history.extend(c.full_history());
+        }
+    }
+    let metrics = sim.metrics();
+    Ok(RunOutcome {
+        history,
+        handled,
+        applied,
+        removed,
+        local_reads: metrics.counter("reads_answered_locally"),
+        queried_reads: metrics.counter("reads_after_version_query"),
+        trace_hash: sim.trace_hash(),
+        events: sim.events_processed(),
+    })
+}
+// ANCHOR_END: run
+
+}
+pub mod service {
+//! A server's processor: one message at a time, each taking a fixed service time.
+//!
+//! The simulator delivers a message and the process handles it in zero time, so on its own it
+//! models servers of infinite capacity: throughput would then depend only on network latency, and
+//! no replica could ever be a bottleneck. But the whole point of CRAQ is a bottleneck: with
+//! classic chain replication every read lands on the tail, and its processor saturates while the
+//! other replicas idle. So each replica puts incoming messages in a FIFO queue and handles them
+//! one by one, each after `service_time` of local time (a single-server queue, M/D/1 when
+//! arrivals are Poisson). A replica's capacity is then `1 / service_time` messages per second.
+//!
+//! The queue is generic over the message type so that other protocols (Raft, for the chapter's
+//! comparison) can be measured under the same cost model: pass each incoming message through
+//! [`ServiceQueue::arrive`], and handle what [`ServiceQueue::complete`] returns when the queue's
+//! timer fires.
+//!
+//! Simplification: sending costs nothing, and every message costs the same, whatever its size.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::sim::{Ctx, NodeId, TimerId};
+
+// ANCHOR: service_queue
+/// A single-server FIFO queue of messages waiting for a node's processor.
+#[derive(Clone, Debug)]
+pub struct ServiceQueue<M> {
+    /// How long handling one message takes. Zero: messages are handled on arrival.
+    pub service_time: Duration,
+    /// The timer this queue uses to signal the end of a service.
+    pub timer: TimerId,
+    /// Messages waiting, oldest first; the first is in service when `busy`.
+    /// Invariant: `busy == !waiting.is_empty()` (when `service_time` is non-zero).
+    waiting: VecDeque<(NodeId, M)>,
+    /// Whether the processor is serving the first waiting message.
+    busy: bool,
+    /// Messages served so far.
+    pub served: u64,
+}
+
+impl<M> ServiceQueue<M> {
+    /// An idle queue whose services take `service_time` and are timed with `timer`.
+    pub fn new(service_time: Duration, timer: TimerId) -> ServiceQueue<M> {
+        ServiceQueue {
+            service_time,
+            timer,
+            waiting: VecDeque::new(),
+            busy: false,
+            served: 0,
+        }
+    }
+
+    /// A message arrived. Returns it back if it can be handled right away (zero service time);
+    /// otherwise queues it, starting its service if the processor is idle.
+    pub fn arrive<N>(&mut self, ctx: &mut Ctx<'_, N>, from: NodeId, msg: M) -> Option<(NodeId, M)> {
+        if self.service_time.is_zero() {
+            self.served += 1;
+            return Some((from, msg));
+        }
+        self.waiting.push_back((from, msg));
+        if !self.busy {
+            self.busy = true;
+            ctx.set_timer(self.timer, self.service_time);
+        }
+        None
+    }
+
+    /// The service timer fired: returns the message whose service is complete, and starts
+    /// serving the next one, if any.
+    pub fn complete<N>(&mut self, ctx: &mut Ctx<'_, N>) -> (NodeId, M) {
+        assert!(self.busy, "service completed on an idle processor");
+        let done = self.waiting.pop_front().expect("busy implies a message");
+        self.served += 1;
+        self.busy = !self.waiting.is_empty();
+        if self.busy {
+            ctx.set_timer(self.timer, self.service_time);
+        }
+        done
+    }
+
+    /// Messages waiting, including the one in service.
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+}
+// ANCHOR_END: service_queue
+}
+pub mod versions {
+//! The versions a replica keeps of one key, and the rules that pick which one a read returns.
+//!
+//! Classic chain replication needs one value per key at each replica: reads go to the tail, and
+//! the tail's value is by construction committed. CRAQ (Terrace and Freedman, USENIX ATC 2009,
+//! §2.3) lets *every* replica answer reads, and for that a replica must know which of its values
+//! are committed. It keeps, per key, a list of versions:
+//!
+//! - when a write passes by on its way down the chain, the replica appends a new version and
+//!   marks it **dirty** (not yet known to be committed);
+//! - when the acknowledgement for that write comes back up from the tail, the replica marks the
+//!   version **clean** and forgets every older version of the key.
+//!
+//! A read then follows the *dirty-read rule* ([`craq_read`]): if the newest version is clean, the
+//! replica answers with it; if it is dirty, the replica cannot tell which of its versions the tail
+//! has committed, so it asks the tail for the sequence number of the key's latest committed
+//! version (a *version query*, cheaper than a full read because only a number travels back) and
+//! answers with that version. Either way the answer is a committed value no older than anything
+//! the tail had committed when the read began, which is what makes CRAQ reads linearizable.
+//!
+//! [`naive_read`] is the rule without the check: it answers with the newest version, dirty or
+//! not. In a chain, replicas upstream of the tail are *ahead* of it, so this returns writes that
+//! are not committed yet; a later read at the tail can then go back in time. The stale-read table
+//! of the chapter measures how often.
+//!
+//! Invariant of [`KeyVersions`]: never empty; sequence numbers strictly increase; the first
+//! version is the newest clean one and every later one is dirty.
+
+/// One value of a key, written by the write with sequence number `seq`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    /// The write's position in the chain's total order of writes (0: the key was never written).
+    pub seq: u64,
+    /// The key's value after that write (`None` before the first write).
+    pub value: Option<String>,
+}
+
+// ANCHOR: key_versions
+/// The versions of one key at one replica, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyVersions {
+    /// Invariant: non-empty, `seq` strictly increasing, `versions[0]` clean, the rest dirty.
+    versions: Vec<Version>,
+}
+// ANCHOR_END: key_versions
+
+impl Default for KeyVersions {
+    /// A key nobody has written: one clean version with no value.
+    fn default() -> Self {
+        KeyVersions {
+            versions: vec![Version {
+                seq: 0,
+                value: None,
+            }],
+        }
+    }
+}
+
+impl KeyVersions {
+    /// The newest version, clean or dirty.
+    pub fn latest(&self) -> &Version {
+        self.versions.last().expect("never empty")
+    }
+
+    /// The newest clean version: the latest write of this key known to be committed.
+    pub fn clean(&self) -> &Version {
+        &self.versions[0]
+    }
+
+    /// Whether some version is waiting for its acknowledgement from the tail.
+    pub fn is_dirty(&self) -> bool {
+        self.versions.len() > 1
+    }
+
+    /// How many versions are kept (one clean, the rest dirty).
+    pub fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    /// Always false: a key has at least its clean version.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Records the write `seq` that left `value`, as dirty. Writes arrive in sequence order
+    /// (replicas apply them in order, see `replica.rs`), so `seq` is the newest.
+    pub fn push_dirty(&mut self, seq: u64, value: Option<String>) {
+        assert!(
+            seq > self.latest().seq,
+            "write {seq} applied after write {}: out of order",
+            self.latest().seq
+        );
+        self.versions.push(Version { seq, value });
+    }
+
+    // ANCHOR: commit
+    /// The tail has committed write `seq` of this key: its version becomes the clean one and
+    /// every older version is dropped (CRAQ §2.3). An acknowledgement for a version already
+    /// superseded by a newer clean one (acknowledgements may overtake each other) changes nothing.
+    pub fn commit(&mut self, seq: u64) {
+        if seq <= self.clean().seq {
+            return;
+        }
+        let at = self
+            .versions
+            .iter()
+            .position(|v| v.seq == seq)
+            .unwrap_or_else(|| panic!("commit of write {seq}, which this replica never applied"));
+        self.versions.drain(..at);
+    }
+    // ANCHOR_END: commit
+
+    /// The version of write `seq` if it is still kept, else the clean version if it is newer
+    /// (an acknowledgement for a later write arrived meanwhile and `seq` was dropped).
+    pub fn committed_version(&self, seq: u64) -> Option<&Version> {
+        if seq <= self.clean().seq {
+            return Some(self.clean());
+        }
+        self.versions.iter().find(|v| v.seq == seq)
+    }
+
+    /// All versions kept, oldest (the clean one) first.
+    pub fn versions(&self) -> &[Version] {
+        &self.versions
+    }
+}
+
+/// What a replica does with a read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadDecision {
+    /// Answer the client with this value.
+    Answer(Option<String>),
+    /// Ask the tail which version of the key it has committed, and decide again with its answer.
+    AskTail,
+}
+
+/// A read rule: given the key's versions and, on the second pass, the sequence number of the
+/// tail's latest committed version of the key, decide what to answer.
+pub type ReadRule = fn(&KeyVersions, Option<u64>) -> ReadDecision;
+
+// ANCHOR: craq_read
+/// CRAQ's dirty-read rule (Terrace and Freedman 2009, §2.3). First pass (`tail_committed` is
+/// `None`): a clean key is answered locally, a dirty one needs the tail. Second pass: answer
+/// with the version the tail named (or a newer clean one, if it has been dropped since).
+pub fn craq_read(key: &KeyVersions, tail_committed: Option<u64>) -> ReadDecision {
+    match tail_committed {
+        None if !key.is_dirty() => ReadDecision::Answer(key.clean().value.clone()),
+        None => ReadDecision::AskTail,
+        Some(seq) => {
+            let version = key
+                .committed_version(seq)
+                .expect("the tail committed a write this upstream replica never applied");
+            ReadDecision::Answer(version.value.clone())
+        }
+    }
+}
+// ANCHOR_END: craq_read
+
+// ANCHOR: naive_read
+/// Reading without CRAQ's check: the newest version this replica has, committed or not.
+pub fn naive_read(key: &KeyVersions, _tail_committed: Option<u64>) -> ReadDecision {
+    ReadDecision::Answer(key.latest().value.clone())
+}
+// ANCHOR_END: naive_read
+
+}
+
+pub use client::{Client, ReadMode, Workload};
+pub use history::{KvInput, KvOutput, Operation, StaleReadReport, check_stale_reads};
+pub use message::ChainMsg;
+pub use replica::Replica;
+pub use run::{ChainNode, ChainSetup, Failures, RunOutcome, build, run};
+pub use versions::{KeyVersions, ReadDecision, ReadRule, Version, craq_read, naive_read};
+}
+}
+
+mod sim {
+//! A deterministic discrete-event simulator for distributed protocols.
+//!
+//! The simulator runs protocols written as sans-I/O state machines (see [`Process`]) on a
+//! simulated network and simulated clocks, under faults you script or draw at random. It is the
+//! Rust counterpart of the SimPy models a reader may know, with three differences that matter for
+//! distributed systems:
+//!
+//! - **Determinism.** One seed fixes the whole run. Same seed, same trace, byte for byte
+//!   ([`Sim::trace_hash`]). A failing run is a seed; a seed is a bug report.
+//! - **Faults as first-class input.** Message loss, duplication, reordering, latency tails,
+//!   bandwidth, partitions (both ways or one way), crashes with durable state, pauses and clock
+//!   drift are all configuration ([`LinkConfig`], [`Fault`], [`Clock`], [`Nemesis`]).
+//! - **Invariants after every event.** A check registered with [`Sim::add_invariant`] sees the
+//!   whole system between any two events, which no test of a real deployment can.
+//!
+//! Layout: `rng` (seeded randomness), `time` (virtual time), `process` (the protocol contract),
+//! `network` (links and partitions), `clock` (drift), `faults` (schedules and the nemesis),
+//! `world` (the event loop), `metrics`, `trace`, `campaign` (many seeds on many cores).
+
+mod campaign {
+//! Campaigns: the same simulation over many seeds, on every core.
+//!
+//! One seed explores one interleaving of messages, timers and faults. Bugs in distributed
+//! protocols hide in rare interleavings, so we run thousands of seeds. A campaign hands seeds to
+//! worker threads, shows a progress line when a person is watching (nothing when standard error
+//! is not a terminal, as in CI), and reports every failing seed together with the exact command
+//! that replays it: replaying one seed gives the identical run, under a debugger if need be.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Which seeds to run and how to tell a person to replay one.
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    /// A short name for the progress bar and the report.
+    pub name: String,
+    /// The first seed.
+    pub first_seed: u64,
+    /// How many consecutive seeds to run.
+    pub seeds: u64,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// The replay command, with `{seed}` where the seed goes.
+    pub replay: String,
+}
+
+/// What a campaign found.
+#[derive(Clone, Debug)]
+pub struct CampaignReport {
+    pub name: String,
+    pub passed: u64,
+    /// Failing seeds and what went wrong, sorted by seed.
+    pub failures: Vec<(u64, String)>,
+    pub elapsed: Duration,
+    /// The replay command template.
+    pub replay: String,
+}
+
+impl CampaignReport {
+    /// Seeds run per wall-clock second.
+    pub fn seeds_per_sec(&self) -> f64 {
+        (self.passed + self.failures.len() as u64) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The command that replays `seed`.
+    pub fn replay_command(&self, seed: u64) -> String {
+        self.replay.replace("{seed}", &seed.to_string())
+    }
+
+    /// Panics with every failure and its replay command, if there was any failure. For tests.
+    pub fn assert_passed(&self) {
+        if self.failures.is_empty() {
+            return;
+        }
+        let mut text = format!(
+            "campaign `{}`: {} of {} seeds failed\n",
+            self.name,
+            self.failures.len(),
+            self.passed + self.failures.len() as u64
+        );
+        for (seed, why) in self.failures.iter().take(10) {
+            text += &format!(
+                "  seed {seed}: {why}\n    replay: {}\n",
+                self.replay_command(*seed)
+            );
+        }
+        panic!("{text}");
+    }
+}
+
+impl Campaign {
+    /// Runs `check(seed)` for every seed. `check` returns `Err(explanation)` on failure; a panic
+    /// inside it is caught and reported as a failure of that seed too.
+    pub fn run<F>(&self, check: F) -> CampaignReport
+    where
+        F: Fn(u64) -> Result<(), String> + Sync,
+    {
+        let started = Instant::now();
+        let threads = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let bar = Progress::new(&self.name, self.seeds);
+        let next = AtomicU64::new(0);
+        let failures = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= self.seeds {
+                            break;
+                        }
+                        let seed = self.first_seed + i;
+                        let run = std::panic::AssertUnwindSafe(|| check(seed));
+                        let outcome = std::panic::catch_unwind(run)
+                            .unwrap_or_else(|panic| Err(panic_message(&panic)));
+                        if let Err(why) = outcome {
+                            bar.println(format!(
+                                "seed {seed} failed: {why}\n  replay: {}",
+                                self.replay.replace("{seed}", &seed.to_string())
+                            ));
+                            failures
+                                .lock()
+                                .expect("no worker panics holding it")
+                                .push((seed, why));
+                        }
+                        bar.inc(1);
+                    }
+                });
+            }
+        });
+        bar.finish();
+        let mut failures = failures.into_inner().expect("workers are done");
+        failures.sort();
+        CampaignReport {
+            name: self.name.clone(),
+            passed: self.seeds - failures.len() as u64,
+            failures,
+            elapsed: started.elapsed(),
+            replay: self.replay.clone(),
+        }
+    }
+}
+
+/// A progress line on standard error, drawn only when it is a terminal. Hand-rolled with std
+/// (rather than `indicatif`) so that the simulator stays std-only and runs in the playground.
+struct Progress {
+    name: String,
+    total: u64,
+    done: AtomicU64,
+    started: Instant,
+    visible: bool,
+}
+
+impl Progress {
+    fn new(name: &str, total: u64) -> Progress {
+        let visible = std::io::stderr().is_terminal();
+        Progress {
+            name: name.to_string(),
+            total,
+            done: AtomicU64::new(0),
+            started: Instant::now(),
+            visible,
+        }
+    }
+
+    fn inc(&self, by: u64) {
+        let done = self.done.fetch_add(by, Ordering::Relaxed) + by;
+        // Redraw about a hundred times per campaign, not once per seed.
+        if self.visible && (done == self.total || done.is_multiple_of((self.total / 100).max(1))) {
+            let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r{}: {done}/{} seeds ({rate:.0} seeds/s)",
+                self.name, self.total
+            );
+            let _ = err.flush();
+        }
+    }
+
+    fn println(&self, line: String) {
+        let mut err = std::io::stderr().lock();
+        let clear = if self.visible { "\r\x1b[2K" } else { "" };
+        let _ = writeln!(err, "{clear}{line}");
+    }
+
+    fn finish(&self) {
+        if self.visible {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_string()
+    }
+}
+
+}
+mod clock {
+//! Per-node clocks that drift and start offset from true time.
+//!
+//! A real quartz clock runs a little fast or slow (tens of parts per million is typical, and
+//! the rate wanders with temperature), and two machines' clocks disagree by whatever offset
+//! their last synchronisation left. The simulator keeps true time; each node reads its own
+//! clock, `local = offset + true * (1 + drift)`, and its timers run on that clock: a node whose
+//! clock runs fast sees its timeouts expire early in true time.
+
+use std::time::Duration;
+
+use super::time::{Time, nanos};
+
+// ANCHOR: clock
+/// How one node's clock relates to true (simulated) time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// What the clock reads at true time zero, in nanoseconds (may be negative).
+    pub offset_ns: i64,
+    /// How fast the clock runs, in parts per million: +50 gains 50 µs per true second.
+    /// Invariant: greater than -1,000,000 (a clock cannot run backwards or stand still).
+    pub drift_ppm: i64,
+}
+
+impl Clock {
+    /// The clock's reading at true time `t`, clamped at zero.
+    pub fn local(&self, t: Time) -> Time {
+        let t = i128::from(t.0);
+        let drift = t * i128::from(self.drift_ppm) / 1_000_000;
+        let reading = t + drift + i128::from(self.offset_ns);
+        Time(reading.clamp(0, i128::from(u64::MAX)) as u64)
+    }
+
+    /// How much true time passes while this clock advances by `local`.
+    pub fn real_duration(&self, local: Duration) -> Duration {
+        if self.drift_ppm == 0 {
+            return local;
+        }
+        assert!(
+            self.drift_ppm > -1_000_000,
+            "clock drift {} ppm",
+            self.drift_ppm
+        );
+        let ns = u128::from(nanos(local)) * 1_000_000 / (1_000_000 + self.drift_ppm) as u128;
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+}
+// ANCHOR_END: clock
+
+}
+mod faults {
+//! Faults: what can go wrong, when, scripted by hand or drawn at random.
+//!
+//! A [`FaultSchedule`] is a list of timed [`Fault`]s. It can be written as text, one fault per
+//! line, so that a scenario reads like a transcript:
+//!
+//! ```text
+//! # partition the leader away, then heal
+//! at 5s    partition 0 | 1,2
+//! at 7.5s  heal
+//! at 8s    crash 2
+//! at 9s    restart 2
+//! at 10s   pause 1
+//! at 12s   resume 1
+//! at 13s   oneway 0 -> 2
+//! ```
+//!
+//! A [`Nemesis`] (the name Jepsen gave its fault injector) draws such a schedule at random from
+//! the run's seed, so a campaign over many seeds explores many different fault patterns.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::process::NodeId;
+use super::rng::Rng;
+use super::time::{Time, parse_duration};
+
+/// One thing that goes wrong (or is repaired).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The node stops; its volatile state is lost, its durable state is kept.
+    Crash(NodeId),
+    /// A crashed node starts again from its durable state.
+    Restart(NodeId),
+    /// The node freezes (a long GC pause, a stopped VM): it keeps its state but handles nothing.
+    Pause(NodeId),
+    /// A paused node continues, handling everything that arrived meanwhile.
+    Resume(NodeId),
+    /// No message crosses between the two sides, in either direction.
+    Partition(Vec<NodeId>, Vec<NodeId>),
+    /// No message goes from the first side to the second; the other direction still works.
+    OneWay(Vec<NodeId>, Vec<NodeId>),
+    /// Every partition is removed.
+    Heal,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |ids: &[NodeId]| {
+            ids.iter()
+                .map(|n| n.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Fault::Crash(n) => write!(f, "crash {}", n.0),
+            Fault::Restart(n) => write!(f, "restart {}", n.0),
+            Fault::Pause(n) => write!(f, "pause {}", n.0),
+            Fault::Resume(n) => write!(f, "resume {}", n.0),
+            Fault::Partition(a, b) => write!(f, "partition {} | {}", list(a), list(b)),
+            Fault::OneWay(a, b) => write!(f, "oneway {} -> {}", list(a), list(b)),
+            Fault::Heal => write!(f, "heal"),
+        }
+    }
+}
+
+/// Timed faults, in the order they happen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultSchedule {
+    /// Invariant: sorted by time (stable, so faults at one instant keep their written order).
+    pub faults: Vec<(Time, Fault)>,
+}
+
+/// A line of a fault script that could not be understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fault script line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
+impl FaultSchedule {
+    /// Adds a fault at `at`, keeping the schedule sorted.
+    pub fn add(&mut self, at: Time, fault: Fault) {
+        let pos = self.faults.partition_point(|(t, _)| *t <= at);
+        self.faults.insert(pos, (at, fault));
+    }
+
+    /// Parses a script (see the module docs). `nodes` is the number of nodes in the run, so
+    /// that a node that does not exist is an error here rather than a panic later.
+    pub fn parse(script: &str, nodes: usize) -> Result<FaultSchedule, ScheduleError> {
+        let mut schedule = FaultSchedule::default();
+        for (i, raw) in script.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |message: String| ScheduleError {
+                line: i + 1,
+                message,
+            };
+            let (at, fault) = parse_line(line, nodes).map_err(err)?;
+            schedule.add(at, fault);
+        }
+        Ok(schedule)
+    }
+}
+
+impl fmt::Display for FaultSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (at, fault) in &self.faults {
+            writeln!(f, "at {}ms {fault}", at.0 / 1_000_000)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_line(line: &str, nodes: usize) -> Result<(Time, Fault), String> {
+    let mut words = line.split_whitespace();
+    if words.next() != Some("at") {
+        return Err(format!("`{line}` should start with `at <time>`"));
+    }
+    let when = words.next().ok_or("missing time after `at`")?;
+    let at = Time::ZERO + parse_duration(when)?;
+    let verb = words.next().ok_or("missing fault after the time")?;
+    let rest: Vec<&str> = words.collect();
+    let rest = rest.join(" ");
+    let one = |rest: &str| parse_node(rest.trim(), nodes);
+    let fault = match verb {
+        "crash" => Fault::Crash(one(&rest)?),
+        "restart" => Fault::Restart(one(&rest)?),
+        "pause" => Fault::Pause(one(&rest)?),
+        "resume" => Fault::Resume(one(&rest)?),
+        "heal" if rest.is_empty() => Fault::Heal,
+        "heal" => return Err(format!("`heal` takes no arguments, got `{rest}`")),
+        "partition" => {
+            let (a, b) = rest
+                .split_once('|')
+                .ok_or("partition needs two sides: `a,b | c`")?;
+            Fault::Partition(parse_side(a, nodes)?, parse_side(b, nodes)?)
+        }
+        "oneway" => {
+            let (a, b) = rest
+                .split_once("->")
+                .ok_or("oneway needs a direction: `a -> b,c`")?;
+            Fault::OneWay(parse_side(a, nodes)?, parse_side(b, nodes)?)
+        }
+        other => {
+            return Err(format!(
+                "unknown fault `{other}` (crash, restart, pause, resume, partition, oneway, heal)"
+            ));
+        }
+    };
+    Ok((at, fault))
+}
+
+fn parse_side(text: &str, nodes: usize) -> Result<Vec<NodeId>, String> {
+    let side = text
+        .split(',')
+        .map(|n| parse_node(n.trim(), nodes))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(side)
+}
+
+fn parse_node(text: &str, nodes: usize) -> Result<NodeId, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a node number"))?;
+    if n >= nodes {
+        return Err(format!(
+            "node {n} does not exist (the run has nodes 0..{nodes})"
+        ));
+    }
+    Ok(NodeId(n))
+}
+
+// ANCHOR: nemesis
+/// A random fault injector: draws a fault schedule from a seed.
+#[derive(Clone, Debug)]
+pub struct Nemesis {
+    /// Mean time between the starts of two faults (exponentially distributed).
+    pub mean_interval: Duration,
+    /// Mean time a fault lasts before it is repaired (exponentially distributed).
+    pub mean_duration: Duration,
+    /// Which kinds of fault to draw from.
+    pub crash: bool,
+    pub pause: bool,
+    pub partition: bool,
+    /// At most this many nodes are crashed or paused at once (e.g. a minority).
+    pub max_down: usize,
+}
+
+impl Nemesis {
+    /// The schedule of faults between `start` and `end` for nodes `0..nodes`. Every fault is
+    /// repaired by `end`, so a run can check that the system recovers afterwards.
+    pub fn schedule(&self, rng: &mut Rng, nodes: usize, start: Time, end: Time) -> FaultSchedule {
+        let mut schedule = FaultSchedule::default();
+        let mut kinds = Vec::new();
+        kinds.extend(self.crash.then_some(0));
+        kinds.extend(self.pause.then_some(1));
+        kinds.extend(self.partition.then_some(2));
+        if kinds.is_empty() || nodes == 0 {
+            return schedule;
+        }
+        // When each node becomes healthy again; a node is not faulted twice at once.
+        let mut down_until = vec![Time::ZERO; nodes];
+        let mut t = start;
+        loop {
+            t = t + Duration::from_secs_f64(rng.exponential(self.mean_interval.as_secs_f64()));
+            if t >= end {
+                break;
+            }
+            let repair =
+                (t + Duration::from_secs_f64(rng.exponential(self.mean_duration.as_secs_f64())))
+                    .min(end);
+            match *rng.pick(&kinds) {
+                2 => {
+                    let cut = rng.range(1, nodes.max(2) as u64) as usize;
+                    let mut ids: Vec<NodeId> = (0..nodes).map(NodeId).collect();
+                    shuffle(&mut ids, rng);
+                    let (a, b) = ids.split_at(cut.min(nodes));
+                    if !b.is_empty() {
+                        schedule.add(t, Fault::Partition(a.to_vec(), b.to_vec()));
+                        schedule.add(repair, Fault::Heal);
+                    }
+                }
+                kind => {
+                    let down = down_until.iter().filter(|u| **u > t).count();
+                    let node = rng.range(0, nodes as u64) as usize;
+                    if down >= self.max_down || down_until[node] > t {
+                        continue;
+                    }
+                    down_until[node] = repair;
+                    let id = NodeId(node);
+                    let (fail, fix) = if kind == 0 {
+                        (Fault::Crash(id), Fault::Restart(id))
+                    } else {
+                        (Fault::Pause(id), Fault::Resume(id))
+                    };
+                    schedule.add(t, fail);
+                    schedule.add(repair, fix);
+                }
+            }
+        }
+        schedule
+    }
+}
+// ANCHOR_END: nemesis
+
+/// Fisher-Yates shuffle with the run's generator.
+pub fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
+    for i in (1..items.len()).rev() {
+        let j = rng.range(0, i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
+}
+mod metrics {
+//! Counters and histograms that processes and the simulator fill during a run.
+//!
+//! Histograms keep every sample and compute exact percentiles by the nearest-rank method
+//! (the smallest sample with at least p% of samples at or below it). Our runs record at most a
+//! few million samples, so exactness is cheaper than explaining a sketch's error here; chapter
+//! 31 builds a mergeable sketch for when it is not.
+
+use std::collections::BTreeMap;
+
+/// Named counters and histograms. Names are sorted, so reports list them in a stable order.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    counters: BTreeMap<&'static str, u64>,
+    histograms: BTreeMap<&'static str, Histogram>,
+}
+
+impl Metrics {
+    /// Adds `by` to counter `name` (created at zero).
+    pub fn count(&mut self, name: &'static str, by: u64) {
+        *self.counters.entry(name).or_insert(0) += by;
+    }
+
+    /// Records one sample in histogram `name`.
+    pub fn observe(&mut self, name: &'static str, value: f64) {
+        self.histograms.entry(name).or_default().record(value);
+    }
+
+    /// The value of counter `name` (zero if never counted).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+
+    /// The histogram `name`, if anything was recorded in it.
+    pub fn histogram(&self, name: &str) -> Option<&Histogram> {
+        self.histograms.get(name)
+    }
+
+    /// All counters, by name.
+    pub fn counters(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.counters.iter().map(|(k, v)| (*k, *v))
+    }
+}
+
+/// Every sample of one quantity, for exact percentiles.
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    samples: Vec<f64>,
+    /// Invariant: if true, `samples` is sorted ascending.
+    sorted: bool,
+}
+
+impl Histogram {
+    /// Adds a sample. NaN is refused, since it has no place in an order.
+    pub fn record(&mut self, value: f64) {
+        assert!(!value.is_nan(), "NaN recorded in a histogram");
+        self.samples.push(value);
+        self.sorted = false;
+    }
+
+    /// How many samples were recorded.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// True if no sample was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The arithmetic mean, or `None` if empty.
+    pub fn mean(&self) -> Option<f64> {
+        if self.samples.is_empty() {
+            return None;
+        }
+        Some(self.samples.iter().sum::<f64>() / self.samples.len() as f64)
+    }
+
+    /// The nearest-rank `p`-th percentile (`p` in 0..=100), or `None` if empty.
+    pub fn percentile(&mut self, p: f64) -> Option<f64> {
+        assert!((0.0..=100.0).contains(&p), "percentile {p} outside 0..=100");
+        if self.samples.is_empty() {
+            return None;
+        }
+        self.sort();
+        let rank = ((p / 100.0) * self.samples.len() as f64).ceil() as usize;
+        Some(self.samples[rank.clamp(1, self.samples.len()) - 1])
+    }
+
+    /// The samples in ascending order (for CDF plots).
+    pub fn sorted_samples(&mut self) -> &[f64] {
+        self.sort();
+        &self.samples
+    }
+
+    fn sort(&mut self) {
+        if !self.sorted {
+            self.samples.sort_by(f64::total_cmp);
+            self.sorted = true;
+        }
+    }
+}
+
+}
+mod network {
+//! The simulated network: what can happen to a message between two nodes.
+//!
+//! Each directed link `from -> to` has a [`LinkConfig`]: a latency distribution, a probability
+//! of losing a message, of duplicating it, of holding it back long enough to reorder it, and an
+//! optional bandwidth. Partitions block links, in one direction or both, until healed. A message
+//! is judged once, when it is sent: if the link is blocked or the message is lost it never
+//! arrives; otherwise it arrives once (or twice, if duplicated) after its sampled delay.
+//!
+//! Simplification: a partition that starts while a message is in flight does not stop it,
+//! just as packets already on the wire still arrive when a cable is pulled at one end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::process::NodeId;
+use super::rng::Rng;
+use super::time::{Time, nanos};
+
+// ANCHOR: latency
+/// How long a message spends on a link.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Latency {
+    /// Always the same delay.
+    Constant(Duration),
+    /// Uniform between `min` and `max`.
+    Uniform { min: Duration, max: Duration },
+    /// `min` plus an exponential delay with mean `mean`: memoryless queueing delay.
+    Exponential { min: Duration, mean: Duration },
+    /// Log-normal with median `median` and shape `sigma`: a long tail, as measured in
+    /// datacenters, where the p99 is many times the median.
+    LogNormal { median: Duration, sigma: f64 },
+    /// Pareto with minimum `scale` and tail index `shape`: the heaviest tail; for
+    /// `shape <= 1` even the mean is infinite.
+    Pareto { scale: Duration, shape: f64 },
+}
+
+impl Latency {
+    /// Draws one delay.
+    pub fn sample(&self, rng: &mut Rng) -> Duration {
+        let secs = |d: &Duration| d.as_secs_f64();
+        let s = match self {
+            Latency::Constant(d) => return *d,
+            Latency::Uniform { min, max } => secs(min) + rng.f64() * (secs(max) - secs(min)),
+            Latency::Exponential { min, mean } => secs(min) + rng.exponential(secs(mean)),
+            Latency::LogNormal { median, sigma } => secs(median) * (sigma * rng.normal()).exp(),
+            Latency::Pareto { scale, shape } => secs(scale) / (1.0 - rng.f64()).powf(1.0 / shape),
+        };
+        // Cap at a day so that a pathological tail cannot overflow the clock.
+        Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
+    }
+
+    /// The largest delay this distribution can produce, if it is bounded.
+    pub fn upper_bound(&self) -> Option<Duration> {
+        match self {
+            Latency::Constant(d) => Some(*d),
+            Latency::Uniform { max, .. } => Some(*max),
+            _ => None,
+        }
+    }
+}
+// ANCHOR_END: latency
+
+// ANCHOR: link_config
+/// The behaviour of one directed link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// The delay of a message that is not lost.
+    pub latency: Latency,
+    /// Probability that a message is silently dropped.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a message is held back by up to `reorder_window` extra.
+    pub reorder: f64,
+    /// The extra delay of a held-back message is uniform in `[0, reorder_window]`.
+    pub reorder_window: Duration,
+    /// Bytes per second, or `None` for unlimited. A limited link sends one message at a time,
+    /// so a large message delays the ones behind it.
+    pub bandwidth: Option<u64>,
+}
+// ANCHOR_END: link_config
+
+impl LinkConfig {
+    /// A perfect link with a constant delay: no loss, duplication or reordering.
+    pub fn constant(latency: Duration) -> LinkConfig {
+        LinkConfig {
+            latency: Latency::Constant(latency),
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_window: Duration::ZERO,
+            bandwidth: None,
+        }
+    }
+
+    /// This link with a different latency distribution.
+    pub fn with_latency(mut self, latency: Latency) -> LinkConfig {
+        self.latency = latency;
+        self
+    }
+
+    /// This link with loss probability `loss`.
+    pub fn with_loss(mut self, loss: f64) -> LinkConfig {
+        self.loss = loss;
+        self
+    }
+
+    /// This link with duplication probability `duplicate`.
+    pub fn with_duplicate(mut self, duplicate: f64) -> LinkConfig {
+        self.duplicate = duplicate;
+        self
+    }
+
+    /// This link, holding back a fraction `reorder` of messages by up to `window`.
+    pub fn with_reorder(mut self, reorder: f64, window: Duration) -> LinkConfig {
+        self.reorder = reorder;
+        self.reorder_window = window;
+        self
+    }
+
+    /// This link with a bandwidth of `bytes_per_sec`.
+    pub fn with_bandwidth(mut self, bytes_per_sec: u64) -> LinkConfig {
+        self.bandwidth = Some(bytes_per_sec);
+        self
+    }
+
+    /// Checks that every probability is a probability and the bandwidth is not zero.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} probability {p} is not in [0, 1]"));
+            }
+        }
+        if self.bandwidth == Some(0) {
+            return Err("bandwidth must be positive".to_string());
+        }
+        if let Latency::LogNormal { sigma: s, .. } | Latency::Pareto { shape: s, .. } = self.latency
+            && !(s.is_finite() && s > 0.0)
+        {
+            return Err(format!("latency shape {s} must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// Why a message never arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DropReason {
+    /// The link lost it.
+    Loss,
+    /// A partition blocked the link.
+    Partition,
+    /// The receiver was crashed when it arrived.
+    Crashed,
+}
+
+/// The fate of one sent message: when its copies arrive, or why none does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fate {
+    /// Delivered at the first instant, and again at the second if duplicated.
+    Arrives(Time, Option<Time>),
+    /// Never delivered.
+    Dropped(DropReason),
+}
+
+/// All links of a run: a default configuration, per-link overrides, and the partitions.
+#[derive(Clone, Debug)]
+pub struct Network {
+    default: LinkConfig,
+    overrides: BTreeMap<(NodeId, NodeId), LinkConfig>,
+    /// Directed links that a partition currently blocks.
+    blocked: BTreeSet<(NodeId, NodeId)>,
+    /// For bandwidth-limited links: when the link finishes sending what it already has.
+    busy_until: BTreeMap<(NodeId, NodeId), Time>,
+}
+
+impl Network {
+    /// A network in which every link behaves as `default`.
+    pub fn new(default: LinkConfig) -> Network {
+        Network {
+            default,
+            overrides: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            busy_until: BTreeMap::new(),
+        }
+    }
+
+    /// Gives the directed link `from -> to` its own configuration.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, config: LinkConfig) {
+        self.overrides.insert((from, to), config);
+    }
+
+    /// The configuration of link `from -> to`.
+    pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
+        if self.overrides.is_empty() {
+            return &self.default;
+        }
+        self.overrides.get(&(from, to)).unwrap_or(&self.default)
+    }
+
+    /// Blocks every link from a node of `from` to a node of `to` (one direction only).
+    pub fn block(&mut self, from: &[NodeId], to: &[NodeId]) {
+        for &a in from {
+            for &b in to {
+                if a != b {
+                    self.blocked.insert((a, b));
+                }
+            }
+        }
+    }
+
+    /// Blocks both directions between the two sides.
+    pub fn partition(&mut self, a: &[NodeId], b: &[NodeId]) {
+        self.block(a, b);
+        self.block(b, a);
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        self.blocked.clear();
+    }
+
+    /// True if a partition blocks `from -> to`.
+    pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
+        !self.blocked.is_empty() && self.blocked.contains(&(from, to))
+    }
+
+    /// Decides the fate of a message of `size` bytes sent at `now` on `from -> to`.
+    pub fn transmit(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        size: usize,
+        now: Time,
+        rng: &mut Rng,
+    ) -> Fate {
+        if self.is_blocked(from, to) {
+            return Fate::Dropped(DropReason::Partition);
+        }
+        // Cloning is cheap: a link configuration holds no heap data.
+        let link = self.link(from, to).clone();
+        if rng.chance(link.loss) {
+            return Fate::Dropped(DropReason::Loss);
+        }
+        // A bandwidth-limited link serialises messages: this one starts when the link is free.
+        let mut departs = now;
+        if let Some(bytes_per_sec) = link.bandwidth {
+            let busy = self.busy_until.entry((from, to)).or_insert(Time::ZERO);
+            let start = departs.max(*busy);
+            let transmit_ns = (size as u128 * 1_000_000_000).div_ceil(bytes_per_sec as u128);
+            departs = Time(start.0.saturating_add(transmit_ns as u64));
+            *busy = departs;
+        }
+        let first = departs + delay(&link, rng);
+        let second = rng
+            .chance(link.duplicate)
+            .then(|| departs + delay(&link, rng));
+        Fate::Arrives(first, second)
+    }
+}
+
+/// One message's delay on `link`: its latency, plus a hold-back if it is chosen for reordering.
+fn delay(link: &LinkConfig, rng: &mut Rng) -> Duration {
+    let mut d = link.latency.sample(rng);
+    if rng.chance(link.reorder) {
+        let extra = nanos(link.reorder_window) as f64 * rng.f64();
+        d += Duration::from_nanos(extra as u64);
+    }
+    d
+}
+
+}
+mod process {
+//! The contract between a protocol and whatever runs it.
+//!
+//! A protocol is written as a *sans-I/O* state machine: it never reads a clock, opens a socket or
+//! touches a global random generator. The runtime calls it with one input at a time (the start
+//! of the run, a message, a timer) and a [`Ctx`] that carries the node's clock reading and random
+//! stream in, and collects the node's effects out: messages to send and timers to set. The same
+//! state machine can therefore run on the simulator (virtual time, injected faults) and on the
+//! tokio driver (real sockets, real time) without a line changing. This is the shape of
+//! etcd-io/raft's `Ready` and of stateright's `Out`.
+
+use std::fmt::{self, Debug};
+use std::time::Duration;
+
+use super::metrics::Metrics;
+use super::rng::Rng;
+use super::time::Time;
+
+/// The name of a node in a run: its index, from zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct NodeId(pub usize);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A timer of one node. Each node numbers its own timers (e.g. `0` = election, `1` = heartbeat);
+/// setting a timer again replaces the pending one, like resetting an alarm clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TimerId(pub u32);
+
+// ANCHOR: process
+/// A protocol participant as a deterministic state machine.
+pub trait Process {
+    /// What nodes of this protocol send each other.
+    type Msg: Clone + Debug;
+    /// What survives a crash: the node's disk. `()` for a process with no durable state.
+    type Durable: Clone + Debug;
+
+    /// Called once when the node starts, and again after each restart.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg>);
+
+    /// Called when a message from `from` is delivered to this node.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self::Msg>, from: NodeId, msg: Self::Msg);
+
+    /// Called when a timer this node set fires (and was not reset or cancelled since).
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg>, timer: TimerId);
+
+    /// The state to keep when the node crashes; it is handed to the restarted node.
+    fn durable(&self) -> Self::Durable;
+
+    /// The size of a message on the wire, in bytes (only bandwidth-limited links use it).
+    fn message_size(_msg: &Self::Msg) -> usize {
+        0
+    }
+}
+// ANCHOR_END: process
+
+// ANCHOR: effect
+/// What a process asks its runtime to do: effects are data, not calls.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect<M> {
+    /// Send `msg` to node `to`. The network may delay, lose, duplicate or reorder it.
+    Send { to: NodeId, msg: M },
+    /// Fire `timer` after `after` of this node's local time, replacing a pending one.
+    SetTimer { timer: TimerId, after: Duration },
+    /// Forget `timer` if it is pending.
+    CancelTimer { timer: TimerId },
+}
+// ANCHOR_END: effect
+
+// ANCHOR: ctx
+/// What a process sees of the world while it handles one input.
+pub struct Ctx<'a, M> {
+    id: NodeId,
+    now: Time,
+    rng: &'a mut Rng,
+    effects: &'a mut Vec<Effect<M>>,
+    metrics: &'a mut Metrics,
+}
+
+impl<'a, M> Ctx<'a, M> {
+    /// Assembles a context; runtimes (the simulator, the tokio driver) call this.
+    pub fn new(
+        id: NodeId,
+        now: Time,
+        rng: &'a mut Rng,
+        effects: &'a mut Vec<Effect<M>>,
+        metrics: &'a mut Metrics,
+    ) -> Self {
+        Ctx {
+            id,
+            now,
+            rng,
+            effects,
+            metrics,
+        }
+    }
+
+    /// This node's name.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// This node's *local* clock: it may run fast or slow and be offset from true time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// This node's random stream, derived from the run's seed.
+    pub fn rng(&mut self) -> &mut Rng {
+        self.rng
+    }
+
+    /// Sends `msg` to `to`.
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Sets (or resets) `timer` to fire after `after` of local time.
+    pub fn set_timer(&mut self, timer: TimerId, after: Duration) {
+        self.effects.push(Effect::SetTimer { timer, after });
+    }
+
+    /// Cancels `timer` if it is pending.
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.effects.push(Effect::CancelTimer { timer });
+    }
+
+    /// Adds one to the counter `name`.
+    pub fn count(&mut self, name: &'static str) {
+        self.metrics.count(name, 1);
+    }
+
+    /// Adds `by` to the counter `name`.
+    pub fn add(&mut self, name: &'static str, by: u64) {
+        self.metrics.count(name, by);
+    }
+
+    /// Records `value` in the histogram `name`.
+    pub fn observe(&mut self, name: &'static str, value: f64) {
+        self.metrics.observe(name, value);
+    }
+}
+// ANCHOR_END: ctx
+}
+mod rng {
+//! Seeded randomness for simulations.
+//!
+//! Every random choice in a run (a link's latency, a lost packet, a node's election timeout)
+//! comes from one of these generators, and every generator is derived from the run's single
+//! seed. That is what makes a run replayable: the same seed gives the same choices in the same
+//! order, on every machine and with every future version of the crate.
+//!
+//! We implement the generator ourselves rather than take `rand::rngs::StdRng`, because `StdRng`
+//! is documented as free to change its algorithm between releases: an upgrade would silently
+//! change every checked-in figure. The algorithms here are fixed: SplitMix64 (Steele, Lea and
+//! Flood, OOPSLA 2014) to expand a seed, and xoshiro256** (Blackman and Vigna, 2018) for the
+//! stream itself. Both are tiny, fast and well studied; neither is cryptographic.
+
+// ANCHOR: rng
+/// A deterministic pseudo-random generator (xoshiro256**), seeded through SplitMix64.
+#[derive(Clone, Debug)]
+pub struct Rng {
+    /// The generator's state. Invariant: never all zero (SplitMix64 output guarantees it).
+    s: [u64; 4],
+}
+
+impl Rng {
+    /// A generator for `seed`. Different seeds give unrelated streams.
+    pub fn new(seed: u64) -> Rng {
+        let mut sm = seed;
+        let s = [
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+            splitmix64(&mut sm),
+        ];
+        Rng { s }
+    }
+
+    /// An independent stream for a sub-component (a node, the network), derived from one seed.
+    pub fn derive(seed: u64, stream: u64) -> Rng {
+        let mut sm = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
+        Rng::new(splitmix64(&mut sm))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        result
+    }
+
+    /// A uniform float in `[0, 1)` with 53 random bits.
+    pub fn f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform integer in `[lo, hi)`. Panics if the range is empty.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        assert!(lo < hi, "empty range {lo}..{hi}");
+        // Lemire's multiply-shift: unbiased enough for simulation (bias < 2^-64 * span).
+        let span = hi - lo;
+        lo + ((self.next_u64() as u128 * span as u128) >> 64) as u64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && self.f64() < p
+    }
+
+    /// An exponentially distributed sample with the given mean (inverse-CDF method).
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        // 1 - f64() lies in (0, 1], so the logarithm is finite.
+        -mean * (1.0 - self.f64()).ln()
+    }
+
+    /// A standard normal sample (Box-Muller transform).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.f64();
+        let u2 = self.f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// A uniformly chosen element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.range(0, items.len() as u64) as usize]
+    }
+}
+
+/// One step of SplitMix64: a good way to turn one 64-bit seed into many well-mixed words.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+// ANCHOR_END: rng
+
+}
+mod time {
+//! Virtual time.
+//!
+//! Simulated time is an integer count of nanoseconds since the start of the run. Integers,
+//! not floats, so that adding the same delays in the same order always lands on the same
+//! instant, and so that two events scheduled for the same instant really compare equal (the
+//! event queue then breaks the tie by insertion order, see `world.rs`).
+
+use std::fmt;
+use std::ops::{Add, Sub};
+use std::time::Duration;
+
+/// An instant of virtual time: nanoseconds since the simulation started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub u64);
+
+impl Time {
+    /// The start of every run.
+    pub const ZERO: Time = Time(0);
+    /// Later than any event a run can schedule.
+    pub const MAX: Time = Time(u64::MAX);
+
+    /// The instant `secs` seconds after the start (fractions allowed).
+    pub fn from_secs_f64(secs: f64) -> Time {
+        Time((secs * 1e9).round() as u64)
+    }
+
+    /// The instant `ms` milliseconds after the start.
+    pub const fn from_millis(ms: u64) -> Time {
+        Time(ms * 1_000_000)
+    }
+
+    /// Seconds since the start, as a float (for reports and figures).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// Milliseconds since the start, as a float (for reports and figures).
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+
+    /// The time elapsed since `earlier`, or zero if `earlier` is later.
+    pub fn since(self, earlier: Time) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Time {
+    type Output = Time;
+    fn add(self, d: Duration) -> Time {
+        Time(self.0.saturating_add(nanos(d)))
+    }
+}
+
+impl Sub<Duration> for Time {
+    type Output = Time;
+    fn sub(self, d: Duration) -> Time {
+        Time(self.0.saturating_sub(nanos(d)))
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.6}s", self.as_secs_f64())
+    }
+}
+
+/// A duration as whole nanoseconds, saturating at `u64::MAX` (about 584 years).
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Parses a duration written as a number and a unit: `250ms`, `1.5s`, `20us`, `7ns`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{text}` has no unit (use ns, us, ms or s)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}` (use ns, us, ms or s)"
+            ));
+        }
+    };
+    let ns = value * scale;
+    if !ns.is_finite() || ns > u64::MAX as f64 {
+        return Err(format!("`{text}` is too long"));
+    }
+    Ok(Duration::from_nanos(ns.round() as u64))
+}
+
+}
+mod trace {
+//! What happened in a run: a fingerprint always, a full record on request.
+//!
+//! The fingerprint (`trace hash`) is a 64-bit FNV-1a hash of every event the simulator
+//! processed, message contents included (through their `Debug` text). Two runs with the same seed
+//! must have the same fingerprint; a test checks this for every experiment, so any hidden source
+//! of non-determinism (a `HashMap` iteration, a wall-clock read) shows up as a failing test.
+//!
+//! The full record ([`TraceEvent`]s, serialisable with serde when the `serde` feature is on) feeds figures such as space-time
+//! diagrams, and can be written as JSON for replay elsewhere.
+
+use super::time::Time;
+
+/// How much of a run the simulator records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TraceLevel {
+    /// Nothing: the fastest setting, for benchmarks.
+    Off,
+    /// The fingerprint only.
+    Hash,
+    /// The fingerprint and every event.
+    Full,
+}
+
+/// One recorded event. Node numbers are plain integers so the JSON stays simple.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TraceEvent {
+    /// Virtual time in nanoseconds.
+    pub at_ns: u64,
+    /// What happened.
+    pub kind: TraceKind,
+}
+
+/// The kinds of recorded event.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
+pub enum TraceKind {
+    /// A node started (or restarted).
+    Start { node: usize },
+    /// A node handed a message to the network.
+    Send { from: usize, to: usize, msg: String },
+    /// A message reached its destination and was handled.
+    Deliver { from: usize, to: usize, msg: String },
+    /// A message was lost, blocked by a partition, or reached a crashed node.
+    Drop {
+        from: usize,
+        to: usize,
+        reason: String,
+        msg: String,
+    },
+    /// A timer fired.
+    Timer { node: usize, timer: u32 },
+    /// A fault was injected or repaired.
+    Fault { fault: String },
+}
+
+/// A 64-bit FNV-1a hash, fed field by field. Its output is fixed by its definition, unlike
+/// `std`'s `DefaultHasher`, whose algorithm may change between Rust releases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fnv64(pub u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xCBF2_9CE4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    /// Mixes `bytes` into the hash.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+
+    /// Mixes a number into the hash.
+    pub fn u64(&mut self, x: u64) {
+        self.bytes(&x.to_le_bytes());
+    }
+}
+
+/// The recorder the simulator owns.
+#[derive(Clone, Debug)]
+pub(crate) struct Recorder {
+    pub(crate) level: TraceLevel,
+    pub(crate) hash: Fnv64,
+    pub(crate) events: Vec<TraceEvent>,
+}
+
+impl Recorder {
+    pub(crate) fn new(level: TraceLevel) -> Recorder {
+        Recorder {
+            level,
+            hash: Fnv64::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Records `kind` at `at`: hashes it, and keeps it if the level is `Full`.
+    pub(crate) fn record(&mut self, at: Time, kind: TraceKind) {
+        self.hash.u64(at.0);
+        match &kind {
+            TraceKind::Start { node } => {
+                self.hash.u64(1);
+                self.hash.u64(*node as u64);
+            }
+            TraceKind::Send { from, to, msg } | TraceKind::Deliver { from, to, msg } => {
+                self.hash.u64(if matches!(kind, TraceKind::Send { .. }) {
+                    2
+                } else {
+                    3
+                });
+                self.hash.u64(*from as u64);
+                self.hash.u64(*to as u64);
+                self.hash.bytes(msg.as_bytes());
+            }
+            TraceKind::Drop {
+                from,
+                to,
+                reason,
+                msg,
+            } => {
+                self.hash.u64(4);
+                self.hash.u64(*from as u64);
+                self.hash.u64(*to as u64);
+                self.hash.bytes(reason.as_bytes());
+                self.hash.bytes(msg.as_bytes());
+            }
+            TraceKind::Timer { node, timer } => {
+                self.hash.u64(5);
+                self.hash.u64(*node as u64);
+                self.hash.u64(u64::from(*timer));
+            }
+            TraceKind::Fault { fault } => {
+                self.hash.u64(6);
+                self.hash.bytes(fault.as_bytes());
+            }
+        }
+        if self.level == TraceLevel::Full {
+            self.events.push(TraceEvent { at_ns: at.0, kind });
+        }
+    }
+}
+
+}
+mod world {
+//! The simulator's event loop.
+//!
+//! A [`Sim`] owns the processes, the network, the clocks and a priority queue of pending events
+//! (deliveries, timers, faults). [`Sim::step`] pops the earliest event, advances virtual time to
+//! it, hands it to the process it concerns, turns the effects the process returns into new
+//! events, and then checks every invariant. Nothing happens between events, so a run that
+//! covers an hour of virtual time can take milliseconds of real time.
+//!
+//! Determinism: events at the same instant are ordered by a sequence number assigned when they
+//! were scheduled, every random choice comes from a stream derived from the one seed, and no
+//! iteration depends on hash-map order. The same seed therefore gives the same run, which the
+//! trace hash (see `trace.rs`) lets tests check.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+use super::clock::Clock;
+use super::faults::{Fault, FaultSchedule};
+use super::metrics::Metrics;
+use super::network::{DropReason, Fate, LinkConfig, Network};
+use super::process::{Ctx, Effect, NodeId, Process, TimerId};
+use super::rng::Rng;
+use super::time::Time;
+use super::trace::{Recorder, TraceEvent, TraceKind, TraceLevel};
+
+/// An invariant: a named check of the whole system, run after every event.
+type Invariant<P> = (String, Box<dyn Fn(&Sim<P>) -> Result<(), String>>);
+
+/// Builds a fresh process for a restarted node from what it had on disk.
+type Restarter<P> = Box<dyn FnMut(NodeId, <P as Process>::Durable) -> P>;
+
+/// What the event loop does next.
+enum EventKind<M> {
+    Start(NodeId),
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        timer: TimerId,
+    },
+    /// Boxed: faults are rare and large (a partition holds two lists of nodes), and every
+    /// entry of the queue is as large as its largest kind. Small entries make the heap's sift
+    /// operations, the hot path of every run, move fewer bytes.
+    Fault(Box<Fault>),
+}
+
+/// A scheduled event. Ordered by time, then by the order in which it was scheduled.
+struct Entry<M> {
+    at: Time,
+    seq: u64,
+    kind: EventKind<M>,
+}
+
+impl<M> PartialEq for Entry<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+impl<M> Eq for Entry<M> {}
+impl<M> PartialOrd for Entry<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<M> Ord for Entry<M> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed, so that std's max-heap pops the earliest event first.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// Whether a node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    /// Handling events.
+    Up,
+    /// Frozen: events wait until it resumes.
+    Paused,
+    /// Stopped: volatile state lost, deliveries dropped, until restarted.
+    Crashed,
+}
+
+struct Node<P: Process> {
+    /// Invariant: `Some` unless the node is crashed.
+    process: Option<P>,
+    state: NodeState,
+    /// What the node had on disk when it last crashed.
+    disk: Option<P::Durable>,
+    rng: Rng,
+    clock: Clock,
+    /// For each timer id, the sequence number of its pending event (0 = none). A timer event
+    /// whose sequence number no longer matches was reset or cancelled, and is ignored.
+    timers: Vec<u64>,
+    /// Events that arrived while the node was paused, in arrival order.
+    deferred: Vec<Entry<P::Msg>>,
+}
+
+/// Counts of what the network did to messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub duplicated: u64,
+    pub lost: u64,
+    pub blocked: u64,
+    pub to_crashed: u64,
+}
+
+/// A broken invariant, with what is needed to replay the run that broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvariantViolation {
+    pub name: String,
+    pub message: String,
+    pub at: Time,
+    pub event: u64,
+    pub seed: u64,
+}
+
+impl fmt::Display for InvariantViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invariant `{}` broken at {} (event {}) with seed {}: {}",
+            self.name, self.at, self.event, self.seed, self.message
+        )
+    }
+}
+
+impl std::error::Error for InvariantViolation {}
+
+// ANCHOR: sim
+/// A deterministic discrete-event simulation of processes of type `P`.
+pub struct Sim<P: Process> {
+    seed: u64,
+    now: Time,
+    /// The next sequence number; also breaks ties between events at one instant.
+    seq: u64,
+    queue: BinaryHeap<Entry<P::Msg>>,
+    nodes: Vec<Node<P>>,
+    network: Network,
+    net_rng: Rng,
+    stats: NetStats,
+    metrics: Metrics,
+    /// Reused for every handler call, so the hot path does not allocate.
+    effects: Vec<Effect<P::Msg>>,
+    invariants: Vec<Invariant<P>>,
+    restarter: Option<Restarter<P>>,
+    recorder: Recorder,
+    events: u64,
+}
+// ANCHOR_END: sim
+
+impl<P: Process> Sim<P> {
+    /// A run of `processes` (node `i` is `processes[i]`) on a network whose links all behave as
+    /// `link`. Every node starts at time zero. Everything random derives from `seed`.
+    pub fn new(seed: u64, link: LinkConfig, processes: Vec<P>) -> Sim<P> {
+        if let Err(e) = link.validate() {
+            panic!("invalid link configuration: {e}");
+        }
+        let mut sim = Sim {
+            seed,
+            now: Time::ZERO,
+            seq: 1,
+            queue: BinaryHeap::new(),
+            nodes: Vec::with_capacity(processes.len()),
+            network: Network::new(link),
+            net_rng: Rng::derive(seed, 0),
+            stats: NetStats::default(),
+            metrics: Metrics::default(),
+            effects: Vec::new(),
+            invariants: Vec::new(),
+            restarter: None,
+            recorder: Recorder::new(TraceLevel::Hash),
+            events: 0,
+        };
+        for (i, process) in processes.into_iter().enumerate() {
+            sim.nodes.push(Node {
+                process: Some(process),
+                state: NodeState::Up,
+                disk: None,
+                rng: Rng::derive(seed, i as u64 + 1),
+                clock: Clock::default(),
+                timers: Vec::new(),
+                deferred: Vec::new(),
+            });
+            sim.push(Time::ZERO, EventKind::Start(NodeId(i)));
+        }
+        sim
+    }
+
+    /// Sets how much of the run is recorded (default: the hash only).
+    pub fn set_trace(&mut self, level: TraceLevel) {
+        self.recorder.level = level;
+    }
+
+    /// Gives node `id` a drifting or offset clock.
+    pub fn set_clock(&mut self, id: NodeId, clock: Clock) {
+        self.nodes[id.0].clock = clock;
+    }
+
+    /// Gives the directed link `from -> to` its own behaviour.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, link: LinkConfig) {
+        if let Err(e) = link.validate() {
+            panic!("invalid configuration for link {from} -> {to}: {e}");
+        }
+        self.network.set_link(from, to, link);
+    }
+
+    /// How a crashed node comes back: `f(id, disk)` builds its fresh process.
+    pub fn on_restart(&mut self, f: impl FnMut(NodeId, P::Durable) -> P + 'static) {
+        self.restarter = Some(Box::new(f));
+    }
+
+    /// Adds an invariant, checked after every event from now on.
+    pub fn add_invariant(
+        &mut self,
+        name: &str,
+        check: impl Fn(&Sim<P>) -> Result<(), String> + 'static,
+    ) {
+        self.invariants.push((name.to_string(), Box::new(check)));
+    }
+
+    /// Schedules `fault` to happen at `at`.
+    pub fn schedule_fault(&mut self, at: Time, fault: Fault) {
+        self.check_fault(&fault);
+        self.push(at.max(self.now), EventKind::Fault(Box::new(fault)));
+    }
+
+    /// Schedules every fault of `schedule`.
+    pub fn schedule(&mut self, schedule: &FaultSchedule) {
+        for (at, fault) in &schedule.faults {
+            self.schedule_fault(*at, fault.clone());
+        }
+    }
+
+    /// Delivers `msg` to `to` at `at` as if `from` had sent it, bypassing the network.
+    pub fn inject(&mut self, at: Time, from: NodeId, to: NodeId, msg: P::Msg) {
+        assert!(to.0 < self.nodes.len(), "inject to unknown node {to}");
+        self.push(at.max(self.now), EventKind::Deliver { from, to, msg });
+    }
+
+    /// Applies `fault` now.
+    pub fn apply(&mut self, fault: Fault) {
+        self.check_fault(&fault);
+        self.apply_fault(fault);
+    }
+
+    /// Runs every event up to and including `until`; virtual time then stands at `until`.
+    pub fn run_until(&mut self, until: Time) -> Result<(), InvariantViolation> {
+        while self.queue.peek().is_some_and(|e| e.at <= until) {
+            self.step()?;
+        }
+        self.now = self.now.max(until);
+        Ok(())
+    }
+
+    /// Runs for `d` of virtual time from now.
+    pub fn run_for(&mut self, d: Duration) -> Result<(), InvariantViolation> {
+        self.run_until(self.now + d)
+    }
+
+    // ANCHOR: step
+    /// Processes the earliest pending event. Returns `Ok(false)` if there was none.
+    pub fn step(&mut self) -> Result<bool, InvariantViolation> {
+        let Some(entry) = self.queue.pop() else {
+            return Ok(false);
+        };
+        debug_assert!(entry.at >= self.now, "time went backwards");
+        self.now = entry.at;
+        self.events += 1;
+        match entry.kind {
+            EventKind::Start(id) => self.start(id),
+            EventKind::Fault(fault) => self.apply_fault(*fault),
+            EventKind::Deliver { from, to, msg } => match self.nodes[to.0].state {
+                NodeState::Up => self.deliver(from, to, msg),
+                NodeState::Paused => {
+                    let kind = EventKind::Deliver { from, to, msg };
+                    self.defer(to, entry.at, entry.seq, kind);
+                }
+                NodeState::Crashed => self.drop_message(from, to, DropReason::Crashed, &msg),
+            },
+            EventKind::Timer { node, timer } => {
+                let index = timer.0 as usize;
+                if self.nodes[node.0].timers.get(index) != Some(&entry.seq) {
+                    // Reset, cancelled or lost in a crash since it was set: not an event.
+                    self.events -= 1;
+                    return Ok(true);
+                }
+                match self.nodes[node.0].state {
+                    NodeState::Up => {
+                        self.nodes[node.0].timers[index] = 0;
+                        self.fire(node, timer);
+                    }
+                    NodeState::Paused => {
+                        let kind = EventKind::Timer { node, timer };
+                        self.defer(node, entry.at, entry.seq, kind);
+                    }
+                    NodeState::Crashed => unreachable!("a crash clears the node's timers"),
+                }
+            }
+        }
+        self.check_invariants()?;
+        Ok(true)
+    }
+    // ANCHOR_END: step
+
+    fn push(&mut self, at: Time, kind: EventKind<P::Msg>) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(Entry { at, seq, kind });
+        seq
+    }
+
+    fn start(&mut self, id: NodeId) {
+        if self.recorder.level > TraceLevel::Off {
+            self.recorder
+                .record(self.now, TraceKind::Start { node: id.0 });
+        }
+        self.dispatch(id, |p, ctx| p.on_start(ctx));
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        self.stats.delivered += 1;
+        if self.recorder.level > TraceLevel::Off {
+            let text = format!("{msg:?}");
+            self.recorder.record(
+                self.now,
+                TraceKind::Deliver {
+                    from: from.0,
+                    to: to.0,
+                    msg: text,
+                },
+            );
+        }
+        self.dispatch(to, |p, ctx| p.on_message(ctx, from, msg));
+    }
+
+    fn fire(&mut self, node: NodeId, timer: TimerId) {
+        if self.recorder.level > TraceLevel::Off {
+            self.recorder.record(
+                self.now,
+                TraceKind::Timer {
+                    node: node.0,
+                    timer: timer.0,
+                },
+            );
+        }
+        self.dispatch(node, |p, ctx| p.on_timer(ctx, timer));
+    }
+
+    /// Runs one handler of node `id` and turns its effects into events.
+    fn dispatch(&mut self, id: NodeId, handler: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg>)) {
+        let mut effects = std::mem::take(&mut self.effects);
+        let node = &mut self.nodes[id.0];
+        // A default clock reads true time: skip its 128-bit arithmetic on the hot path.
+        let local_now = if node.clock == Clock::default() {
+            self.now
+        } else {
+            node.clock.local(self.now)
+        };
+        let process = node.process.as_mut().expect("dispatch to a crashed node");
+        let mut ctx = Ctx::new(
+            id,
+            local_now,
+            &mut node.rng,
+            &mut effects,
+            &mut self.metrics,
+        );
+        handler(process, &mut ctx);
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => self.send(id, to, msg),
+                Effect::SetTimer { timer, after } => self.set_timer(id, timer, after),
+                Effect::CancelTimer { timer } => {
+                    if let Some(slot) = self.nodes[id.0].timers.get_mut(timer.0 as usize) {
+                        *slot = 0;
+                    }
+                }
+            }
+        }
+        self.effects = effects;
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        assert!(
+            to.0 < self.nodes.len(),
+            "{from} sent to unknown node {to}: {msg:?}"
+        );
+        self.stats.sent += 1;
+        if self.recorder.level > TraceLevel::Off {
+            let text = format!("{msg:?}");
+            self.recorder.record(
+                self.now,
+                TraceKind::Send {
+                    from: from.0,
+                    to: to.0,
+                    msg: text,
+                },
+            );
+        }
+        let size = P::message_size(&msg);
+        match self
+            .network
+            .transmit(from, to, size, self.now, &mut self.net_rng)
+        {
+            Fate::Arrives(first, second) => {
+                if let Some(again) = second {
+                    self.stats.duplicated += 1;
+                    self.push(
+                        again,
+                        EventKind::Deliver {
+                            from,
+                            to,
+                            msg: msg.clone(),
+                        },
+                    );
+                }
+                self.push(first, EventKind::Deliver { from, to, msg });
+            }
+            Fate::Dropped(reason) => self.drop_message(from, to, reason, &msg),
+        }
+    }
+
+    fn drop_message(&mut self, from: NodeId, to: NodeId, reason: DropReason, msg: &P::Msg) {
+        match reason {
+            DropReason::Loss => self.stats.lost += 1,
+            DropReason::Partition => self.stats.blocked += 1,
+            DropReason::Crashed => self.stats.to_crashed += 1,
+        }
+        if self.recorder.level > TraceLevel::Off {
+            let kind = TraceKind::Drop {
+                from: from.0,
+                to: to.0,
+                reason: format!("{reason:?}"),
+                msg: format!("{msg:?}"),
+            };
+            self.recorder.record(self.now, kind);
+        }
+    }
+
+    fn set_timer(&mut self, id: NodeId, timer: TimerId, after: Duration) {
+        let real = self.nodes[id.0].clock.real_duration(after);
+        let seq = self.push(self.now + real, EventKind::Timer { node: id, timer });
+        let timers = &mut self.nodes[id.0].timers;
+        let index = timer.0 as usize;
+        if timers.len() <= index {
+            timers.resize(index + 1, 0);
+        }
+        timers[index] = seq;
+    }
+
+    /// Holds an event for a paused node until it resumes.
+    fn defer(&mut self, id: NodeId, at: Time, seq: u64, kind: EventKind<P::Msg>) {
+        self.nodes[id.0].deferred.push(Entry { at, seq, kind });
+    }
+
+    fn check_fault(&self, fault: &Fault) {
+        let n = self.nodes.len();
+        let ok = |id: &NodeId| id.0 < n;
+        let valid = match fault {
+            Fault::Crash(id) | Fault::Restart(id) | Fault::Pause(id) | Fault::Resume(id) => ok(id),
+            Fault::Partition(a, b) | Fault::OneWay(a, b) => a.iter().chain(b).all(ok),
+            Fault::Heal => true,
+        };
+        assert!(valid, "fault `{fault}` names a node outside 0..{n}");
+        if matches!(fault, Fault::Restart(_)) {
+            assert!(
+                self.restarter.is_some(),
+                "restart scheduled but no `on_restart` given"
+            );
+        }
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        if self.recorder.level > TraceLevel::Off {
+            self.recorder.record(
+                self.now,
+                TraceKind::Fault {
+                    fault: fault.to_string(),
+                },
+            );
+        }
+        self.metrics.count("faults", 1);
+        match fault {
+            Fault::Crash(id) => {
+                let node = &mut self.nodes[id.0];
+                if let Some(process) = node.process.take() {
+                    node.disk = Some(process.durable());
+                    node.state = NodeState::Crashed;
+                    node.timers.clear();
+                    node.deferred.clear();
+                }
+            }
+            Fault::Restart(id) => {
+                if self.nodes[id.0].state == NodeState::Crashed {
+                    let disk = self.nodes[id.0]
+                        .disk
+                        .take()
+                        .expect("a crashed node has a disk");
+                    let restart = self.restarter.as_mut().expect("checked when scheduled");
+                    let process = restart(id, disk);
+                    let node = &mut self.nodes[id.0];
+                    node.process = Some(process);
+                    node.state = NodeState::Up;
+                    self.start(id);
+                }
+            }
+            Fault::Pause(id) => {
+                if self.nodes[id.0].state == NodeState::Up {
+                    self.nodes[id.0].state = NodeState::Paused;
+                }
+            }
+            Fault::Resume(id) => {
+                if self.nodes[id.0].state == NodeState::Paused {
+                    self.nodes[id.0].state = NodeState::Up;
+                    // Everything that waited is handled now, in the order it arrived.
+                    let deferred = std::mem::take(&mut self.nodes[id.0].deferred);
+                    for entry in deferred {
+                        let timer = match entry.kind {
+                            EventKind::Timer { timer, .. } => Some(timer),
+                            _ => None,
+                        };
+                        let seq = self.push(self.now, entry.kind);
+                        if let Some(t) = timer {
+                            let slot = &mut self.nodes[id.0].timers[t.0 as usize];
+                            if *slot == entry.seq {
+                                *slot = seq;
+                            }
+                        }
+                    }
+                }
+            }
+            Fault::Partition(a, b) => self.network.partition(&a, &b),
+            Fault::OneWay(from, to) => self.network.block(&from, &to),
+            Fault::Heal => self.network.heal(),
+        }
+    }
+
+    fn check_invariants(&mut self) -> Result<(), InvariantViolation> {
+        if self.invariants.is_empty() {
+            return Ok(());
+        }
+        let invariants = std::mem::take(&mut self.invariants);
+        let mut result = Ok(());
+        for (name, check) in &invariants {
+            if let Err(message) = check(self) {
+                result = Err(InvariantViolation {
+                    name: name.clone(),
+                    message,
+                    at: self.now,
+                    event: self.events,
+                    seed: self.seed,
+                });
+                break;
+            }
+        }
+        self.invariants = invariants;
+        result
+    }
+
+    /// The seed this run was made from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The current virtual time (true time, not any node's clock).
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// How many nodes the run has.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Node `id`'s process, unless it is crashed.
+    pub fn process(&self, id: NodeId) -> Option<&P> {
+        self.nodes[id.0].process.as_ref()
+    }
+
+    /// Node `id`'s process for inspection or reconfiguration by a test, unless it is crashed.
+    pub fn process_mut(&mut self, id: NodeId) -> Option<&mut P> {
+        self.nodes[id.0].process.as_mut()
+    }
+
+    /// Whether node `id` is up, paused or crashed.
+    pub fn state(&self, id: NodeId) -> NodeState {
+        self.nodes[id.0].state
+    }
+
+    /// What node `id`'s clock reads now.
+    pub fn local_time(&self, id: NodeId) -> Time {
+        self.nodes[id.0].clock.local(self.now)
+    }
+
+    /// Whether a partition currently blocks `from -> to`.
+    pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
+        self.network.is_blocked(from, to)
+    }
+
+    /// The metrics processes recorded.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The metrics, for percentile queries (which sort samples in place).
+    pub fn metrics_mut(&mut self) -> &mut Metrics {
+        &mut self.metrics
+    }
+
+    /// What the network did to messages so far.
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// How many events were processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events
+    }
+
+    /// The fingerprint of everything that happened so far (zero-effort determinism check).
+    pub fn trace_hash(&self) -> u64 {
+        self.recorder.hash.0
+    }
+
+    /// The recorded events (empty unless the trace level is `Full`).
+    pub fn trace(&self) -> &[TraceEvent] {
+        &self.recorder.events
+    }
+
+    /// A one-paragraph account of the run, for error messages and logs.
+    pub fn summary(&self) -> String {
+        let s = self.stats;
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "seed {} at {}: {} events; messages sent {}, delivered {}, lost {}, blocked {}, \
+             to crashed nodes {}, duplicated {}",
+            self.seed,
+            self.now,
+            self.events,
+            s.sent,
+            s.delivered,
+            s.lost,
+            s.blocked,
+            s.to_crashed,
+            s.duplicated
+        );
+        out
+    }
+}
+}
+
+pub use campaign::{Campaign, CampaignReport};
+pub use clock::Clock;
+pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError, shuffle};
+pub use metrics::{Histogram, Metrics};
+pub use network::{DropReason, Fate, Latency, LinkConfig, Network};
+pub use process::{Ctx, Effect, NodeId, Process, TimerId};
+pub use rng::Rng;
+pub use time::{Time, nanos, parse_duration};
+pub use trace::{Fnv64, TraceEvent, TraceKind, TraceLevel};
+pub use world::{InvariantViolation, NetStats, NodeState, Sim};
+}
