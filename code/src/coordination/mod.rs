@@ -12,4 +12,5 @@
 //!   perfect link built from a fair-loss one, and a ping/timeout failure detector run under each
 //!   timing model.
 
+pub mod linearizability;
 pub mod system_models;
