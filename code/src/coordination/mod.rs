@@ -13,4 +13,5 @@
 //!   timing model.
 
 pub mod linearizability;
+pub mod raft;
 pub mod system_models;
