@@ -126,8 +126,129 @@ pub mod linearizability {
 //! - The budget is per partition, counted in events visited; [`DEFAULT_MAX_STEPS`] decides the
 //!   histories of this book's tests in well under a second.
 //!
+//! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
+//! it takes to check a history of it.
+//!
 //! Everything here is std-only, so that a listing built on it runs on the Rust playground.
 
+pub mod exercise {
+//! Exercise: a model for a compare-and-set register.
+//!
+//! The checker knows nothing about keys and values; everything it knows about an object is in
+//! its [`Model`](super::Model). Writing a model for a new object is therefore all it takes to
+//! check that object, and this exercise does it for the object consensus is usually explained
+//! with: a register holding a number (initially 0) with `read`, `write(v)` and
+//! `cas(expected, new)`, which sets the register to `new` and answers `true` if it held
+//! `expected`, and otherwise changes nothing and answers `false` (Herlihy, "Wait-free
+//! synchronization", TOPLAS 13(1), 1991, shows why this operation is strong enough to build
+//! consensus from).
+//!
+//! Implement `step` in [`starter::CasRegister`]. The claims to make true: two concurrent
+//! `cas(0, _)` cannot both succeed; a `cas` that fails while the register held `expected`, with
+//! nothing concurrent to change it, is illegal; a `cas` whose outcome is unknown may explain a
+//! later read. Run the starter's test with
+//!
+//! ```text
+//! cargo test -p uds --release exercise_cas_register -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+/// What a client of the register may ask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterInput {
+    /// Read the value.
+    Read,
+    /// Set the value.
+    Write(u64),
+    /// Set the value to `new` if it is `expected`.
+    Cas { expected: u64, new: u64 },
+}
+
+/// What the register may answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegisterOutput {
+    /// The answer to a read.
+    Value(u64),
+    /// The answer to a write.
+    Ok,
+    /// The answer to a compare-and-set: whether it swapped.
+    Swapped(bool),
+}
+
+/// Your version.
+pub mod starter {
+    use super::{RegisterInput, RegisterOutput};
+    use crate::coordination::linearizability::Model;
+
+    /// The register's sequential specification; its state is the value held.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct CasRegister;
+
+    impl Model for CasRegister {
+        type State = u64;
+        type Input = RegisterInput;
+        type Output = RegisterOutput;
+
+        fn init(&self) -> u64 {
+            0
+        }
+
+        fn step(
+            &self,
+            _state: &u64,
+            _input: &RegisterInput,
+            _output: Option<&RegisterOutput>,
+        ) -> Option<u64> {
+            todo!("the state after the input, or None if the register could not have answered so")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{RegisterInput, RegisterOutput};
+    use crate::coordination::linearizability::Model;
+
+    /// The register's sequential specification; its state is the value held.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct CasRegister;
+
+    impl Model for CasRegister {
+        type State = u64;
+        type Input = RegisterInput;
+        type Output = RegisterOutput;
+
+        fn init(&self) -> u64 {
+            0
+        }
+
+        // ANCHOR: cas_step
+        fn step(
+            &self,
+            state: &u64,
+            input: &RegisterInput,
+            output: Option<&RegisterOutput>,
+        ) -> Option<u64> {
+            let (next, answer) = match *input {
+                RegisterInput::Read => (*state, RegisterOutput::Value(*state)),
+                RegisterInput::Write(v) => (v, RegisterOutput::Ok),
+                RegisterInput::Cas { expected, new } if *state == expected => {
+                    (new, RegisterOutput::Swapped(true))
+                }
+                RegisterInput::Cas { .. } => (*state, RegisterOutput::Swapped(false)),
+            };
+            // The register is deterministic: the only possible answer is `answer`.
+            match output {
+                Some(seen) if *seen != answer => None,
+                _ => Some(next),
+            }
+        }
+        // ANCHOR_END: cas_step
+    }
+}
+
+}
 pub mod explain {
 //! Explanations: why a history is not linearizable, in terms a reader can check by hand.
 //!

@@ -48,8 +48,12 @@
 //! - The budget is per partition, counted in events visited; [`DEFAULT_MAX_STEPS`] decides the
 //!   histories of this book's tests in well under a second.
 //!
+//! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
+//! it takes to check a history of it.
+//!
 //! Everything here is std-only, so that a listing built on it runs on the Rust playground.
 
+pub mod exercise;
 pub mod explain;
 pub mod kv;
 pub mod model;
