@@ -6,10 +6,16 @@
 //! it sends the *same* command, with the same sequence number, to the next server; the store's
 //! sessions make sure it is applied once however many copies reach the log (`kv.rs`).
 //!
+//! After `max_attempts` sends without an answer the client gives up on the operation and moves
+//! on to its next one, as a real client with a deadline would.
+//!
 //! The client records every operation as an [`Operation`]: when it was called and when its
 //! answer arrived, by the simulator's clock (clients have default clocks, which read true time).
-//! An operation still unanswered when the run ends has an unknown outcome: `output: None`,
-//! `return_ns: u64::MAX`; it may or may not have taken effect, and the checker allows both.
+//! An operation it gave up on, or still unanswered when the run ends, has an unknown outcome:
+//! `output: None`, `return_ns: u64::MAX`. It may have taken effect, even long after the client
+//! gave up (a copy may sit in a log), or never; the checker allows both. Its later commands
+//! carry higher sequence numbers, so once one of them is applied, a late copy of the abandoned
+//! command is ignored by the store's session.
 //!
 //! Operations are drawn from the client's `ctx.rng()`: gets, puts and appends on a few keys,
 //! with values that name the client and the operation, so that a read shows which writes it saw
@@ -47,6 +53,10 @@ pub struct Client {
     ops: usize,
     /// How long to wait for an answer before retrying elsewhere.
     retry_ms: u64,
+    /// How many sends of one operation before giving up on it. At least 1.
+    max_attempts: u32,
+    /// Sends of the operation in flight so far.
+    attempts: u32,
     /// The server the client believes leads.
     leader_guess: NodeId,
     /// The sequence number of the latest operation. Invariant: one in flight at most.
@@ -64,13 +74,20 @@ pub struct Client {
 
 impl Client {
     /// A client with node id `id` that issues `ops` operations against `servers` servers.
-    pub fn new(id: NodeId, servers: usize, ops: usize, retry_ms: u64) -> Client {
+    /// Each operation is sent at most `max_attempts` times, `retry_ms` apart.
+    pub fn new(id: NodeId, servers: usize, ops: usize, retry_ms: u64, max_attempts: u32) -> Client {
         assert!(servers > 0, "a client needs a server");
+        assert!(
+            max_attempts > 0,
+            "a client sends each operation at least once"
+        );
         Client {
             id: id.0 as u64,
             servers,
             ops,
             retry_ms,
+            max_attempts,
+            attempts: 0,
             leader_guess: NodeId(id.0 % servers),
             seq: 0,
             in_flight: None,
@@ -121,6 +138,13 @@ impl Client {
         if timer != RETRY {
             return;
         }
+        if self.attempts >= self.max_attempts && !self.redirected {
+            if let Some(op) = self.in_flight.take() {
+                self.history.push(unknown(self.id, op));
+                ctx.count("client.gave_up");
+            }
+            return self.next_operation(ctx);
+        }
         if let Some(op) = &self.in_flight {
             let command = Command {
                 client: self.id,
@@ -158,10 +182,14 @@ impl Client {
             input,
             call_ns,
         });
+        self.attempts = 0;
         self.send(ctx, command);
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_, Message>, command: Command) {
+        if !self.redirected {
+            self.attempts += 1;
+        }
         self.redirected = false;
         ctx.send(self.leader_guess, Message::ClientRequest(command));
         ctx.set_timer(RETRY, Duration::from_millis(self.retry_ms));
@@ -172,13 +200,7 @@ impl Client {
     pub fn history(&self) -> Vec<Operation<KvInput, KvOutput>> {
         let mut history = self.history.clone();
         if let Some(op) = &self.in_flight {
-            history.push(Operation {
-                client: self.id,
-                input: op.input.clone(),
-                output: None,
-                call_ns: op.call_ns,
-                return_ns: u64::MAX,
-            });
+            history.push(unknown(self.id, op.clone()));
         }
         history
     }
@@ -188,7 +210,7 @@ impl Client {
         self.in_flight.is_none() && self.seq as usize >= self.ops
     }
 
-    /// How many operations were answered.
+    /// How many operations were answered or given up on.
     pub fn completed(&self) -> usize {
         self.history.len()
     }
@@ -196,5 +218,16 @@ impl Client {
     /// How many requests were sent again.
     pub fn retries(&self) -> u64 {
         self.retries
+    }
+}
+
+/// An operation whose outcome the client will never learn.
+fn unknown(client: u64, op: InFlight) -> Operation<KvInput, KvOutput> {
+    Operation {
+        client,
+        input: op.input,
+        output: None,
+        call_ns: op.call_ns,
+        return_ns: u64::MAX,
     }
 }

@@ -94,6 +94,8 @@ pub struct Cluster {
     pub ops_per_client: usize,
     /// How long a client waits for an answer before retrying, in milliseconds.
     pub client_retry_ms: u64,
+    /// How many times a client sends one operation before giving up on it.
+    pub client_max_attempts: u32,
     /// The servers' configuration.
     pub config: Config,
     /// Whether to check the safety invariants after every event.
@@ -108,6 +110,7 @@ impl Default for Cluster {
             clients: 3,
             ops_per_client: 10,
             client_retry_ms: 200,
+            client_max_attempts: 10,
             config: Config::default(),
             invariants: true,
         }
@@ -118,6 +121,9 @@ impl Cluster {
     /// A run with this shape on links that behave as `link`, from `seed`.
     pub fn build(&self, seed: u64, link: LinkConfig) -> Result<Sim<KvNode>, ConfigError> {
         self.config.validate()?;
+        if self.servers == 0 || self.client_max_attempts == 0 {
+            return Err(ConfigError::EmptyCluster);
+        }
         let servers = self.servers;
         let mut nodes = Vec::with_capacity(servers + self.clients);
         for i in 0..servers {
@@ -126,17 +132,19 @@ impl Cluster {
         }
         for i in servers..servers + self.clients {
             let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
-            nodes.push(KvNode::Client(Client::new(NodeId(i), servers, ops, retry)));
+            let client = Client::new(NodeId(i), servers, ops, retry, self.client_max_attempts);
+            nodes.push(KvNode::Client(client));
         }
         let mut sim = Sim::new(seed, link, nodes);
         let config = self.config.clone();
         let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
+        let attempts = self.client_max_attempts;
         sim.on_restart(move |id, disk| match disk {
             Disk::Server(disk) => {
                 KvNode::Server(Box::new(Server::restart(id, servers, config.clone(), disk)))
             }
             // Not used by the book's runs; a restarted client has forgotten its history.
-            Disk::Client => KvNode::Client(Client::new(id, servers, ops, retry)),
+            Disk::Client => KvNode::Client(Client::new(id, servers, ops, retry, attempts)),
         });
         if self.invariants {
             add_safety_invariants(&mut sim, servers);

@@ -26,7 +26,8 @@
 //! Layout: [`log`] (terms, indexes, entries), [`rules`] (the pure counting rules: `majority`,
 //! `commit_index`, `is_log_up_to_date`), [`message`], [`server`] (state, roles, timers,
 //! persistence), [`election`], [`replication`], [`kv`], [`client`], [`cluster`] (servers and
-//! clients as one simulator process, and a run builder), [`invariants`], [`history`].
+//! clients as one simulator process, and a run builder), [`invariants`], [`history`], and
+//! [`chaos`] (one seed of the campaign: nemesis, hostile network, liveness and linearizability).
 //!
 //! Like every protocol in this book the server is a sans-I/O state machine: time comes from
 //! `ctx.now()`, randomness from `ctx.rng()`, and effects are messages and timers.
@@ -36,6 +37,7 @@
 //! (§8), and durable state written at once (see [`server`]). Everything is std-only, so that
 //! the runnable listing can be bundled for the Rust playground.
 
+pub mod chaos;
 pub mod client;
 pub mod cluster;
 pub mod election;

@@ -70,6 +70,8 @@ pub enum ConfigError {
     HeartbeatTooSlow { heartbeat_ms: u64, min: u64 },
     /// `max_entries_per_message` must be at least 1.
     NoEntriesPerMessage,
+    /// A cluster needs a server, and a client must send each operation at least once.
+    EmptyCluster,
 }
 
 impl fmt::Display for ConfigError {
@@ -86,6 +88,7 @@ impl fmt::Display for ConfigError {
                 "heartbeat every {heartbeat_ms} ms is not below the {min} ms election timeout"
             ),
             ConfigError::NoEntriesPerMessage => write!(f, "max_entries_per_message is 0"),
+            ConfigError::EmptyCluster => write!(f, "no servers, or clients that never send"),
         }
     }
 }
