@@ -51,11 +51,14 @@ impl OpSummary {
         }
     }
 
-    /// Its interval, such as `[30..40 ms]`, or `[30 ms..?]` if its outcome is unknown.
+    /// Its interval, such as `[30..40 ms]`, or `[30 ms..?]` if its outcome is unknown, in the
+    /// largest unit (ms, µs or ns) in which its last known time is at least one.
     pub fn interval(&self) -> String {
+        let unit = Unit::for_ns(self.return_ns.unwrap_or(self.call_ns));
+        let call = unit.format(self.call_ns);
         match self.return_ns {
-            Some(r) => format!("[{}..{} ms]", ms(self.call_ns), ms(r)),
-            None => format!("[{} ms..?]", ms(self.call_ns)),
+            Some(r) => format!("[{call}..{} {}]", unit.format(r), unit.name),
+            None => format!("[{call} {}..?]", unit.name),
         }
     }
 }
@@ -72,14 +75,54 @@ impl fmt::Display for OpSummary {
     }
 }
 
-/// Nanoseconds as milliseconds, with as many decimals as needed: `30`, `30.5`, `0.000001`.
-pub fn ms(ns: u64) -> String {
-    let (whole, frac) = (ns / 1_000_000, ns % 1_000_000);
-    if frac == 0 {
-        return whole.to_string();
+/// A unit of time for explanations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unit {
+    /// Its symbol.
+    pub name: &'static str,
+    /// Nanoseconds per unit.
+    pub ns: u64,
+    /// Decimal digits of a nanosecond count in one unit: `log10(ns)`.
+    pub digits: usize,
+}
+
+impl Unit {
+    /// Milliseconds, the unit of the book's simulations.
+    pub const MS: Unit = Unit {
+        name: "ms",
+        ns: 1_000_000,
+        digits: 6,
+    };
+    /// Microseconds.
+    pub const US: Unit = Unit {
+        name: "µs",
+        ns: 1_000,
+        digits: 3,
+    };
+    /// Nanoseconds.
+    pub const NS: Unit = Unit {
+        name: "ns",
+        ns: 1,
+        digits: 0,
+    };
+
+    /// The largest unit in which `ns` is at least one (nanoseconds for zero).
+    pub fn for_ns(ns: u64) -> Unit {
+        [Unit::MS, Unit::US]
+            .into_iter()
+            .find(|u| ns >= u.ns)
+            .unwrap_or(Unit::NS)
     }
-    let digits = format!("{frac:06}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
+
+    /// `ns` in this unit, with as many decimals as needed: `30`, `30.5`, `0.001`.
+    pub fn format(self, ns: u64) -> String {
+        let (whole, frac) = (ns / self.ns, ns % self.ns);
+        if frac == 0 {
+            return whole.to_string();
+        }
+        let digits = format!("{frac:0width$}", width = self.digits);
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    }
 }
 
 /// An operation the search could not place next, and the state that refused it.
@@ -207,9 +250,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn milliseconds_keep_only_the_digits_needed() {
-        assert_eq!(ms(30_000_000), "30");
-        assert_eq!(ms(30_500_000), "30.5");
-        assert_eq!(ms(1), "0.000001");
+    fn times_keep_only_the_digits_needed() {
+        assert_eq!(Unit::MS.format(30_000_000), "30");
+        assert_eq!(Unit::MS.format(30_500_000), "30.5");
+        assert_eq!(Unit::MS.format(1), "0.000001");
+        assert_eq!(Unit::US.format(2_076), "2.076");
+    }
+
+    #[test]
+    fn an_interval_is_shown_in_the_unit_of_its_last_known_time() {
+        let op = |call_ns, return_ns| OpSummary {
+            index: 0,
+            client: 0,
+            text: String::new(),
+            call_ns,
+            return_ns,
+        };
+        assert_eq!(op(30_000_000, Some(40_000_000)).interval(), "[30..40 ms]");
+        assert_eq!(op(0, Some(40_000_000)).interval(), "[0..40 ms]");
+        assert_eq!(op(2_076, Some(2_102)).interval(), "[2.076..2.102 µs]");
+        assert_eq!(op(5, None).interval(), "[5 ns..?]");
     }
 }

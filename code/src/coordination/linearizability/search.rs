@@ -33,7 +33,13 @@
 //! Operations whose outcome is unknown are called at their call time and "return" at
 //! `u64::MAX`, so they may be placed anywhere after their call. They need not be placed at all:
 //! an operation that never took effect is as good as absent, so the search succeeds as soon as
-//! every operation with a known outcome is placed.
+//! every operation with a known outcome is placed, and an operation with unknown outcome that
+//! would leave the state as it is (a read that timed out) is never placed at all.
+//!
+//! Unknown outcomes are the expensive part of a history. Each write whose outcome is unknown
+//! may be placed at any point after its call or not at all, and the configurations multiply
+//! accordingly: a history that is *not* linearizable, with a dozen timed-out writes to one
+//! key, can exhaust any reasonable budget, because the search must rule out every choice.
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
@@ -200,7 +206,11 @@ pub fn search<M: Model>(
         let op = events.op[entry];
         if events.is_call[entry] {
             let (input, output) = (&ops[op].input, ops[op].output.as_ref());
-            if let Some(next_state) = model.step(&state, input, output) {
+            let next = model.step(&state, input, output);
+            // An operation with unknown outcome that would not change the state (a read that
+            // timed out) never needs a place: leaving it out can only leave more options.
+            let useless = output.is_none() && next.as_ref() == Some(&state);
+            if let Some(next_state) = next.filter(|_| !useless) {
                 placed.insert(op);
                 if seen.insert((placed.clone(), next_state.clone())) {
                     // A new configuration: place the operation and start again from the front.
