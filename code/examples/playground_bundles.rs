@@ -13,6 +13,7 @@
 //! outputs: code/playground/appendix_first_sim.rs code/playground/ch01_tour.rs
 //! outputs: code/playground/ch06_ping.rs
 //! outputs: code/playground/ch10_linearizability.rs
+//! outputs: code/playground/ch10_raft.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
 

@@ -1,4 +1,5 @@
-//! Scenario tests: each replays a situation from the paper as a transcript and checks a claim.
+//! Chapters 9 and 10's scenario tests: each replays a situation from the Raft paper as a
+//! transcript and checks a claim.
 //!
 //! Two kinds of transcript. *Desk* tests hold one server and hand it messages one by one, the
 //! way the paper's figures are drawn: every message is explicit and nothing else happens.
@@ -7,13 +8,13 @@
 
 use std::time::Duration;
 
-use super::cluster::{self, Cluster, KvNode};
-use super::history::{KvInput, KvOutput};
-use super::kv::Command;
-use super::log::{Entry, Log, LogIndex, Term};
-use super::message::*;
-use super::server::{Config, ConfigError, Durable, ELECTION, Role, Server};
-use crate::sim::{Ctx, Effect, Fault, LinkConfig, Metrics, NodeId, Rng, Sim, Time};
+use uds::coordination::raft::cluster::{self, Cluster, KvNode};
+use uds::coordination::raft::history::{KvInput, KvOutput};
+use uds::coordination::raft::kv::Command;
+use uds::coordination::raft::log::{Entry, Log, LogIndex, Term};
+use uds::coordination::raft::message::*;
+use uds::coordination::raft::server::{Config, ConfigError, Durable, ELECTION, Role, Server};
+use uds::sim::{Ctx, Effect, Fault, LinkConfig, Metrics, NodeId, Rng, Sim, Time};
 
 /// One server on a desk: we hand it inputs and read back what it sent.
 struct Desk {

@@ -50,9 +50,6 @@ pub mod replication;
 pub mod rules;
 pub mod server;
 
-#[cfg(test)]
-mod scenarios;
-
 pub use cluster::{Cluster, KvNode};
 pub use log::{Entry, LogIndex, Term};
 pub use message::{
