@@ -33,7 +33,8 @@ fn commit(seed: u64) -> u64 {
     let link = LinkConfig::constant(Duration::from_millis(1));
     let mut sim = shape.build(seed, link).expect("valid configuration");
     sim.set_trace(TraceLevel::Off); // no fingerprint: it formats every message
-    sim.run_until(Time::from_millis(600_000)).expect("no invariants");
+    sim.run_until(Time::from_millis(600_000))
+        .expect("no invariants");
     let applied = (0..3)
         .filter_map(|i| cluster::server(&sim, NodeId(i)))
         .map(|s| s.kv().applied())
