@@ -27,7 +27,8 @@
 //! `commit_index`, `is_log_up_to_date`), [`message`], [`server`] (state, roles, timers,
 //! persistence), [`election`], [`replication`], [`kv`], [`client`], [`cluster`] (servers and
 //! clients as one simulator process, and a run builder), [`invariants`], [`history`], and
-//! [`chaos`] (one seed of the campaign: nemesis, hostile network, liveness and linearizability).
+//! [`chaos`] (one seed of the campaign: nemesis, hostile network, liveness and linearizability),
+//! [`time_to_elect`] (one trial of the chapter 9 experiment).
 //!
 //! Like every protocol in this book the server is a sans-I/O state machine: time comes from
 //! `ctx.now()`, randomness from `ctx.rng()`, and effects are messages and timers.
@@ -49,6 +50,7 @@ pub mod message;
 pub mod replication;
 pub mod rules;
 pub mod server;
+pub mod time_to_elect;
 
 pub use cluster::{Cluster, KvNode};
 pub use log::{Entry, LogIndex, Term};

@@ -334,4 +334,12 @@ impl Server {
     pub fn config(&self) -> &Config {
         &self.config
     }
+
+    /// Changes the configuration of a running server; timers already set keep their
+    /// durations, the next ones use the new values.
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
 }
