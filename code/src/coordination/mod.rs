@@ -11,6 +11,9 @@
 //! - [`system_models`] (chapter 6): link, process and timing models as simulator settings, a
 //!   perfect link built from a fair-loss one, and a ping/timeout failure detector run under each
 //!   timing model.
+//! - [`raft`] (chapters 9 and 10): Raft's leader election and log replication as a sans-I/O
+//!   state machine, a replicated key-value store with exactly-once client commands, and Raft's
+//!   safety properties checked after every simulated event.
 
 pub mod linearizability;
 pub mod raft;
