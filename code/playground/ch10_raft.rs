@@ -2223,8 +2223,10 @@ pub struct KvStore {
     /// How many commands were applied (duplicates excluded).
     applied: u64,
 }
+// ANCHOR_END: kv_store
 
 impl KvStore {
+    // ANCHOR: apply
     /// Applies `command` unless it is a duplicate. Returns the answer for the client: the
     /// fresh one, the remembered one for a retry of the last command, or `None` for a command
     /// older than the client's last (the client has moved on and will not read it).
@@ -2246,6 +2248,7 @@ impl KvStore {
         self.applied += 1;
         Some(output)
     }
+    // ANCHOR_END: apply
 
     fn execute(&mut self, input: &KvInput) -> KvOutput {
         match input {
@@ -2260,7 +2263,6 @@ impl KvStore {
             }
         }
     }
-    // ANCHOR_END: kv_store
 
     /// The answer already given to `client`'s command `seq`, if that was its last one.
     pub fn cached(&self, client: u64, seq: u64) -> Option<&KvOutput> {
