@@ -142,8 +142,10 @@ pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
             ));
         }
     }
-    if let CheckResult::Illegal(why) = check(&KvModel, &history) {
-        return Err(format!("history not linearizable:\n{why}"));
+    match check(&KvModel, &history) {
+        CheckResult::Ok => {}
+        CheckResult::Illegal(why) => return Err(format!("history not linearizable:\n{why}")),
+        CheckResult::Unknown => return Err("the linearizability search ran out of steps".into()),
     }
     let max_term = (0..servers)
         .filter_map(|i| cluster::server(&sim, NodeId(i)))
