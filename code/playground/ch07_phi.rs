@@ -303,7 +303,7 @@ pub mod evaluation {
 //! really crashed.
 //!
 //! The two measures are those of Chen, Toueg and Aguilera ("On the quality of service of
-//! failure detectors", IEEE Trans. Computers 51(5), 2002, §2):
+//! failure detectors", IEEE Trans. Computers 51(5), 2002):
 //!
 //! - **detection time**: from the crash to the start of the suspicion that lasts (zero if the
 //!   sender was, by bad luck, already suspected when it crashed);
@@ -572,7 +572,7 @@ pub mod exercise {
 //! starter's test with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_sliding_stats -- --ignored
+//! cargo test -p uds --release --lib exercise_sliding_stats -- --ignored
 //! ```
 //!
 //! Then compare with [`super::window::InterArrivalWindow`], which stores integer nanoseconds
@@ -701,7 +701,7 @@ pub mod gossip {
 //! merges the table row by row, keeping the higher counter and stamping its own clock on every
 //! row whose counter grew. A member whose counter has not grown for `t_fail` is *suspected*
 //! (the paper says "failed"); it is no longer gossiped, and after another `t_cleanup` its row is
-//! dropped (paper §2).
+//! dropped (the paper's basic protocol).
 //!
 //! News of a live member reaches everyone in a number of rounds that grows with the logarithm of
 //! the group size, along many paths at once, so one lost message or one slow link does not make
@@ -895,7 +895,7 @@ pub mod heartbeat {
 //!   arrival (or since the watch started, if nothing arrived yet: a sender dead from the start
 //!   must be suspected too), and trusts it again at the next fresh heartbeat.
 //!
-//! Guarantee (strong completeness, Chandra and Toueg, JACM 1996, §2.2): if the sender crashes,
+//! Guarantee (strong completeness, Chandra and Toueg, JACM 1996): if the sender crashes,
 //! no fresh heartbeat arrives after the ones already in flight, so every monitor that stays up
 //! suspects it from `last arrival + suspicion_delay` on, forever. Accuracy is not guaranteed: a
 //! heartbeat later than the delay makes a correct sender suspected, which is what the
@@ -1097,7 +1097,7 @@ impl Process for HeartbeatNode {
 pub mod phi {
 //! The φ (phi) function of the accrual failure detector, and the normal tail it is built on.
 //!
-//! Hayashibara, Défago, Yared and Katayama ("The φ Accrual Failure Detector", SRDS 2004, §3)
+//! Hayashibara, Défago, Yared and Katayama ("The φ Accrual Failure Detector", SRDS 2004)
 //! model the time between two heartbeats as a normal random variable whose mean μ and standard
 //! deviation σ are estimated from recent inter-arrival times. If the last heartbeat arrived
 //! `elapsed` ago, the probability that the next one is *still* to come is
@@ -1109,7 +1109,7 @@ pub mod phi {
 //!
 //! φ = 1 means "a heartbeat this late happens one time in ten", φ = 3 "one time in a thousand".
 //! An application that suspects when φ exceeds a threshold Φ therefore accepts a false-suspicion
-//! probability of about 10^-Φ per heartbeat, *if* the normal model fits (paper §3.2).
+//! probability of about 10^-Φ per heartbeat, *if* the normal model fits.
 //!
 //! **The approximation.** `F` has no closed form. We compute the upper tail
 //! `P(Z > z) = erfc(z / √2) / 2` with the Chebyshev-fitted `erfcc` of Press, Teukolsky,
@@ -1154,7 +1154,7 @@ pub fn log10_normal_tail(z: f64) -> f64 {
 // ANCHOR: phi
 /// The suspicion level φ after `elapsed` without a heartbeat, when inter-arrival times look
 /// normal with mean `mean` and standard deviation `stddev` (all in the same unit).
-/// Hayashibara et al. 2004, §3: φ = -log10(1 - F(elapsed)).
+/// Hayashibara et al. 2004: φ = -log10(1 - F(elapsed)).
 pub fn phi(elapsed: f64, mean: f64, stddev: f64) -> f64 {
     assert!(
         stddev > 0.0 && stddev.is_finite(),
@@ -1195,8 +1195,8 @@ pub mod window {
 //! A sliding window of heartbeat inter-arrival times, with their running mean and variance.
 //!
 //! The accrual detector estimates the distribution of the time between heartbeats from the
-//! last `capacity` samples (Hayashibara et al. 2004, §4.1, use 1,000; so does Akka's default
-//! `max-sample-size`). Recomputing a mean and a variance over a thousand samples on every
+//! last `capacity` samples (Hayashibara et al. 2004 use 1,000 in their experiments, and so
+//! does Akka's default `max-sample-size`). Recomputing a mean and a variance over a thousand samples on every
 //! heartbeat would be wasteful, so the window keeps two running sums, of the samples and of
 //! their squares, and adjusts them as a sample enters and the oldest one leaves.
 //!

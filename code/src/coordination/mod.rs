@@ -11,11 +11,24 @@
 //! - [`system_models`] (chapter 6): link, process and timing models as simulator settings, a
 //!   perfect link built from a fair-loss one, and a ping/timeout failure detector run under each
 //!   timing model.
+//! - [`failure_detection`] (chapter 7): fixed-timeout and phi accrual failure detectors judged
+//!   on the same heartbeat traces, and gossip-style heartbeat membership.
 //! - [`time`] (chapter 8): NTP-style offset estimation over drifting clocks, and Lamport, vector
 //!   and hybrid logical clocks judged against the happened-before relation of recorded runs.
+//! - [`leader_election`] (chapter 9): a lease-based lock with fencing tokens, and why a lease
+//!   alone is unsafe when its holder pauses.
+//! - [`raft`] (chapters 9 and 10): Raft's leader election and log replication as a sans-I/O
+//!   state machine, a replicated key-value store with exactly-once client commands, and Raft's
+//!   safety properties checked after every simulated event.
+//! - [`linearizability`] (chapter 10): a Wing-Gong/Lowe linearizability checker with per-key
+//!   partitioning, used on every client history of the Raft campaigns.
+//! - [`chain_replication`] (chapter 10): chain replication and CRAQ, with a configuration
+//!   service that removes crashed replicas.
 
 pub mod chain_replication;
 pub mod failure_detection;
 pub mod leader_election;
+pub mod linearizability;
+pub mod raft;
 pub mod system_models;
 pub mod time;

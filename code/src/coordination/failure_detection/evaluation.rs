@@ -9,7 +9,7 @@
 //! really crashed.
 //!
 //! The two measures are those of Chen, Toueg and Aguilera ("On the quality of service of
-//! failure detectors", IEEE Trans. Computers 51(5), 2002, §2):
+//! failure detectors", IEEE Trans. Computers 51(5), 2002):
 //!
 //! - **detection time**: from the crash to the start of the suspicion that lasts (zero if the
 //!   sender was, by bad luck, already suspected when it crashed);

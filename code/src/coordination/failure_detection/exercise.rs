@@ -12,7 +12,7 @@
 //! starter's test with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_sliding_stats -- --ignored
+//! cargo test -p uds --release --lib exercise_sliding_stats -- --ignored
 //! ```
 //!
 //! Then compare with [`super::window::InterArrivalWindow`], which stores integer nanoseconds
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     #[ignore = "exercise: implement starter::SlidingStats, then run \
-                `cargo test -p uds --release exercise_sliding_stats -- --ignored`"]
+                `cargo test -p uds --release --lib exercise_sliding_stats -- --ignored`"]
     fn exercise_sliding_stats() {
         check_claims::<super::starter::SlidingStats>();
     }

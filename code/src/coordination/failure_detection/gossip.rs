@@ -6,7 +6,7 @@
 //! merges the table row by row, keeping the higher counter and stamping its own clock on every
 //! row whose counter grew. A member whose counter has not grown for `t_fail` is *suspected*
 //! (the paper says "failed"); it is no longer gossiped, and after another `t_cleanup` its row is
-//! dropped (paper §2).
+//! dropped (the paper's basic protocol).
 //!
 //! News of a live member reaches everyone in a number of rounds that grows with the logarithm of
 //! the group size, along many paths at once, so one lost message or one slow link does not make

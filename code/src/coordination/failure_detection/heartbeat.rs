@@ -19,7 +19,7 @@
 //!   arrival (or since the watch started, if nothing arrived yet: a sender dead from the start
 //!   must be suspected too), and trusts it again at the next fresh heartbeat.
 //!
-//! Guarantee (strong completeness, Chandra and Toueg, JACM 1996, §2.2): if the sender crashes,
+//! Guarantee (strong completeness, Chandra and Toueg, JACM 1996): if the sender crashes,
 //! no fresh heartbeat arrives after the ones already in flight, so every monitor that stays up
 //! suspects it from `last arrival + suspicion_delay` on, forever. Accuracy is not guaranteed: a
 //! heartbeat later than the delay makes a correct sender suspected, which is what the

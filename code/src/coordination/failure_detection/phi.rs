@@ -1,6 +1,6 @@
 //! The φ (phi) function of the accrual failure detector, and the normal tail it is built on.
 //!
-//! Hayashibara, Défago, Yared and Katayama ("The φ Accrual Failure Detector", SRDS 2004, §3)
+//! Hayashibara, Défago, Yared and Katayama ("The φ Accrual Failure Detector", SRDS 2004)
 //! model the time between two heartbeats as a normal random variable whose mean μ and standard
 //! deviation σ are estimated from recent inter-arrival times. If the last heartbeat arrived
 //! `elapsed` ago, the probability that the next one is *still* to come is
@@ -12,7 +12,7 @@
 //!
 //! φ = 1 means "a heartbeat this late happens one time in ten", φ = 3 "one time in a thousand".
 //! An application that suspects when φ exceeds a threshold Φ therefore accepts a false-suspicion
-//! probability of about 10^-Φ per heartbeat, *if* the normal model fits (paper §3.2).
+//! probability of about 10^-Φ per heartbeat, *if* the normal model fits.
 //!
 //! **The approximation.** `F` has no closed form. We compute the upper tail
 //! `P(Z > z) = erfc(z / √2) / 2` with the Chebyshev-fitted `erfcc` of Press, Teukolsky,
@@ -57,7 +57,7 @@ pub fn log10_normal_tail(z: f64) -> f64 {
 // ANCHOR: phi
 /// The suspicion level φ after `elapsed` without a heartbeat, when inter-arrival times look
 /// normal with mean `mean` and standard deviation `stddev` (all in the same unit).
-/// Hayashibara et al. 2004, §3: φ = -log10(1 - F(elapsed)).
+/// Hayashibara et al. 2004: φ = -log10(1 - F(elapsed)).
 pub fn phi(elapsed: f64, mean: f64, stddev: f64) -> f64 {
     assert!(
         stddev > 0.0 && stddev.is_finite(),

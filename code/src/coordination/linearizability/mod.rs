@@ -1,0 +1,162 @@
+//! A linearizability checker: did a concurrent object behave like a single copy?
+//!
+//! An object is *linearizable* if every operation appears to take effect atomically at some
+//! instant between its call and its return, so that the operations, in the order of those
+//! instants, are a legal sequential run of the object (Herlihy and Wing, "Linearizability: a
+//! correctness condition for concurrent objects", ACM TOPLAS 12(3), 1990, §2). Two rules follow.
+//! Operations that overlap in time may take effect in either order. An operation that returned
+//! before another was called must take effect first: once a write has been acknowledged, no
+//! read that starts later may miss it, however many replicas the store keeps.
+//!
+//! The checker takes a *history*, what the clients saw ([`Operation`]: call time, return time,
+//! input, output), and a *model*, the sequential specification ([`Model`]; [`KvModel`] for this
+//! book's key-value store), and answers one of three things ([`CheckResult`]):
+//!
+//! - `Ok`: there is an order of the operations that respects real time and that the model
+//!   accepts. Then the clients cannot tell the object from a single copy that served one
+//!   operation at a time.
+//! - `Illegal(explanation)`: no such order exists. The [`Explanation`] names the partition, the
+//!   longest prefix that could be ordered, and the operations that could not come after it.
+//! - `Unknown`: the search used up its budget of steps without deciding.
+//!
+//! The answer is exact, not a heuristic: `Ok` and `Illegal` are both proofs, up to the budget.
+//! The price is time. Deciding linearizability is NP-complete in general (Gibbons and Korach,
+//! "Testing shared memories", SIAM J. Comput. 26(4), 1997), and [`search`] is a backtracking
+//! search exponential in the number of *mutually concurrent* operations. Histories from real
+//! tests stay cheap for two reasons:
+//!
+//! 1. **Memoisation.** The search (Wing and Gong's, with Lowe's improvement; see [`search`])
+//!    remembers every (set of operations placed, model state) pair it reached, and never
+//!    explores the same pair twice.
+//! 2. **Partitioning.** Linearizability is *local*: a history is linearizable if and only if its
+//!    restriction to every object is (Herlihy and Wing 1990, §3.5). So [`Model::partition`] may
+//!    split the history, and [`KvModel`] splits it per key, as Porcupine does (Anish Athalye,
+//!    <https://github.com/anishathalye/porcupine>). Each key is searched on its own.
+//!
+//! Operations whose outcome is unknown (`output: None`; the client timed out) are the normal
+//! case in a faulty network, and the checker treats them as they are: each may have taken
+//! effect at any instant after its call, or never. A write that timed out may therefore explain
+//! a later read of its value, and need not explain anything.
+//!
+//! What this module assumes and simplifies:
+//!
+//! - Call and return times come from one clock. In the simulator that is the simulated clock,
+//!   and exact; against a real cluster, take both times on the client machine, as Jepsen does,
+//!   and the recorded interval contains the true one.
+//! - Operations whose intervals touch (`return == call`) count as concurrent; see
+//!   [`Operation::precedes`].
+//! - The budget is per partition, counted in events visited. [`DEFAULT_MAX_STEPS`], a million,
+//!   bounds a search to a few seconds in release mode; a linearizable history of a thousand
+//!   operations on three keys takes about ten thousand steps per key, milliseconds in all.
+//!
+//! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
+//! it takes to check a history of it.
+//!
+//! Everything here is std-only, so that a listing built on it runs on the Rust playground.
+
+pub mod exercise;
+pub mod explain;
+pub mod kv;
+pub mod model;
+pub mod render;
+pub mod search;
+
+use std::fmt;
+
+pub use explain::{Explanation, OpSummary, Stuck};
+pub use kv::{KvInput, KvModel, KvOutput, KvState};
+pub use model::{Model, Operation, Unpartitioned};
+pub use render::render_history;
+pub use search::Verdict;
+
+/// The default budget: events a search may visit per partition before it gives up.
+pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+// ANCHOR: check_result
+/// The checker's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckResult {
+    /// Every partition has an order that respects real time and that the model accepts.
+    Ok,
+    /// Some partition has none; the first such partition, explained.
+    Illegal(Explanation),
+    /// No partition is illegal, but some search ran out of steps before deciding.
+    Unknown,
+}
+// ANCHOR_END: check_result
+
+impl fmt::Display for CheckResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckResult::Ok => writeln!(f, "linearizable"),
+            CheckResult::Illegal(explanation) => write!(f, "{explanation}"),
+            CheckResult::Unknown => writeln!(f, "unknown: the search ran out of steps"),
+        }
+    }
+}
+
+/// Checks `history` against `model` with the default budget.
+///
+/// # Panics
+///
+/// If an operation with a known outcome returns before it is called, or if the model's
+/// partition does not cover every operation exactly once: both are bugs in the code that
+/// recorded the history or wrote the model, not properties of the object under test.
+pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>]) -> CheckResult {
+    check_with_budget(model, history, DEFAULT_MAX_STEPS)
+}
+
+// ANCHOR: check_with_budget
+/// Checks `history` against `model`, each partition with a budget of `max_steps` events.
+/// Panics as [`check`] does.
+pub fn check_with_budget<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    max_steps: u64,
+) -> CheckResult {
+    let partitions = model.partition(history);
+    assert_well_formed(history, &partitions);
+    let mut gave_up = false;
+    for partition in partitions {
+        match search::search(model, history, &partition, max_steps).verdict {
+            Verdict::Linearizable => {}
+            Verdict::GaveUp => gave_up = true, // a later partition may still be illegal
+            Verdict::Illegal { prefix, state } => {
+                let explanation = Explanation::new(model, history, &partition, &prefix, &state);
+                return CheckResult::Illegal(explanation);
+            }
+        }
+    }
+    if gave_up {
+        CheckResult::Unknown
+    } else {
+        CheckResult::Ok
+    }
+}
+// ANCHOR_END: check_with_budget
+
+/// Asserts that every interval is ordered and that the partition covers the history once.
+fn assert_well_formed<I, O>(history: &[Operation<I, O>], partitions: &[Vec<usize>]) {
+    for (i, op) in history.iter().enumerate() {
+        assert!(
+            op.call_ns <= op.effective_return_ns(),
+            "operation {i} returns at {} ns, before its call at {} ns",
+            op.return_ns,
+            op.call_ns
+        );
+    }
+    let mut covered = vec![0u32; history.len()];
+    for &i in partitions.iter().flatten() {
+        assert!(
+            i < history.len(),
+            "the partition names operation {i}, beyond the history"
+        );
+        covered[i] += 1;
+    }
+    if let Some(i) = covered.iter().position(|&c| c != 1) {
+        panic!(
+            "the partition covers operation {i} {} times, not once",
+            covered[i]
+        );
+    }
+}
