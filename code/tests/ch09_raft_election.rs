@@ -59,7 +59,7 @@ fn election_safety_under_crashes_restarts_and_split_votes() {
         first_seed: 0,
         seeds: seeds(),
         threads: 0,
-        replay: "cargo test --release -p uds --test ch09_leader_election election_safety \
+        replay: "cargo test --release -p uds --test ch09_raft_election election_safety \
                  (seed {seed})"
             .into(),
     };
