@@ -152,7 +152,7 @@ pub mod exercise {
 //! starter's test:
 //!
 //! ```text
-//! cargo test -p uds --release exercise_guarded_hlc -- --ignored
+//! cargo test -p uds --release --lib exercise_guarded_hlc -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.
@@ -246,6 +246,7 @@ use super::hlc::HlcTimestamp;
 use super::vector::VectorClock;
 use crate::sim::Time;
 
+// ANCHOR: events
 /// Names a message by its send event: the sender and the sender's count of sends before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MsgId {
@@ -278,6 +279,7 @@ pub struct Stamps {
     /// The process's own physical clock at the event, in ns.
     pub pt: u64,
 }
+// ANCHOR_END: events
 
 // ANCHOR: recorded_event
 /// One event of a recorded run.
@@ -380,13 +382,13 @@ pub mod hlc {
 //! What it guarantees (§3 of the paper), all checked by the chapter's tests:
 //!
 //! 1. `a -> b` implies `hlc(a) < hlc(b)` in lexicographic order: the Clock Condition.
-//! 2. `l >= pt` always, and `l - pt` is bounded by the largest offset between clocks: `l` is
-//!    some process's physical reading from the past, so it can exceed the local clock only by
-//!    how far the fastest clock runs ahead of this one (Theorem 2, with `epsilon` the clock
-//!    synchronisation bound).
-//! 3. `c` stays small (Theorem 3 bounds it by the number of events within `epsilon`), so
-//!    `(l, c)` fits in the 64 bits of an NTP timestamp in practice (CockroachDB and
-//!    YugabyteDB use HLCs this way to order transactions).
+//! 2. `l >= pt` always (Theorem 2), and `l - pt` is bounded by the largest offset between
+//!    clocks: `l` is some process's physical reading from the past, so it can exceed the local
+//!    clock only by how far the fastest clock runs ahead of this one (the paper's corollary
+//!    `|l - pt| <= epsilon`, with `epsilon` the clock synchronisation bound).
+//! 3. `c` stays small (the paper bounds it in terms of the number of processes and
+//!    `epsilon`), so the paper packs `(l, c)` into the 64 bits of an NTP timestamp.
+//!    CockroachDB and YugabyteDB timestamp transactions with HLCs.
 //!
 //! What it does not give: like a Lamport clock, `hlc(a) < hlc(b)` does not imply `a -> b`.
 //! And it trusts every `l` it receives: a peer with a clock an hour fast drags everyone's `l`
@@ -663,8 +665,9 @@ impl NtpClient {
     }
 
     fn on_response(&mut self, ctx: &mut Ctx<'_, NtpMsg>, seq: u64, echoed: i64, t2: i64, t3: i64) {
-        // RFC 5905 §8: a response must echo the origin timestamp of a request we sent,
-        // and is accepted once; anything else is a duplicate or a forgery.
+        // RFC 5905 §8 discards a response whose origin timestamp does not match the request
+        // ("bogus") and one it has already processed ("duplicate"); removing the request
+        // from `outstanding` on first match does both.
         match self.outstanding.get(&seq) {
             Some(&t1) if t1 == echoed => {
                 self.outstanding.remove(&seq);
@@ -1020,7 +1023,8 @@ pub mod vector {
 //!   ([`VectorClock::merge`]), then increments its own entry.
 //!
 //! Vectors are ordered entry-wise: `V <= W` when every entry is, and `V < W` when, in
-//! addition, they differ. Mattern's theorem (§4 of his paper): for distinct events,
+//! addition, they differ. Mattern's theorem (in the section on vector time): for distinct
+//! events,
 //! `a -> b` **if and only if** `V(a) < V(b)`. Two events whose vectors are incomparable are
 //! *concurrent*: neither could have influenced the other. This is the exact characterisation a
 //! Lamport clock cannot give; the price is one counter per process in every message.

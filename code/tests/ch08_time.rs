@@ -112,7 +112,7 @@ fn lamport_order_does_not_imply_happened_before() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Mattern 1989, §4: for distinct events, `a -> b` if and only if `V(a) < V(b)`; hence
+    /// Mattern 1989 (vector time): for distinct events, `a -> b` if and only if `V(a) < V(b)`; hence
     /// `a || b` iff the vectors are incomparable. Checked for every pair of events of random
     /// runs with loss, duplication and reordering, against reachability in the recorded run.
     #[test]
@@ -144,8 +144,9 @@ proptest! {
     }
 }
 
-/// Kulkarni et al. 2014, Theorems 1 and 2: `a -> b` implies `hlc(a) < hlc(b)`, and
-/// `pt <= l <= pt + (how far the fastest clock is ahead of this one)` at every event.
+/// Kulkarni et al. 2014, Theorem 1: `a -> b` implies `hlc(a) < hlc(b)`; Theorem 2 and its
+/// corollary `|l - pt| <= epsilon`: `pt <= l <= pt + (how far the fastest clock is ahead of
+/// this one)` at every event.
 #[test]
 fn hlc_respects_happened_before_and_stays_within_the_skew_bound() {
     let report = campaign("hlc_skew_bound", 1_000).run(|seed| {

@@ -14,7 +14,7 @@
 //! starter's test:
 //!
 //! ```text
-//! cargo test -p uds --release exercise_guarded_hlc -- --ignored
+//! cargo test -p uds --release --lib exercise_guarded_hlc -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     #[ignore = "exercise: implement starter::GuardedHlc::receive, then run \
-                `cargo test -p uds --release exercise_guarded_hlc -- --ignored`"]
+                `cargo test -p uds --release --lib exercise_guarded_hlc -- --ignored`"]
     fn exercise_guarded_hlc() {
         check_guarded_hlc!(starter::GuardedHlc);
     }

@@ -21,6 +21,7 @@ use super::hlc::HlcTimestamp;
 use super::vector::VectorClock;
 use crate::sim::Time;
 
+// ANCHOR: events
 /// Names a message by its send event: the sender and the sender's count of sends before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MsgId {
@@ -53,6 +54,7 @@ pub struct Stamps {
     /// The process's own physical clock at the event, in ns.
     pub pt: u64,
 }
+// ANCHOR_END: events
 
 // ANCHOR: recorded_event
 /// One event of a recorded run.

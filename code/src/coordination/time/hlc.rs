@@ -14,13 +14,13 @@
 //! What it guarantees (§3 of the paper), all checked by the chapter's tests:
 //!
 //! 1. `a -> b` implies `hlc(a) < hlc(b)` in lexicographic order: the Clock Condition.
-//! 2. `l >= pt` always, and `l - pt` is bounded by the largest offset between clocks: `l` is
-//!    some process's physical reading from the past, so it can exceed the local clock only by
-//!    how far the fastest clock runs ahead of this one (Theorem 2, with `epsilon` the clock
-//!    synchronisation bound).
-//! 3. `c` stays small (Theorem 3 bounds it by the number of events within `epsilon`), so
-//!    `(l, c)` fits in the 64 bits of an NTP timestamp in practice (CockroachDB and
-//!    YugabyteDB use HLCs this way to order transactions).
+//! 2. `l >= pt` always (Theorem 2), and `l - pt` is bounded by the largest offset between
+//!    clocks: `l` is some process's physical reading from the past, so it can exceed the local
+//!    clock only by how far the fastest clock runs ahead of this one (the paper's corollary
+//!    `|l - pt| <= epsilon`, with `epsilon` the clock synchronisation bound).
+//! 3. `c` stays small (the paper bounds it in terms of the number of processes and
+//!    `epsilon`), so the paper packs `(l, c)` into the 64 bits of an NTP timestamp.
+//!    CockroachDB and YugabyteDB timestamp transactions with HLCs.
 //!
 //! What it does not give: like a Lamport clock, `hlc(a) < hlc(b)` does not imply `a -> b`.
 //! And it trusts every `l` it receives: a peer with a clock an hour fast drags everyone's `l`

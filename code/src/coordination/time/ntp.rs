@@ -159,8 +159,9 @@ impl NtpClient {
     }
 
     fn on_response(&mut self, ctx: &mut Ctx<'_, NtpMsg>, seq: u64, echoed: i64, t2: i64, t3: i64) {
-        // RFC 5905 §8: a response must echo the origin timestamp of a request we sent,
-        // and is accepted once; anything else is a duplicate or a forgery.
+        // RFC 5905 §8 discards a response whose origin timestamp does not match the request
+        // ("bogus") and one it has already processed ("duplicate"); removing the request
+        // from `outstanding` on first match does both.
         match self.outstanding.get(&seq) {
             Some(&t1) if t1 == echoed => {
                 self.outstanding.remove(&seq);

@@ -12,7 +12,8 @@
 //!   ([`VectorClock::merge`]), then increments its own entry.
 //!
 //! Vectors are ordered entry-wise: `V <= W` when every entry is, and `V < W` when, in
-//! addition, they differ. Mattern's theorem (§4 of his paper): for distinct events,
+//! addition, they differ. Mattern's theorem (in the section on vector time): for distinct
+//! events,
 //! `a -> b` **if and only if** `V(a) < V(b)`. Two events whose vectors are incomparable are
 //! *concurrent*: neither could have influenced the other. This is the exact characterisation a
 //! Lamport clock cannot give; the price is one counter per process in every message.
