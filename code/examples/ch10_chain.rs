@@ -1,16 +1,19 @@
-//! Chapter 10 experiment: throughput, latency and stale reads of chain replication and CRAQ.
+//! Chapter 10 experiment: throughput, latency and stale reads of chain replication, CRAQ and
+//! Raft.
 //!
-//! Part 1 runs a read-heavy and a write-heavy workload on chains of growing length, with reads
-//! at the tail (classic chain replication) and at any replica (CRAQ), and reports throughput,
-//! latency percentiles and how busy the busiest replica was. Part 2 counts stale reads when
-//! reads go to the tail, to any replica with CRAQ's check, and to any replica without it.
+//! Part 1 runs a read-heavy and a write-heavy workload on clusters of growing size, with reads
+//! at the tail (classic chain replication), at any replica (CRAQ), through the Raft leader's log,
+//! and from any Raft server's applied state (follower reads), and reports throughput, latency
+//! percentiles and how busy the busiest server was. Part 2 counts stale reads when reads go to
+//! the tail, to any replica with CRAQ's check, to any replica without it, to the Raft leader and
+//! to any Raft server, and runs the linearizability checker on every history.
 //!
 //! Every system is run through [`run_system`] on the same [`Environment`] and [`Mix`], and
-//! measured from its client history alone ([`measure`]), so another replication protocol (Raft,
-//! with leader or follower reads) can be added as one more [`System`] variant.
+//! measured from its client history alone ([`measure`]). Raft servers sit behind the same
+//! processor queue as chain replicas (`src/coordination/chain_replication/raft_run.rs`).
 //!
 //! outputs: code/outputs/ch10_chain.txt code/outputs/ch10_stale_reads.txt
-//! outputs: src/figures/ch10_chain.svg
+//! outputs: src/figures/ch10_chain.svg src/figures/ch10_chain_writes.svg
 //!
 //! Run: `cargo run --release -p uds --example ch10_chain -- --write .`
 use std::process::ExitCode;
@@ -20,11 +23,19 @@ use clap::Parser;
 use uds::coordination::chain_replication::{
     ChainSetup, Operation, ReadMode, StaleReadReport, Workload, check_stale_reads, run,
 };
+use uds::coordination::linearizability::{CheckResult, KvModel, check};
+use uds::coordination::raft::Config;
 use uds::experiment::{ExperimentArgs, Table};
 use uds::plot::{Chart, Series, SeriesLabelPosition};
 use uds::sim::{Fnv64, Histogram, Latency, LinkConfig};
 
-/// Throughput, latency and stale reads of chain replication and CRAQ.
+// Raft under the chain's workload: not a library module (see the file's essay).
+#[path = "../src/coordination/chain_replication/raft_run.rs"]
+#[allow(dead_code)]
+mod raft_run;
+use raft_run::{RaftReadMode, RaftSetup, checker_history, run_raft};
+
+/// Throughput, latency and stale reads of chain replication, CRAQ and Raft.
 #[derive(Parser, Debug)]
 struct Args {
     #[command(flatten)]
@@ -50,6 +61,10 @@ enum System {
     Craq,
     /// Chain replication, reads at any replica without CRAQ's check.
     ChainNaive,
+    /// Raft, reads and writes through the leader's log.
+    RaftLeader,
+    /// Raft, writes through the leader, reads answered by any server from its applied state.
+    RaftFollower,
 }
 // ANCHOR_END: system
 
@@ -59,6 +74,8 @@ impl System {
             System::ChainTail => "chain, tail reads",
             System::Craq => "CRAQ",
             System::ChainNaive => "chain, naive any-replica reads",
+            System::RaftLeader => "Raft, leader reads",
+            System::RaftFollower => "Raft, follower reads",
         }
     }
 }
@@ -106,6 +123,8 @@ const LIGHT: Mix = Mix {
     read_fraction: 0.5,
     keys: 1_000,
 };
+/// Clients of the runs whose histories go to the linearizability checker.
+const CHECKED_CLIENTS: usize = 8;
 /// Clients of the light-load runs.
 const LIGHT_CLIENTS: usize = 4;
 /// Few keys, so that reads often meet writes in progress.
@@ -132,20 +151,52 @@ fn run_system(
     mix: Mix,
     seed: u64,
 ) -> Result<RunResult, String> {
+    let workload = Workload {
+        read_fraction: mix.read_fraction,
+        keys: mix.keys,
+        think_time_mean: env.think_time_mean,
+    };
     let read_mode = match system {
         System::ChainTail => ReadMode::Tail,
         System::Craq => ReadMode::Craq,
         System::ChainNaive => ReadMode::Naive,
+        System::RaftLeader | System::RaftFollower => {
+            let setup = RaftSetup {
+                servers: replicas,
+                clients: env.clients,
+                read_mode: if system == System::RaftLeader {
+                    RaftReadMode::Leader
+                } else {
+                    RaftReadMode::Follower
+                },
+                workload,
+                link: env.link.clone(),
+                service_time: env.service_time,
+                duration: env.duration,
+                config: Config::default(),
+            };
+            let outcome = run_raft(&setup, seed)?;
+            if outcome.elections != 1 || outcome.retries != 0 {
+                return Err(format!(
+                    "{} with {replicas} servers, seed {seed}: {} elections and {} retries; the \
+                     comparison assumes one stable leader",
+                    system.name(),
+                    outcome.elections,
+                    outcome.retries
+                ));
+            }
+            return Ok(RunResult {
+                history: outcome.history,
+                handled: outcome.handled,
+                trace_hash: outcome.trace_hash,
+            });
+        }
     };
     let setup = ChainSetup {
         chain_length: replicas,
         clients: env.clients,
         read_mode,
-        workload: Workload {
-            read_fraction: mix.read_fraction,
-            keys: mix.keys,
-            think_time_mean: env.think_time_mean,
-        },
+        workload,
         link: env.link.clone(),
         service_time: env.service_time,
         duration: env.duration,
@@ -224,6 +275,26 @@ fn describe(env: &Environment) -> String {
 
 const CHAIN_LENGTHS: [usize; 5] = [1, 2, 3, 5, 7];
 
+/// The systems of the throughput comparison, in the order of the table and the legends.
+const COMPARED: [System; 4] = [
+    System::ChainTail,
+    System::Craq,
+    System::RaftLeader,
+    System::RaftFollower,
+];
+
+/// How the Raft runs differ from the chain runs, for the outputs' footnotes.
+const RAFT_NOTE: &str = "\
+Raft: every message a server receives waits in the same one-at-a-time queue as a replica's
+(client requests, AppendEntries, their answers, votes). Writes go to the leader, which answers
+once the entry is committed and applied; \"leader reads\" go through the log the same way;
+\"follower reads\": a random server answers from its applied state. Raft also sends heartbeats
+every 50 ms and batches up to 64 entries per AppendEntries when a follower is behind. Links
+reorder messages: a chain replica buffers a write that arrives early, while this Raft's follower
+rejects an AppendEntries that overtook its predecessor and the leader sends it again, which
+costs the leader extra messages. Server 0 starts an election at time 0, and every run keeps
+that leader (the experiment fails otherwise).";
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match experiment(&args) {
@@ -260,28 +331,36 @@ fn experiment(args: &Args) -> Result<(), String> {
     let mut table = Table::new(&[
         "workload",
         "system",
-        "replicas",
+        "servers",
         "clients",
         "ops/s",
         "read p50 (ms)",
         "write p50 (ms)",
         "p99 (ms)",
-        "busiest replica",
+        "busiest server",
     ]);
-    let mut chart = Chart::new(
-        "Chain replication vs CRAQ: throughput as the chain grows",
-        "replicas in the chain",
-        "throughput (operations per simulated second)",
-    );
-    chart.legend = SeriesLabelPosition::UpperLeft;
-    let mut top: f64 = 1.0;
+    // One figure per saturating mix, so that no line hides another.
+    let mut charts = Vec::new();
     // Light load first (latency without queueing), then saturation (capacity).
     let light = Environment {
         clients: LIGHT_CLIENTS,
         ..env.clone()
     };
     for (env, mix) in [(&light, LIGHT), (&env, READ_HEAVY), (&env, WRITE_HEAVY)] {
-        for system in [System::ChainTail, System::Craq] {
+        let mut chart = Chart::new(
+            &format!("Throughput as the cluster grows, {}", mix.name),
+            "servers (chain length, or Raft cluster size)",
+            "throughput (operations per simulated second)",
+        );
+        // Where the lines leave room: read-heavy lines climb to the right, write-heavy ones
+        // start high on the left.
+        chart.legend = if mix.read_fraction > 0.5 {
+            SeriesLabelPosition::UpperLeft
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
+        let mut top: f64 = 1.0;
+        for system in COMPARED {
             let mut points = Vec::new();
             for n in CHAIN_LENGTHS {
                 let result = run_system(system, n, env, mix, seed)?;
@@ -300,32 +379,50 @@ fn experiment(args: &Args) -> Result<(), String> {
                 ]);
                 points.push((n as f64, m.throughput));
             }
-            if env.clients != LIGHT_CLIENTS {
-                top = points.iter().fold(top, |t, p| t.max(p.1));
-                let label = format!("{}, {}", system.name(), mix.name);
-                chart = chart.with(Series::line(&label, points));
-            }
+            top = points.iter().fold(top, |t, p| t.max(p.1));
+            chart = chart.with(if system == System::RaftFollower {
+                Series::dashed(&format!("{} (not linearizable)", system.name()), points)
+            } else {
+                Series::line(system.name(), points)
+            });
+        }
+        // Throughput axes start at zero, so that ratios between lines read true; the headroom
+        // above the highest point keeps the legend clear of the data.
+        chart.y_range = Some((0.0, top * 1.3));
+        if env.clients != LIGHT_CLIENTS {
+            charts.push(chart);
         }
     }
-    // Throughput axes start at zero, so that ratios between lines read true.
-    chart.y_range = Some((0.0, top));
     let header = format!(
-        "seed {seed}; {}\nlight load: {LIGHT_CLIENTS} clients. \"busiest replica\": the largest \
-         fraction of the run that a replica's processor was busy.\n\n",
+        "seed {seed}; {}\nlight load: {LIGHT_CLIENTS} clients. \"busiest server\": the largest \
+         fraction of the run that a server's processor was busy.\n{RAFT_NOTE}\n\n",
         describe(&env)
     );
     let throughput = header + &table.render();
 
     let mut stale = Table::new(&[
         "system",
-        "replicas",
+        "servers",
         "reads",
         "behind a write",
         "behind a read",
         "stale",
     ]);
+    // The linearizability checker's search is exponential in concurrent operations per key: it
+    // gets its own, smaller runs, few enough clients that it always decides.
+    let mut verdicts = Table::new(&["system", "servers", "operations", "stale", "linearizable"]);
+    let checked = Environment {
+        clients: CHECKED_CLIENTS,
+        ..env.clone()
+    };
     for n in [3, 5] {
-        for system in [System::ChainTail, System::Craq, System::ChainNaive] {
+        for system in [
+            System::ChainTail,
+            System::Craq,
+            System::ChainNaive,
+            System::RaftLeader,
+            System::RaftFollower,
+        ] {
             let result = run_system(system, n, &env, CONTENDED, seed)?;
             hash.u64(result.trace_hash);
             let s = measure(&result, &env)?.stale;
@@ -337,15 +434,34 @@ fn experiment(args: &Args) -> Result<(), String> {
                 s.behind_read.to_string(),
                 format!("{:.2}%", 100.0 * s.stale_fraction()),
             ]);
+            let result = run_system(system, n, &checked, CONTENDED, seed)?;
+            hash.u64(result.trace_hash);
+            let s = measure(&result, &checked)?.stale;
+            let verdict = match check(&KvModel, &checker_history(&result.history)) {
+                CheckResult::Ok => "yes",
+                CheckResult::Illegal(_) => "no",
+                CheckResult::Unknown => "undecided",
+            };
+            verdicts.row(vec![
+                system.name().to_string(),
+                n.to_string(),
+                result.history.len().to_string(),
+                format!("{:.2}%", 100.0 * s.stale_fraction()),
+                verdict.to_string(),
+            ]);
         }
     }
     let stale_text = format!(
         "seed {seed}; {}\nworkload: {}. A read is stale if it misses an append acknowledged \
          before it began\n(behind a write) or returns less than another read returned before \
-         it began (behind a read).\n\n{}",
+         it began (behind a read).\n{RAFT_NOTE}\n\n{}\nThe same workload with \
+         {CHECKED_CLIENTS} clients, each whole history (warm-up included) given to\n\
+         coordination::linearizability::check (\"undecided\": the search ran out of its \
+         budget):\n\n{}",
         describe(&env),
         CONTENDED.name,
-        stale.render()
+        stale.render(),
+        verdicts.render()
     );
 
     print!("{throughput}\n{stale_text}");
@@ -358,8 +474,12 @@ fn experiment(args: &Args) -> Result<(), String> {
     common
         .emit("code/outputs/ch10_stale_reads.txt", &stale_text)
         .map_err(io)?;
+    let [reads, writes] = <[Chart; 2]>::try_from(charts).map_err(|_| "two saturating mixes")?;
     common
-        .emit("src/figures/ch10_chain.svg", &chart.to_svg())
+        .emit("src/figures/ch10_chain.svg", &reads.to_svg())
+        .map_err(io)?;
+    common
+        .emit("src/figures/ch10_chain_writes.svg", &writes.to_svg())
         .map_err(io)?;
     Ok(())
 }
