@@ -532,6 +532,7 @@ use super::model::{Model, Operation};
 // ANCHOR: kv_types
 /// What a client of the store may ask.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KvInput {
     /// Read the value of `key`.
     Get { key: String },
@@ -543,6 +544,7 @@ pub enum KvInput {
 
 /// What the store may answer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KvOutput {
     /// The answer to a get: the value, or `None` if the key is absent.
     Value(Option<String>),
@@ -2195,6 +2197,7 @@ use super::history::{KvInput, KvOutput};
 // ANCHOR: command
 /// A client's request as it is stored in the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Command {
     /// The client's id (its simulator node number).
     pub client: u64,
@@ -2323,6 +2326,7 @@ pub type LogIndex = u64;
 
 /// One log entry: a command and the term of the leader that created it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Entry {
     /// The term in which a leader appended this entry.
     pub term: Term,
@@ -2462,6 +2466,7 @@ use crate::sim::NodeId;
 // ANCHOR: request_vote
 /// A candidate asks for a vote (§5.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RequestVote {
     /// The candidate's term.
     pub term: Term,
@@ -2475,6 +2480,7 @@ pub struct RequestVote {
 
 /// A server's answer to a `RequestVote`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RequestVoteResponse {
     /// The voter's term, for the candidate to update itself.
     pub term: Term,
@@ -2486,6 +2492,7 @@ pub struct RequestVoteResponse {
 // ANCHOR: append_entries
 /// A leader replicates entries, or just asserts its leadership when `entries` is empty (§5.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AppendEntries {
     /// The leader's term.
     pub term: Term,
@@ -2503,6 +2510,7 @@ pub struct AppendEntries {
 
 /// A follower's answer to an `AppendEntries`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AppendEntriesResponse {
     /// The follower's term.
     pub term: Term,
@@ -2518,6 +2526,7 @@ pub struct AppendEntriesResponse {
 
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ClientResponse {
     /// The command with this sequence number was applied (once) and produced `output`.
     Done { seq: u64, output: KvOutput },
@@ -2527,6 +2536,7 @@ pub enum ClientResponse {
 
 /// Everything that travels between servers and clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Message {
     RequestVote(RequestVote),
     RequestVoteResponse(RequestVoteResponse),

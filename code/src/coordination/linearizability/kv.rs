@@ -24,6 +24,7 @@ use super::model::{Model, Operation};
 // ANCHOR: kv_types
 /// What a client of the store may ask.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KvInput {
     /// Read the value of `key`.
     Get { key: String },
@@ -35,6 +36,7 @@ pub enum KvInput {
 
 /// What the store may answer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KvOutput {
     /// The answer to a get: the value, or `None` if the key is absent.
     Value(Option<String>),

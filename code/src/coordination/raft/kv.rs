@@ -24,6 +24,7 @@ use super::history::{KvInput, KvOutput};
 // ANCHOR: command
 /// A client's request as it is stored in the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Command {
     /// The client's id (its simulator node number).
     pub client: u64,

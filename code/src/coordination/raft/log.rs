@@ -34,6 +34,7 @@ pub type LogIndex = u64;
 
 /// One log entry: a command and the term of the leader that created it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Entry {
     /// The term in which a leader appended this entry.
     pub term: Term,

@@ -20,6 +20,7 @@ use crate::sim::NodeId;
 // ANCHOR: request_vote
 /// A candidate asks for a vote (§5.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RequestVote {
     /// The candidate's term.
     pub term: Term,
@@ -33,6 +34,7 @@ pub struct RequestVote {
 
 /// A server's answer to a `RequestVote`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RequestVoteResponse {
     /// The voter's term, for the candidate to update itself.
     pub term: Term,
@@ -44,6 +46,7 @@ pub struct RequestVoteResponse {
 // ANCHOR: append_entries
 /// A leader replicates entries, or just asserts its leadership when `entries` is empty (§5.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AppendEntries {
     /// The leader's term.
     pub term: Term,
@@ -61,6 +64,7 @@ pub struct AppendEntries {
 
 /// A follower's answer to an `AppendEntries`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AppendEntriesResponse {
     /// The follower's term.
     pub term: Term,
@@ -76,6 +80,7 @@ pub struct AppendEntriesResponse {
 
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ClientResponse {
     /// The command with this sequence number was applied (once) and produced `output`.
     Done { seq: u64, output: KvOutput },
@@ -85,6 +90,7 @@ pub enum ClientResponse {
 
 /// Everything that travels between servers and clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Message {
     RequestVote(RequestVote),
     RequestVoteResponse(RequestVoteResponse),
