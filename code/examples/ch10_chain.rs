@@ -10,7 +10,7 @@
 //!
 //! Every system is run through [`run_system`] on the same [`Environment`] and [`Mix`], and
 //! measured from its client history alone ([`measure`]). Raft servers sit behind the same
-//! processor queue as chain replicas (`src/coordination/chain_replication/raft_run.rs`).
+//! processor queue as chain replicas (`src/coordination/chain_vs_raft.rs`).
 //!
 //! outputs: code/outputs/ch10_chain.txt code/outputs/ch10_stale_reads.txt
 //! outputs: src/figures/ch10_chain.svg src/figures/ch10_chain_writes.svg
@@ -29,11 +29,7 @@ use uds::experiment::{ExperimentArgs, Table};
 use uds::plot::{Chart, Series, SeriesLabelPosition};
 use uds::sim::{Fnv64, Histogram, Latency, LinkConfig};
 
-// Raft under the chain's workload: not a library module (see the file's essay).
-#[path = "../src/coordination/chain_replication/raft_run.rs"]
-#[allow(dead_code)]
-mod raft_run;
-use raft_run::{RaftReadMode, RaftSetup, checker_history, run_raft};
+use uds::coordination::chain_vs_raft::{RaftReadMode, RaftSetup, checker_history, run_raft};
 
 /// Throughput, latency and stale reads of chain replication, CRAQ and Raft.
 #[derive(Parser, Debug)]

@@ -1,4 +1,4 @@
-//! Chapter 10's claims about Raft under the chain's workload (`src/coordination/chain_replication/raft_run.rs`):
+//! Chapter 10's claims about Raft under the chain's workload (`src/coordination/chain_vs_raft.rs`):
 //! reads through the leader's log are linearizable, reads from any server's applied state are
 //! not, and the runs are deterministic.
 //!
@@ -13,11 +13,7 @@ use uds::coordination::linearizability::{CheckResult, KvModel, check};
 use uds::coordination::raft::Config;
 use uds::sim::{Campaign, Latency, LinkConfig};
 
-// Raft under the chain's workload: not a library module (see the file's essay).
-#[path = "../src/coordination/chain_replication/raft_run.rs"]
-#[allow(dead_code)]
-mod raft_run;
-use raft_run::{RaftReadMode, RaftSetup, checker_history, run_raft};
+use uds::coordination::chain_vs_raft::{RaftReadMode, RaftSetup, checker_history, run_raft};
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
     Campaign {

@@ -24,8 +24,11 @@
 //!   partitioning, used on every client history of the Raft campaigns.
 //! - [`chain_replication`] (chapter 10): chain replication and CRAQ, with a configuration
 //!   service that removes crashed replicas.
+//! - [`chain_vs_raft`] (chapter 10): Raft run under chain replication's workload and cost
+//!   model, for the comparison of throughput, latency and stale reads.
 
 pub mod chain_replication;
+pub mod chain_vs_raft;
 pub mod failure_detection;
 pub mod leader_election;
 pub mod linearizability;

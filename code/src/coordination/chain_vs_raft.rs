@@ -34,11 +34,10 @@
 //! `raft::invariants` are typed on `raft::KvNode` and are not registered here; the Raft
 //! campaigns check them on the same server code.
 //!
-//! **Where it lives.** This file is not a module of the library: `chain_replication` is bundled
-//! for the Rust playground on its own (`examples/ch10_craq.rs`), and this file needs
+//! **Where it lives.** Beside `chain_replication` rather than inside it: `chain_replication` is
+//! bundled for the Rust playground on its own (`examples/ch10_craq.rs`), and this module needs
 //! `coordination::raft` and `coordination::linearizability` as well. The experiment
-//! (`examples/ch10_chain.rs`) and its tests (`tests/ch10_compare.rs`) include it with
-//! `#[path = ".../raft_run.rs"] mod raft_run;`, so it names the library as `uds::`.
+//! (`examples/ch10_chain.rs`) and its tests (`tests/ch10_compare.rs`) use it.
 //!
 //! **Simplifications.** No failures; a client resends an unanswered request after
 //! [`RETRY_AFTER`] (a request lost in a leader change would otherwise block its client), which
@@ -46,15 +45,15 @@
 
 use std::time::Duration;
 
-use uds::coordination::chain_replication::client::{THINK, Workload};
-use uds::coordination::chain_replication::history::{KvInput, KvOutput, Operation, TOKEN_END};
-use uds::coordination::chain_replication::run::DRAIN;
-use uds::coordination::chain_replication::service::ServiceQueue;
-use uds::coordination::linearizability as lin;
-use uds::coordination::raft::kv::Command;
-use uds::coordination::raft::message::{ClientResponse, Message};
-use uds::coordination::raft::{Config, Server};
-use uds::sim::{Ctx, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+use crate::coordination::chain_replication::client::{THINK, Workload};
+use crate::coordination::chain_replication::history::{KvInput, KvOutput, Operation, TOKEN_END};
+use crate::coordination::chain_replication::run::DRAIN;
+use crate::coordination::chain_replication::service::ServiceQueue;
+use crate::coordination::linearizability as lin;
+use crate::coordination::raft::kv::Command;
+use crate::coordination::raft::message::{ClientResponse, Message};
+use crate::coordination::raft::{Config, Server};
+use crate::sim::{Ctx, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
 
 /// A server's timer: its processor finished a message. Raft's own timers are 0 and 1.
 pub const RAFT_SERVICE: TimerId = TimerId(2);
