@@ -2583,7 +2583,9 @@ pub mod replication {
 //! counting replicas of an older entry is not enough: an entry of term 2 stored on a majority
 //! can still be overwritten by a leader of term 3 whose log lacks it, because voters compare
 //! last terms, not counts. The scenario test
-//! `figure_8_leader_does_not_commit_previous_term_entry_by_counting` replays it.
+//! `figure_8_leader_does_not_commit_previous_term_entry_by_counting` replays it, and
+//! `code/tests/ch10_figure8_campaign.rs` shows that a campaign finds the bug when the rule is
+//! switched off ([`CommitRule::CountAnyTerm`], a planted bug that exists only for that test).
 //!
 //! **Applying.** Every server applies committed entries in index order to its state machine.
 //! The leader of the term in which an entry was created answers the client when it applies it.
@@ -2593,7 +2595,7 @@ use super::kv::Command;
 use super::log::{Entry, LogIndex};
 use super::message::{AppendEntries, AppendEntriesResponse, ClientResponse, Message};
 use super::rules::commit_index;
-use super::server::{HEARTBEAT, Role, Server};
+use super::server::{CommitRule, HEARTBEAT, Role, Server};
 use crate::sim::{Ctx, NodeId};
 use std::time::Duration;
 
@@ -2727,10 +2729,16 @@ impl Server {
 
     // ANCHOR: maybe_commit
     /// Commits the highest index stored on a majority, if it is from the current term
-    /// (§5.4.2, Figure 8); everything before it is then committed too.
+    /// (§5.4.2, Figure 8); everything before it is then committed too. (Unless the planted
+    /// bug [`CommitRule::CountAnyTerm`] is configured, which skips the term test.)
     pub(super) fn maybe_commit(&mut self, ctx: &mut Ctx<'_, Message>) {
         let candidate = commit_index(&self.match_index);
-        if candidate > self.commit_index && self.log.term_at(candidate) == Some(self.current_term) {
+        let own_term = self.log.term_at(candidate) == Some(self.current_term);
+        let allowed = match self.config.commit_rule {
+            CommitRule::CurrentTermOnly => own_term,
+            CommitRule::CountAnyTerm => true,
+        };
+        if candidate > self.commit_index && allowed {
             self.commit_index = candidate;
             self.apply_committed(ctx);
         }
@@ -2898,8 +2906,26 @@ pub struct Config {
     pub heartbeat_ms: u64,
     /// The most entries one `AppendEntries` carries.
     pub max_entries_per_message: usize,
+    /// How a leader decides that an entry is committed. Always
+    /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
+    /// show that the campaign catches it.
+    pub commit_rule: CommitRule,
 }
 // ANCHOR_END: config
+
+/// The leader's commit rule: the correct one, and a planted bug kept so that a test can show
+/// the campaign of `code/tests/ch10_figure8_campaign.rs` finds it. Never use the bug otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommitRule {
+    /// Commit the highest index stored on a majority only if its entry is from the leader's
+    /// current term; earlier entries then commit with it (§5.4.2). Correct.
+    #[default]
+    CurrentTermOnly,
+    /// The planted bug: commit the highest index stored on a majority whatever its term. An
+    /// entry of an earlier term can be on a majority and still be overwritten (Figure 8), so
+    /// this breaks leader completeness and state machine safety.
+    CountAnyTerm,
+}
 
 impl Default for Config {
     /// The paper's suggestion: timeouts of 150-300 ms (§9.3), heartbeats well below them.
@@ -2909,6 +2935,7 @@ impl Default for Config {
             election_timeout_ms_max: 300,
             heartbeat_ms: 50,
             max_entries_per_message: 64,
+            commit_rule: CommitRule::CurrentTermOnly,
         }
     }
 }

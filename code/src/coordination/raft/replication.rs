@@ -20,7 +20,9 @@
 //! counting replicas of an older entry is not enough: an entry of term 2 stored on a majority
 //! can still be overwritten by a leader of term 3 whose log lacks it, because voters compare
 //! last terms, not counts. The scenario test
-//! `figure_8_leader_does_not_commit_previous_term_entry_by_counting` replays it.
+//! `figure_8_leader_does_not_commit_previous_term_entry_by_counting` replays it, and
+//! `code/tests/ch10_figure8_campaign.rs` shows that a campaign finds the bug when the rule is
+//! switched off ([`CommitRule::CountAnyTerm`], a planted bug that exists only for that test).
 //!
 //! **Applying.** Every server applies committed entries in index order to its state machine.
 //! The leader of the term in which an entry was created answers the client when it applies it.
@@ -30,7 +32,7 @@ use super::kv::Command;
 use super::log::{Entry, LogIndex};
 use super::message::{AppendEntries, AppendEntriesResponse, ClientResponse, Message};
 use super::rules::commit_index;
-use super::server::{HEARTBEAT, Role, Server};
+use super::server::{CommitRule, HEARTBEAT, Role, Server};
 use crate::sim::{Ctx, NodeId};
 use std::time::Duration;
 
@@ -164,10 +166,16 @@ impl Server {
 
     // ANCHOR: maybe_commit
     /// Commits the highest index stored on a majority, if it is from the current term
-    /// (§5.4.2, Figure 8); everything before it is then committed too.
+    /// (§5.4.2, Figure 8); everything before it is then committed too. (Unless the planted
+    /// bug [`CommitRule::CountAnyTerm`] is configured, which skips the term test.)
     pub(super) fn maybe_commit(&mut self, ctx: &mut Ctx<'_, Message>) {
         let candidate = commit_index(&self.match_index);
-        if candidate > self.commit_index && self.log.term_at(candidate) == Some(self.current_term) {
+        let own_term = self.log.term_at(candidate) == Some(self.current_term);
+        let allowed = match self.config.commit_rule {
+            CommitRule::CurrentTermOnly => own_term,
+            CommitRule::CountAnyTerm => true,
+        };
+        if candidate > self.commit_index && allowed {
             self.commit_index = candidate;
             self.apply_committed(ctx);
         }

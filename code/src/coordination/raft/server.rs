@@ -45,8 +45,26 @@ pub struct Config {
     pub heartbeat_ms: u64,
     /// The most entries one `AppendEntries` carries.
     pub max_entries_per_message: usize,
+    /// How a leader decides that an entry is committed. Always
+    /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
+    /// show that the campaign catches it.
+    pub commit_rule: CommitRule,
 }
 // ANCHOR_END: config
+
+/// The leader's commit rule: the correct one, and a planted bug kept so that a test can show
+/// the campaign of `code/tests/ch10_figure8_campaign.rs` finds it. Never use the bug otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommitRule {
+    /// Commit the highest index stored on a majority only if its entry is from the leader's
+    /// current term; earlier entries then commit with it (§5.4.2). Correct.
+    #[default]
+    CurrentTermOnly,
+    /// The planted bug: commit the highest index stored on a majority whatever its term. An
+    /// entry of an earlier term can be on a majority and still be overwritten (Figure 8), so
+    /// this breaks leader completeness and state machine safety.
+    CountAnyTerm,
+}
 
 impl Default for Config {
     /// The paper's suggestion: timeouts of 150-300 ms (§9.3), heartbeats well below them.
@@ -56,6 +74,7 @@ impl Default for Config {
             election_timeout_ms_max: 300,
             heartbeat_ms: 50,
             max_entries_per_message: 64,
+            commit_rule: CommitRule::CurrentTermOnly,
         }
     }
 }
