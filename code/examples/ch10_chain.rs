@@ -29,7 +29,7 @@ use uds::experiment::{ExperimentArgs, Table};
 use uds::plot::{Chart, Series, SeriesLabelPosition};
 use uds::sim::{Fnv64, Histogram, Latency, LinkConfig};
 
-use uds::coordination::chain_vs_raft::{RaftReadMode, RaftSetup, checker_history, run_raft};
+use uds::coordination::chain_vs_raft::{RaftReadMode, RaftSetup, run_raft};
 
 /// Throughput, latency and stale reads of chain replication, CRAQ and Raft.
 #[derive(Parser, Debug)]
@@ -433,7 +433,7 @@ fn experiment(args: &Args) -> Result<(), String> {
             let result = run_system(system, n, &checked, CONTENDED, seed)?;
             hash.u64(result.trace_hash);
             let s = measure(&result, &checked)?.stale;
-            let verdict = match check(&KvModel, &checker_history(&result.history)) {
+            let verdict = match check(&KvModel, &result.history) {
                 CheckResult::Ok => "yes",
                 CheckResult::Illegal(_) => "no",
                 CheckResult::Unknown => "undecided",

@@ -1,6 +1,6 @@
 //! Chapter 10 listing: one small chain run three ways, reads at the tail, with CRAQ, and naive.
 //!
-//! playground-bundle: sim coordination::chain_replication
+//! playground-bundle: sim coordination::chain_replication coordination::linearizability
 //!
 //! Run: `cargo run -p uds --example ch10_craq`
 use std::time::Duration;

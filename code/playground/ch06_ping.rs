@@ -1141,6 +1141,21 @@ impl CampaignReport {
 }
 
 impl Campaign {
+    /// A campaign over seeds `0..seeds` on every core, for the test `name` of the integration
+    /// test file `test_file` (`code/tests/<test_file>.rs`): a failure names the command that
+    /// reruns that test.
+    pub fn for_test(test_file: &str, name: &str, seeds: u64) -> Campaign {
+        Campaign {
+            name: name.to_string(),
+            first_seed: 0,
+            seeds,
+            threads: 0,
+            replay: format!(
+                "cargo test -p uds --release --test {test_file} {name} (seed {{seed}})"
+            ),
+        }
+    }
+
     /// Runs `check(seed)` for every seed. `check` returns `Err(explanation)` on failure; a panic
     /// inside it is caught and reported as a failure of that seed too.
     pub fn run<F>(&self, check: F) -> CampaignReport

@@ -15,15 +15,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign {
-        name: name.to_string(),
-        first_seed: 0,
-        seeds,
-        threads: 0,
-        replay: format!(
-            "cargo test -p uds --release --test ch06_system_models {name} (seed {{seed}})"
-        ),
-    }
+    Campaign::for_test("ch06_system_models", name, seeds)
 }
 
 /// A fair-loss link at its worst: it loses, duplicates and reorders.

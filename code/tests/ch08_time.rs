@@ -14,13 +14,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign {
-        name: name.to_string(),
-        first_seed: 0,
-        seeds,
-        threads: 0,
-        replay: format!("cargo test -p uds --release --test ch08_time {name} (seed {{seed}})"),
-    }
+    Campaign::for_test("ch08_time", name, seeds)
 }
 
 /// The shape of one random run of clock-stamping processes.

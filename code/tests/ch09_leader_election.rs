@@ -297,15 +297,7 @@ fn campaign_run(seed: u64, fencing: bool) -> Result<Outcome, String> {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign {
-        name: name.to_string(),
-        first_seed: 0,
-        seeds,
-        threads: 0,
-        replay: format!(
-            "cargo test -p uds --release --test ch09_leader_election {name} (seed {{seed}})"
-        ),
-    }
+    Campaign::for_test("ch09_leader_election", name, seeds)
 }
 
 const CAMPAIGN_SEEDS: u64 = 2_000;

@@ -21,13 +21,7 @@ fn us(n: u64) -> Duration {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign {
-        name: name.to_string(),
-        first_seed: 0,
-        seeds,
-        threads: 0,
-        replay: format!("cargo test -p uds --release --test ch10_chain {name} (seed {{seed}})"),
-    }
+    Campaign::for_test("ch10_chain", name, seeds)
 }
 
 /// A busy deployment whose shape varies with the seed: 1 to 5 replicas, jittery links that

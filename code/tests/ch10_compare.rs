@@ -13,16 +13,10 @@ use uds::coordination::linearizability::{CheckResult, KvModel, check};
 use uds::coordination::raft::Config;
 use uds::sim::{Campaign, Latency, LinkConfig};
 
-use uds::coordination::chain_vs_raft::{RaftReadMode, RaftSetup, checker_history, run_raft};
+use uds::coordination::chain_vs_raft::{RaftReadMode, RaftSetup, run_raft};
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign {
-        name: name.to_string(),
-        first_seed: 0,
-        seeds,
-        threads: 0,
-        replay: format!("cargo test -p uds --release --test ch10_compare {name} (seed {{seed}})"),
-    }
+    Campaign::for_test("ch10_compare", name, seeds)
 }
 
 /// A busy cluster whose shape varies with the seed: 1 to 5 servers, links with jitter that
@@ -73,7 +67,7 @@ fn compare_campaign(name: &str, seeds: u64, mode: RaftReadMode, allow_anomalies:
         if stale.reads == 0 {
             return Err("no reads completed".to_string());
         }
-        let verdict = check(&KvModel, &checker_history(&outcome.history));
+        let verdict = check(&KvModel, &outcome.history);
         let illegal = match verdict {
             CheckResult::Ok => false,
             CheckResult::Illegal(_) => true,

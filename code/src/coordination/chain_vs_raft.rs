@@ -46,7 +46,9 @@
 use std::time::Duration;
 
 use crate::coordination::chain_replication::client::{THINK, Workload};
-use crate::coordination::chain_replication::history::{KvInput, KvOutput, Operation, TOKEN_END};
+use crate::coordination::chain_replication::history::{
+    KvInput, Operation, TOKEN_END, with_unanswered,
+};
 use crate::coordination::chain_replication::run::DRAIN;
 use crate::coordination::chain_replication::service::ServiceQueue;
 use crate::coordination::linearizability as lin;
@@ -207,17 +209,8 @@ impl RaftClient {
 
     /// The whole history, with the unanswered request (if any) as an operation without output.
     pub fn full_history(&self) -> Vec<Operation> {
-        let mut ops = self.history.clone();
-        if let Some(f) = &self.in_flight {
-            ops.push(Operation {
-                client: self.client_id,
-                input: f.input.clone(),
-                output: None,
-                call_ns: f.call.0,
-                return_ns: u64::MAX,
-            });
-        }
-        ops
+        let unanswered = self.in_flight.as_ref().map(|f| (&f.input, f.call));
+        with_unanswered(&self.history, self.client_id, unanswered)
     }
 
     fn think(&mut self, ctx: &mut Ctx<'_, Message>) {
@@ -262,7 +255,7 @@ impl RaftClient {
         let command = Command {
             client: self.client_id,
             seq: f.seq,
-            input: to_checker_input(&f.input),
+            input: f.input.clone(),
         };
         ctx.send(to, Message::ClientRequest(command));
         ctx.set_timer(RAFT_RETRY, RETRY_AFTER);
@@ -281,7 +274,7 @@ impl RaftClient {
                 self.history.push(Operation {
                     client: self.client_id,
                     input: f.input,
-                    output: Some(from_checker_output(output)),
+                    output: Some(output),
                     call_ns: f.call.0,
                     return_ns: ctx.now().0,
                 });
@@ -432,39 +425,4 @@ pub fn run_raft(setup: &RaftSetup, seed: u64) -> Result<RaftOutcome, String> {
         retries: metrics.counter("client_retries"),
         trace_hash: sim.trace_hash(),
     })
-}
-
-/// The chain's input as the linearizability checker (and Raft's log) spell it.
-pub fn to_checker_input(input: &KvInput) -> lin::KvInput {
-    match input.clone() {
-        KvInput::Get { key } => lin::KvInput::Get { key },
-        KvInput::Put { key, value } => lin::KvInput::Put { key, value },
-        KvInput::Append { key, value } => lin::KvInput::Append { key, value },
-    }
-}
-
-/// The checker's output as the chain's histories spell it.
-pub fn from_checker_output(output: lin::KvOutput) -> KvOutput {
-    match output {
-        lin::KvOutput::Value(v) => KvOutput::Value(v),
-        lin::KvOutput::Ok => KvOutput::Ok,
-    }
-}
-
-/// A chain-module history in the linearizability checker's types, for
-/// [`lin::check`] with [`lin::KvModel`].
-pub fn checker_history(history: &[Operation]) -> Vec<lin::Operation<lin::KvInput, lin::KvOutput>> {
-    history
-        .iter()
-        .map(|op| lin::Operation {
-            client: op.client,
-            input: to_checker_input(&op.input),
-            output: op.output.clone().map(|o| match o {
-                KvOutput::Value(v) => lin::KvOutput::Value(v),
-                KvOutput::Ok => lin::KvOutput::Ok,
-            }),
-            call_ns: op.call_ns,
-            return_ns: op.return_ns,
-        })
-        .collect()
 }

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use super::history::{KvInput, KvOutput, Operation, TOKEN_END};
+use super::history::{KvInput, KvOutput, Operation, TOKEN_END, with_unanswered};
 use super::message::{ChainMsg, RequestId};
 use crate::sim::{Ctx, NodeId, Time, TimerId};
 
@@ -146,17 +146,8 @@ impl Client {
 
     /// The whole history, with the unanswered request (if any) as an operation without output.
     pub fn full_history(&self) -> Vec<Operation> {
-        let mut ops = self.history.clone();
-        if let Some(f) = &self.in_flight {
-            ops.push(Operation {
-                client: self.client_id,
-                input: f.input.clone(),
-                output: None,
-                call_ns: f.call.0,
-                return_ns: u64::MAX,
-            });
-        }
-        ops
+        let unanswered = self.in_flight.as_ref().map(|f| (&f.input, f.call));
+        with_unanswered(&self.history, self.client_id, unanswered)
     }
 
     /// Starts thinking: clients start at staggered times, not all at once.

@@ -29,56 +29,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::sim::Time;
+
 // ANCHOR: kv_types
-/// What a client may ask of the key-value store. Same shape as the linearizability checker's.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum KvInput {
-    /// Read the value of `key`.
-    Get { key: String },
-    /// Replace the value of `key` with `value`.
-    Put { key: String, value: String },
-    /// Concatenate `value` to the value of `key` (to the empty string if `key` is absent).
-    Append { key: String, value: String },
-}
+/// The key-value operations and histories are the linearizability checker's own types
+/// (chapter 10), so a chain's history can be handed to the checker as it is.
+pub use crate::coordination::linearizability::{KvInput, KvOutput};
 
-/// What the store may answer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum KvOutput {
-    /// The answer to a get: the value, or `None` if the key is absent.
-    Value(Option<String>),
-    /// The answer to a put or an append.
-    Ok,
-}
-
-/// One operation of a client history.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Operation {
-    /// The client that issued it.
-    pub client: u64,
-    /// What the client asked for.
-    pub input: KvInput,
-    /// What came back; `None` if nothing did before the run ended.
-    pub output: Option<KvOutput>,
-    /// When the client issued it (true time, ns). Invariant: `call_ns <= return_ns`.
-    pub call_ns: u64,
-    /// When the answer reached the client; `u64::MAX` when `output` is `None`.
-    pub return_ns: u64,
-}
+/// One operation of a client history: who asked what, what came back (`None` if nothing did
+/// before the run ended), and when, in true nanoseconds (`return_ns` is `u64::MAX` then).
+pub type Operation = crate::coordination::linearizability::Operation<KvInput, KvOutput>;
 // ANCHOR_END: kv_types
-
-impl KvInput {
-    /// The key this input reads or writes.
-    pub fn key(&self) -> &str {
-        match self {
-            KvInput::Get { key } | KvInput::Put { key, .. } | KvInput::Append { key, .. } => key,
-        }
-    }
-
-    /// Whether this input changes the store.
-    pub fn is_write(&self) -> bool {
-        !matches!(self, KvInput::Get { .. })
-    }
-}
 
 /// The character that ends every append token the checker understands.
 pub const TOKEN_END: char = ';';
@@ -291,6 +252,26 @@ fn check_key(key: &str, mut ops: KeyOps<'_>) -> Result<StaleReadReport, CheckErr
 /// The tokens of a value, each with its terminator.
 fn tokens(value: &str) -> impl Iterator<Item = &str> {
     value.split_inclusive(TOKEN_END)
+}
+
+/// A client's history with its unanswered request, if any, appended as an operation of unknown
+/// outcome: it may or may not have taken effect, at any time after its call.
+pub fn with_unanswered(
+    history: &[Operation],
+    client: u64,
+    unanswered: Option<(&KvInput, Time)>,
+) -> Vec<Operation> {
+    let mut ops = history.to_vec();
+    if let Some((input, call)) = unanswered {
+        ops.push(Operation {
+            client,
+            input: input.clone(),
+            output: None,
+            call_ns: call.0,
+            return_ns: u64::MAX,
+        });
+    }
+    ops
 }
 
 #[cfg(test)]

@@ -52,6 +52,11 @@ impl KvInput {
             KvInput::Get { key } | KvInput::Put { key, .. } | KvInput::Append { key, .. } => key,
         }
     }
+
+    /// Whether this input changes the store.
+    pub fn is_write(&self) -> bool {
+        !matches!(self, KvInput::Get { .. })
+    }
 }
 
 /// The store's sequential specification, partitioned per key.
