@@ -10,7 +10,9 @@
 //! Implement [`starter::GuardedHlc::receive`]: given the local physical time `pt` and a
 //! message timestamp `m`, return `Err(TooFarAhead { .. })` *without changing the clock* if
 //! `m.l > pt + max_offset_ns`, and otherwise apply the ordinary receive rule of
-//! [`Hlc::receive`](super::hlc::Hlc::receive) and return the new timestamp. Then run the
+//! [`Hlc::receive`](super::hlc::Hlc::receive) and return the new timestamp. (The test's
+//! offsets are at most an hour, so the literal sum cannot overflow; `saturating_add` makes
+//! the comparison total, for a clock configured with an absurd offset.) Then run the
 //! starter's test:
 //!
 //! ```text
@@ -111,10 +113,10 @@ mod tests {
                 })
             );
             assert_eq!(g.hlc, before);
-            // Agrees with the plain HLC on everything it accepts.
+            // With a generous offset (an hour) it agrees with the plain HLC.
             let mut plain = Hlc::default();
             let mut guarded = <$ty>::default();
-            guarded.max_offset_ns = u64::MAX;
+            guarded.max_offset_ns = 3_600_000_000_000;
             for (pt, l, c) in [(5, 3, 0), (5, 9, 4), (12, 9, 9), (12, 12, 1), (40, 7, 0)] {
                 assert_eq!(
                     guarded.receive(pt, ts(l, c)),
