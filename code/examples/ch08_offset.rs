@@ -2,9 +2,11 @@
 //!
 //! A client polls a time server over two links whose minimum delays differ by an asymmetry
 //! `a` (requests take `(rtt + a) / 2`, responses `(rtt - a) / 2`, both plus exponential
-//! jitter). The clocks are offset and drift. For each asymmetry, the table reports how far the
-//! estimates are from the true offset, the error bound `delay / 2` the client computes, and how
-//! far off the sample that a best-of-`window` clock filter trusts is, on average and at worst.
+//! jitter). The clocks are offset and drift. For each asymmetry, a first table reports how far
+//! the estimates are from the true offset, and how far off the sample that a best-of-`window`
+//! clock filter trusts is, on average and at worst; a second table compares the errors with
+//! two bounds: NTP's `delay / 2`, and Cristian's `delay / 2 - min` for a client that knows the
+//! minimum one-way delay `min`.
 //!
 //! outputs: code/outputs/ch08_offset.txt src/figures/ch08_offset.svg
 //!
@@ -47,8 +49,10 @@ struct Row {
     mean_delay_ms: f64,
     mean_error_ms: f64,
     max_error_ms: f64,
-    mean_bound_ms: f64,
+    min_ms: f64,
+    cristian_bound_ms: f64,
     within: usize,
+    within_cristian: usize,
     samples: usize,
     filtered_error_ms: f64,
     filtered_max_error_ms: f64,
@@ -75,13 +79,18 @@ fn main() -> ExitCode {
         .collect();
     let text = format!(
         "seed {}; minimum round trip {} ms, exponential jitter of mean {} ms each way, {} polls \
-         per row;\nclient clock +37 ms and +80 ppm, server clock -25 ppm;\n\"bound\" is \
-         delay / 2; every row uses the same seed.\n\n{}",
+         per row;\nclient clock +37 ms and +80 ppm, server clock -25 ppm; every row uses the \
+         same seed.\nAll times in ms.\n\nThe error of the estimate, of every sample and of \
+         the best of {w} (the smallest delay):\n\n{}\nThe bounds: NTP's delay / 2, and \
+         Cristian's delay / 2 - min, where min is the\nshorter direction's minimum delay; \
+         \"within\" counts the samples whose |error| is within each:\n\n{}",
         args.common.seed,
         args.rtt_ms,
         args.jitter_ms,
         args.polls,
-        table(&rows, args.window).render()
+        error_table(&rows, args.window).render(),
+        bound_table(&rows).render(),
+        w = args.window,
     );
     print!("{text}");
     println!("trace hash of all runs: {:016x}", hash.0);
@@ -125,6 +134,7 @@ fn run(args: &Args, fraction: f64) -> (Row, u64) {
         polls: args.polls,
     };
     let outcome = measure(&run);
+    let min = run.min_one_way_ns();
     let m = &outcome.measured;
     let ms = |ns: i64| ns as f64 / 1e6;
     let mean = |f: &dyn Fn(&Measured) -> f64| m.iter().map(f).sum::<f64>() / m.len() as f64;
@@ -144,10 +154,16 @@ fn run(args: &Args, fraction: f64) -> (Row, u64) {
         mean_delay_ms: mean(&|x| ms(x.sample.delay_ns())),
         mean_error_ms: mean(&|x| ms(x.error_ns())),
         max_error_ms: m.iter().map(|x| ms(x.error_ns().abs())).fold(0.0, f64::max),
-        mean_bound_ms: mean(&|x| ms(x.sample.error_bound_ns())),
+        min_ms: ms(min),
+        cristian_bound_ms: mean(&|x| ms(x.sample.error_bound_given_min_ns(min))),
+        // One nanosecond of slack for the integer halving of the offset and the bound.
         within: m
             .iter()
             .filter(|x| x.error_ns().abs() <= x.sample.error_bound_ns() + 1)
+            .count(),
+        within_cristian: m
+            .iter()
+            .filter(|x| x.error_ns().abs() <= x.sample.error_bound_given_min_ns(min) + 1)
             .count(),
         samples: m.len(),
         filtered_error_ms: filtered.iter().sum::<f64>() / filtered.len().max(1) as f64,
@@ -156,29 +172,47 @@ fn run(args: &Args, fraction: f64) -> (Row, u64) {
     (row, outcome.trace_hash)
 }
 
-fn table(rows: &[Row], window: usize) -> Table {
-    let filter = format!("best of {window}: error (ms)");
-    let filter_max = format!("best of {window}: max |error| (ms)");
+/// How far the estimates are from the truth: every sample, and the clock filter's pick.
+fn error_table(rows: &[Row], window: usize) -> Table {
+    let filter = format!("best of {window}: mean error");
+    let filter_max = format!("best of {window}: max |error|");
     let mut table = Table::new(&[
-        "asymmetry (ms)",
-        "mean delay (ms)",
-        "mean error (ms)",
-        "max |error| (ms)",
-        "mean bound (ms)",
-        "within bound",
+        "asymmetry",
+        "mean error",
+        "max |error|",
         &filter,
         &filter_max,
     ]);
     for r in rows {
         table.row(vec![
             format!("{:.1}", r.asymmetry_ms),
-            format!("{:.3}", r.mean_delay_ms),
             format!("{:.3}", r.mean_error_ms),
             format!("{:.3}", r.max_error_ms),
-            format!("{:.3}", r.mean_bound_ms),
-            format!("{}/{}", r.within, r.samples),
             format!("{:.3}", r.filtered_error_ms),
             format!("{:.3}", r.filtered_max_error_ms),
+        ]);
+    }
+    table
+}
+
+/// The two bounds, and how many samples each holds for.
+fn bound_table(rows: &[Row]) -> Table {
+    let mut table = Table::new(&[
+        "asymmetry",
+        "mean delay",
+        "min",
+        "mean delay/2 - min",
+        "within delay/2",
+        "within delay/2 - min",
+    ]);
+    for r in rows {
+        table.row(vec![
+            format!("{:.1}", r.asymmetry_ms),
+            format!("{:.3}", r.mean_delay_ms),
+            format!("{:.1}", r.min_ms),
+            format!("{:.3}", r.cristian_bound_ms),
+            format!("{}/{}", r.within, r.samples),
+            format!("{}/{}", r.within_cristian, r.samples),
         ]);
     }
     table
@@ -205,8 +239,12 @@ fn chart(rows: &[Row], window: usize) -> Chart {
             points(&|r| r.filtered_max_error_ms),
         ))
         .with(Series::dashed(
-            "mean error bound (delay / 2)",
-            points(&|r| r.mean_bound_ms),
+            "mean NTP bound (delay / 2)",
+            points(&|r| r.mean_delay_ms / 2.0),
+        ))
+        .with(Series::dashed(
+            "mean Cristian bound (delay / 2 - min)",
+            points(&|r| r.cristian_bound_ms),
         ))
         .with(Series::dashed(
             "asymmetry / 2",
