@@ -70,8 +70,8 @@ fn main() -> ExitCode {
         .map(|(i, (o, d))| format!("n{i} {o:+} ms {d:+} ppm"))
         .collect();
     let text = format!(
-        "seed {}; 3 processes, {} wake-ups each, send probability {}; clocks: {};\n\
-         one-way delay uniform in 3..15 ms. Times in ms; HLC is (l in ms, c).\n\n{}\n{}",
+        "seed {}; 3 processes, {} wake-ups each, send probability {};\nclocks: {};\n\
+         one-way delay uniform in 3..15 ms; times in ms; HLC is (l in ms, c).\n\n{}\n{}",
         args.common.seed,
         args.wakeups,
         args.send_probability,
@@ -187,128 +187,200 @@ fn pair_summary(r: &Recording) -> String {
     )
 }
 
+/// The font size of event labels, in plotters' units: 16 is about 13 px in the SVG, which the
+/// book shows at its own size (the figure is as wide as the text column).
+const LABEL_FONT: f64 = 16.0;
+/// Height of one label line, and a generous width per character, in pixels.
+const LINE_PX: i32 = 16;
+const CHAR_PX: i32 = 7;
+
+/// A rectangle in pixels: left, top, right, bottom.
+type Rect = (i32, i32, i32, i32);
+
+/// The send event of each receive, by index.
+fn send_of(r: &Recording, e: usize) -> Option<usize> {
+    let EventKind::Receive { msg, .. } = r.events[e].kind else {
+        return None;
+    };
+    r.events
+        .iter()
+        .position(|x| matches!(x.kind, EventKind::Send { msg: m, .. } if m == msg))
+}
+
+/// Whether the segment `a`-`b` passes through `rect` (sampled every pixel: exact enough here).
+fn crosses(a: (i32, i32), b: (i32, i32), rect: Rect) -> bool {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let steps = dx.abs().max(dy.abs()).max(1);
+    (0..=steps).any(|k| {
+        let x = a.0 + dx * k / steps;
+        let y = a.1 + dy * k / steps;
+        x >= rect.0 && x <= rect.2 && y >= rect.1 && y <= rect.3
+    })
+}
+
+fn overlaps(p: Rect, q: Rect) -> bool {
+    p.0 < q.2 && q.0 < p.2 && p.1 < q.3 && q.1 < p.3
+}
+
 /// The space-time diagram as SVG: one line per process, an arrow per message.
+///
+/// Events are spaced evenly in the order they happened (true time), not in proportion to
+/// it: two events a fraction of a millisecond apart would otherwise share a label's place.
+/// Each event's label goes above or below its dot, whichever side crosses fewer arrows and no
+/// other label.
 fn diagram(r: &Recording, n: usize) -> String {
     let names = names(r);
-    let t_max = r
-        .events
-        .iter()
-        .map(|e| e.at.as_millis_f64())
-        .fold(1.0, f64::max);
+    let count = r.events.len().max(1);
+    let (left, right, top, lane_gap) = (70, 30, 100, 170);
+    // As wide as the text column, and wider only when the events would not fit.
+    let width = (left + right + 40 * count as i32).max(920);
+    let height = top + 40 + lane_gap * (n as i32 - 1) + 160;
+    let step = f64::from(width - left - right) / count as f64;
+    let at = |e: usize| {
+        let x = f64::from(left) + (e as f64 + 0.5) * step;
+        (
+            x.round() as i32,
+            top + 40 + lane_gap * r.events[e].node as i32,
+        )
+    };
+    let messages: Vec<((i32, i32), (i32, i32))> = (0..r.events.len())
+        .filter_map(|e| send_of(r, e).map(|s| (at(s), at(e))))
+        .collect();
     let mut svg = String::new();
     {
-        let height = 140 + 160 * n as u32;
-        let root = SVGBackend::with_string(&mut svg, (1000, height)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (width as u32, height as u32)).into_drawing_area();
         root.fill(&WHITE).expect("drawing into a string");
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Space-time diagram: Lamport and vector timestamps",
-                ("sans-serif", 22),
-            )
-            .margin(20)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.03 * t_max..t_max * 1.05, -0.6..(n as f64 - 0.4))
-            .expect("valid ranges");
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|y| format!("n{}", n as i64 - 1 - y.round() as i64))
-            .x_desc("true time (ms)")
-            .y_desc("process")
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
+        let font = |size: f64, h: HPos| {
+            ("sans-serif", size)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(h, VPos::Center))
+        };
+        let title = "Space-time diagram: Lamport and vector timestamps";
+        root.draw(&Text::new(title, (width / 2, 24), font(24.0, HPos::Center)))
             .expect("drawing into a string");
-        // Processes are drawn top to bottom: n0 at the top.
-        let y_of = |node: usize| (n - 1 - node) as f64;
-        let px = |x: f64, node: usize| chart.backend_coord(&(x, y_of(node)));
         let grey = RGBColor(120, 120, 120);
         for node in 0..n {
-            let line = [px(0.0, node), px(t_max * 1.02, node)];
-            root.draw(&PathElement::new(line.to_vec(), grey.stroke_width(2)))
+            let y = top + 40 + lane_gap * node as i32;
+            let lane = vec![(left - 10, y), (width - right + 10, y)];
+            root.draw(&PathElement::new(lane, grey.stroke_width(2)))
                 .expect("drawing into a string");
+            root.draw(&Text::new(
+                format!("n{node}"),
+                (24, y),
+                font(18.0, HPos::Left),
+            ))
+            .expect("drawing into a string");
         }
         let blue = RGBColor(0, 114, 178);
-        for event in &r.events {
-            if let EventKind::Receive { msg, .. } = event.kind {
-                let send = r
-                    .events
-                    .iter()
-                    .position(|x| matches!(x.kind, EventKind::Send { msg: m, .. } if m == msg));
-                if let Some(s) = send {
-                    let from = px(r.events[s].at.as_millis_f64(), r.events[s].node);
-                    let to = px(event.at.as_millis_f64(), event.node);
-                    arrow(&root, from, to, blue);
-                }
-            }
+        for (from, to) in &messages {
+            arrow(&root, *from, *to, blue);
         }
-        let mut on_node = vec![0usize; n];
+        let mut placed: Vec<Rect> = Vec::new();
         for (e, event) in r.events.iter().enumerate() {
-            let (x, y) = px(event.at.as_millis_f64(), event.node);
+            let (x, y) = at(e);
             let color = match event.kind {
                 EventKind::Local => RGBColor(0, 158, 115),
                 EventKind::Send { .. } => RGBColor(213, 94, 0),
                 EventKind::Receive { .. } => blue,
             };
-            root.draw(&Circle::new((x, y), 5, color.filled()))
+            root.draw(&Circle::new((x, y), 6, color.filled()))
                 .expect("drawing into a string");
-            // Alternate labels above and below the line so neighbours do not collide.
-            let above = on_node[event.node].is_multiple_of(2);
-            on_node[event.node] += 1;
-            let s = &event.stamps;
             let lines = [
-                format!("{} L={}", names[e], s.lamport),
-                s.vector.to_string(),
+                format!("{} L={}", names[e], event.stamps.lamport),
+                event.stamps.vector.to_string(),
             ];
-            let (first_dy, step, v) = if above {
-                (-22, 13, VPos::Bottom)
-            } else {
-                (10, 13, VPos::Top)
+            let chars = lines.iter().map(String::len).max().unwrap_or(0) as i32;
+            let half = CHAR_PX * chars / 2 + 3;
+            let tall = LINE_PX * 2 + 4;
+            // Candidates: just above, just below, then one label's height further out.
+            let candidates = [(-1, 0), (1, 0), (-1, 1), (1, 1)].map(|(side, tier)| {
+                let near = 12 + tier * (tall + 4);
+                let top_y = if side < 0 { y - near - tall } else { y + near };
+                (x - half, top_y, x + half, top_y + tall)
+            });
+            let cost = |rect: &Rect, tier: usize| {
+                let labels = placed.iter().filter(|p| overlaps(**p, *rect)).count();
+                let dots = (0..r.events.len())
+                    .filter(|&o| o != e)
+                    .filter(|&o| {
+                        let (ox, oy) = at(o);
+                        overlaps((ox - 7, oy - 7, ox + 7, oy + 7), *rect)
+                    })
+                    .count();
+                let arrows = messages
+                    .iter()
+                    .filter(|(a, b)| crosses(*a, *b, *rect))
+                    .count();
+                // A label further out needs a leader to its dot, which must not cross a label.
+                let end = if rect.1 < y { rect.3 } else { rect.1 };
+                let leader = placed.iter().filter(|p| crosses((x, y), (x, end), **p));
+                let leaders = if tier > 0 { leader.count() } else { 0 };
+                1000 * (labels + dots + leaders) + 100 * arrows + 50 * tier
             };
+            let (best, rect) = candidates
+                .iter()
+                .enumerate()
+                .min_by_key(|(k, rect)| cost(rect, k / 2))
+                .map(|(k, rect)| (k, *rect))
+                .expect("four candidates");
+            if best >= 2 {
+                // A label set further out gets a thin leader to its dot.
+                let end = if rect.1 < y { rect.3 } else { rect.1 };
+                root.draw(&PathElement::new(
+                    vec![(x, y), (x, end)],
+                    grey.stroke_width(1),
+                ))
+                .expect("drawing into a string");
+            }
+            placed.push(rect);
+            root.draw(&Rectangle::new(
+                [(rect.0, rect.1), (rect.2, rect.3)],
+                WHITE.mix(0.9).filled(),
+            ))
+            .expect("drawing into a string");
             for (i, text) in lines.iter().enumerate() {
-                let style = ("sans-serif", 12)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Center, v));
-                let dy = first_dy + step * i as i32;
-                // A translucent white box behind the text keeps it readable over arrows.
-                let half = 3 * text.len() as i32 + 2;
-                let top = if above { y + dy - 13 } else { y + dy };
-                let backing = Rectangle::new(
-                    [(x - half, top), (x + half, top + 13)],
-                    WHITE.mix(0.8).filled(),
-                );
-                root.draw(&backing).expect("drawing into a string");
-                root.draw(&Text::new(text.clone(), (x, y + dy), style))
-                    .expect("drawing into a string");
+                let line_y = rect.1 + 2 + LINE_PX / 2 + LINE_PX * i as i32 + 1;
+                root.draw(&Text::new(
+                    text.clone(),
+                    (x, line_y),
+                    font(LABEL_FONT, HPos::Center),
+                ))
+                .expect("drawing into a string");
             }
         }
-        legend(&root, blue);
+        legend(&root, width / 2, height - 54);
+        let note = "events in the order they happened, evenly spaced (true times in the table)";
+        root.draw(&Text::new(
+            note,
+            (width / 2, height - 22),
+            font(16.0, HPos::Center),
+        ))
+        .expect("drawing into a string");
         root.present().expect("drawing into a string");
     }
     svg
 }
 
-/// What the dot colours mean, in the top right corner.
-fn legend(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, blue: RGBColor) {
+/// What the dot colours mean, in one row about centred on `x`.
+fn legend(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, x: i32, y: i32) {
     let entries = [
-        ("local event", RGBColor(0, 158, 115)),
-        ("send", RGBColor(213, 94, 0)),
-        ("receive (arrow from its send)", blue),
+        ("local event", RGBColor(0, 158, 115), 140),
+        ("send", RGBColor(213, 94, 0), 90),
+        ("receive (arrow from its send)", RGBColor(0, 114, 178), 0),
     ];
-    for (i, (label, color)) in entries.iter().enumerate() {
-        let (x, y) = (760, 44 + 18 * i as i32);
-        root.draw(&Circle::new((x, y), 5, color.filled()))
+    let mut left = x - 240;
+    for (label, color, advance) in entries {
+        root.draw(&Circle::new((left, y), 6, color.filled()))
             .expect("drawing into a string");
-        let style = ("sans-serif", 13)
+        let style = ("sans-serif", 16.0)
             .into_font()
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Center));
-        root.draw(&Text::new(label.to_string(), (x + 12, y), style))
+        root.draw(&Text::new(label.to_string(), (left + 12, y), style))
             .expect("drawing into a string");
+        left += advance;
     }
 }
 
