@@ -148,7 +148,9 @@ pub mod exercise {
 //! Implement [`starter::GuardedHlc::receive`]: given the local physical time `pt` and a
 //! message timestamp `m`, return `Err(TooFarAhead { .. })` *without changing the clock* if
 //! `m.l > pt + max_offset_ns`, and otherwise apply the ordinary receive rule of
-//! [`Hlc::receive`](super::hlc::Hlc::receive) and return the new timestamp. Then run the
+//! [`Hlc::receive`](super::hlc::Hlc::receive) and return the new timestamp. (The test's
+//! offsets are at most an hour, so the literal sum cannot overflow; `saturating_add` makes
+//! the comparison total, for a clock configured with an absurd offset.) Then run the
 //! starter's test:
 //!
 //! ```text
@@ -508,7 +510,10 @@ pub mod ntp {
 //!
 //! Cristian ("Probabilistic clock synchronization", Distributed Computing 3(3), 1989) asks a
 //! time server for its clock and assumes the answer was read halfway through the round trip:
-//! `offset = server - (request + response) / 2`, wrong by at most half the round trip. NTP
+//! `offset = server - (request + response) / 2`. If every message takes at least `min`, the
+//! server read its clock no earlier than `min` after the request left and no later than `min`
+//! before the answer arrived, so the midpoint is wrong by at most `rtt / 2 - min`, plus what
+//! the clocks drift apart during the exchange ([`Sample::error_bound_given_min_ns`]). NTP
 //! (RFC 5905, §8) generalises this with four timestamps, so that the server's own processing
 //! time does not count as network delay:
 //!
@@ -521,7 +526,8 @@ pub mod ntp {
 //! request took `d_out` and the response `d_back`, the estimate is wrong by exactly
 //! `(d_out - d_back) / 2`: the method silently assumes a symmetric path. Since both delays are
 //! non-negative and sum to `delay`, the error is at most `delay / 2` whatever the asymmetry,
-//! which gives a bound the client can compute ([`Sample::error_bound_ns`]). Strictly, the
+//! which gives a bound the client can compute knowing nothing of the path
+//! ([`Sample::error_bound_ns`]): Cristian's bound with `min = 0`. Strictly, the
 //! bound holds for the offset at the instant the server read its clock; with drifting clocks
 //! the offset moves by the drift difference times the round trip during an exchange, a few
 //! microseconds here (our server answers in the same instant it receives, so `t2 == t3`).
@@ -538,7 +544,7 @@ pub mod ntp {
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::sim::{Clock, Ctx, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+use crate::sim::{Clock, Ctx, Latency, LinkConfig, NodeId, Process, Sim, Time, TimerId};
 
 // ANCHOR: sample
 /// The four timestamps of one exchange, in nanoseconds of the clock that took each.
@@ -568,6 +574,13 @@ impl Sample {
     /// The most the offset can be wrong by, whatever the split of the delay: `delay / 2`.
     pub fn error_bound_ns(&self) -> i64 {
         self.delay_ns() / 2
+    }
+
+    /// Cristian's bound when no message takes less than `min_one_way_ns`: `delay / 2 - min`.
+    /// It ignores the drift of the client's clock over the exchange, which can add up to
+    /// `drift × min` when that clock runs slow.
+    pub fn error_bound_given_min_ns(&self, min_one_way_ns: i64) -> i64 {
+        self.error_bound_ns() - min_one_way_ns
     }
 }
 // ANCHOR_END: sample
@@ -742,6 +755,21 @@ pub struct OffsetRun {
     pub polls: u64,
 }
 // ANCHOR_END: offset_run
+
+impl OffsetRun {
+    /// The least time a message can take in either direction: the `min` of Cristian's bound,
+    /// which a client might know from the length of the cable but never learns from samples.
+    pub fn min_one_way_ns(&self) -> i64 {
+        let least = |link: &LinkConfig| match link.latency {
+            Latency::Constant(d) => d,
+            Latency::Uniform { min, .. } | Latency::Exponential { min, .. } => min,
+            Latency::Pareto { scale, .. } => scale,
+            Latency::LogNormal { .. } => Duration::ZERO,
+        };
+        let min = least(&self.out).min(least(&self.back));
+        i64::try_from(min.as_nanos()).expect("a minimum delay below 292 years")
+    }
+}
 
 /// One sample with the truth beside it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
