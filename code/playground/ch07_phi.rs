@@ -100,7 +100,8 @@ pub mod failure_detection {
 //!   detector, and judge detection time and false suspicions (the chapter's experiment).
 //! - [`gossip`]: gossip-style heartbeat membership for a whole group (van Renesse, Minsky and
 //!   Hayden, Middleware 1998).
-//! - [`exercise`]: implement the sliding window yourself.
+//! - [`exercise`]: implement the sliding window yourself; [`exercise_gossip`]: measure how
+//!   gossip's detection delay grows with the group.
 //!
 //! Model: crash-stop sender; fair-loss links with long-tailed delay; monitors that do not fail
 //! while they watch (a crashed monitor detects nothing, which completeness allows: it only
@@ -689,6 +690,110 @@ pub mod solution {
         }
     }
     // ANCHOR_END: sliding_stats
+}
+
+}
+pub mod exercise_gossip {
+//! Exercise: how long does gossip take to notice a crash, as the group grows?
+//!
+//! In gossip-style membership ([`super::gossip`]) a member suspects another once that member's
+//! heartbeat counter has stood still for `t_fail` *on the suspecting member's clock*. After a
+//! crash, the victim's last counter keeps spreading from member to member for a few rounds, so
+//! each member's suspicion begins `t_fail` after the moment the last news reached *it*. The
+//! detection delay is therefore `t_fail` plus how long the final news took to travel, and that
+//! travel time grows with the size of the group.
+//!
+//! Implement [`starter::detection_delays`]: build a group of `members` [`GossipMember`]s with
+//! [`CONFIG`] over [`link`] in a [`Sim`] seeded with `seed`, crash member 0 at [`CRASH_AT`], run
+//! until [`RUN_UNTIL`], and return, for every other member in the order of their ids, the delay
+//! from the crash until it begins to suspect member 0: its row for member 0 has an `updated_at`
+//! (when the newest counter reached it), so that delay is `updated_at + t_fail - CRASH_AT`. Run
+//! the test with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_gossip_detection -- --ignored
+//! ```
+//!
+//! Then print the mean and maximum delay for 8, 32 and 128 members (a few seeds each) and
+//! compare with your prediction: linear in `n`, logarithmic, or flat? [`solution`] has one
+//! answer; its test runs in the normal suite.
+
+use std::time::Duration;
+
+use super::gossip::{GossipConfig, GossipMember};
+use crate::sim::{Fault, Latency, LinkConfig, NodeId, Sim, Time};
+
+/// Gossip every 100 ms; suspect after 3 s without news; forget 10 s later (after the run).
+pub const CONFIG: GossipConfig = GossipConfig {
+    gossip_interval: Duration::from_millis(100),
+    t_fail: Duration::from_secs(3),
+    t_cleanup: Duration::from_secs(10),
+};
+
+/// When member 0 crashes: late enough for every member to have heard of every other.
+pub const CRASH_AT: Time = Time::from_millis(5_000);
+
+/// When the run stops: every member suspects the victim by then, and none has dropped it yet
+/// (dropping comes `t_fail + t_cleanup` after the last news, which is after this).
+pub const RUN_UNTIL: Time = Time::from_millis(10_000);
+
+/// The network: one-way delays log-normal around 5 ms, nothing lost.
+pub fn link() -> LinkConfig {
+    LinkConfig::constant(Duration::ZERO).with_latency(Latency::LogNormal {
+        median: Duration::from_millis(5),
+        sigma: 0.5,
+    })
+}
+
+/// Your version.
+pub mod starter {
+    use std::time::Duration;
+
+    /// For every member but member 0, in id order: the delay from member 0's crash until the
+    /// member begins to suspect it. Needs `members >= 2`.
+    pub fn detection_delays(members: usize, seed: u64) -> Vec<Duration> {
+        let _ = (members, seed);
+        todo!(
+            "Sim::new(seed, link(), group of GossipMember::new(ids, CONFIG)); \
+             schedule_fault(CRASH_AT, Fault::Crash(NodeId(0))); run_until(RUN_UNTIL); then read \
+             each survivor's table[&NodeId(0)].updated_at"
+        )
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::*;
+
+    // ANCHOR: detection_delays
+    /// For every member but member 0, in id order: the delay from member 0's crash until the
+    /// member begins to suspect it. Needs `members >= 2`.
+    pub fn detection_delays(members: usize, seed: u64) -> Vec<Duration> {
+        assert!(
+            members >= 2,
+            "a group of {members} has nobody to watch member 0"
+        );
+        let group: Vec<NodeId> = (0..members).map(NodeId).collect();
+        let processes = group
+            .iter()
+            .map(|_| GossipMember::new(group.clone(), CONFIG))
+            .collect();
+        let mut sim = Sim::new(seed, link(), processes);
+        let victim = NodeId(0);
+        sim.schedule_fault(CRASH_AT, Fault::Crash(victim));
+        sim.run_until(RUN_UNTIL)
+            .expect("gossip members check no invariants");
+        group[1..]
+            .iter()
+            .map(|&m| {
+                let member = sim.process(m).expect("only member 0 crashes");
+                let row = member.table[&victim];
+                // Suspicion begins once the row has stood still for `t_fail`.
+                (row.updated_at + CONFIG.t_fail).since(CRASH_AT)
+            })
+            .collect()
+    }
+    // ANCHOR_END: detection_delays
 }
 
 }

@@ -21,7 +21,8 @@
 //!   detector, and judge detection time and false suspicions (the chapter's experiment).
 //! - [`gossip`]: gossip-style heartbeat membership for a whole group (van Renesse, Minsky and
 //!   Hayden, Middleware 1998).
-//! - [`exercise`]: implement the sliding window yourself.
+//! - [`exercise`]: implement the sliding window yourself; [`exercise_gossip`]: measure how
+//!   gossip's detection delay grows with the group.
 //!
 //! Model: crash-stop sender; fair-loss links with long-tailed delay; monitors that do not fail
 //! while they watch (a crashed monitor detects nothing, which completeness allows: it only
@@ -31,6 +32,7 @@
 pub mod detector;
 pub mod evaluation;
 pub mod exercise;
+pub mod exercise_gossip;
 pub mod gossip;
 pub mod heartbeat;
 pub mod phi;
