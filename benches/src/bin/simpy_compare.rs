@@ -442,4 +442,31 @@ mod tests {
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_418), (2025, 11, 26));
     }
+
+    /// The checked-in measurement, as JSON, and the table rendered from it.
+    fn checked_in() -> (Value, String) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
+        let raw = serde_json::from_str(&read(RAW)).expect("the raw measurement parses");
+        (raw, read(OUTPUT))
+    }
+
+    #[test]
+    fn the_checked_in_table_is_rendered_from_the_checked_in_measurement() {
+        let (raw, table) = checked_in();
+        assert_eq!(
+            report(&raw).expect("a complete measurement"),
+            table,
+            "{OUTPUT} differs from what {RAW} renders to; run `{COMMAND} -- --render`"
+        );
+    }
+
+    #[test]
+    fn the_table_fits_the_book_s_text_column() {
+        let (raw, _) = checked_in();
+        let text = report(&raw).expect("a complete measurement");
+        for line in text.lines() {
+            assert!(line.len() <= 100, "wider than 100 columns: {line}");
+        }
+    }
 }
