@@ -1936,6 +1936,7 @@ mod metrics {
 
 use std::collections::BTreeMap;
 
+// ANCHOR: metrics
 /// Named counters and histograms. Names are sorted, so reports list them in a stable order.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -1969,6 +1970,7 @@ impl Metrics {
         self.counters.iter().map(|(k, v)| (*k, *v))
     }
 }
+// ANCHOR_END: metrics
 
 /// Every sample of one quantity, for exact percentiles.
 #[derive(Clone, Debug, Default)]
@@ -2325,10 +2327,12 @@ use super::metrics::Metrics;
 use super::rng::Rng;
 use super::time::Time;
 
+// ANCHOR: node_id
 /// The name of a node in a run: its index, from zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct NodeId(pub usize);
+// ANCHOR_END: node_id
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -2383,6 +2387,7 @@ pub enum Effect<M> {
 // ANCHOR_END: effect
 
 // ANCHOR: ctx
+// ANCHOR: ctx_struct
 /// What a process sees of the world while it handles one input.
 pub struct Ctx<'a, M> {
     id: NodeId,
@@ -2391,6 +2396,7 @@ pub struct Ctx<'a, M> {
     effects: &'a mut Vec<Effect<M>>,
     metrics: &'a mut Metrics,
 }
+// ANCHOR_END: ctx_struct
 
 impl<'a, M> Ctx<'a, M> {
     /// Assembles a context; runtimes (the simulator, the tokio driver) call this.
@@ -3023,6 +3029,7 @@ impl<P: Process> Sim<P> {
         self.network.set_link(from, to, link);
     }
 
+    // ANCHOR: callbacks
     /// How a crashed node comes back: `f(id, disk)` builds its fresh process.
     pub fn on_restart(&mut self, f: impl FnMut(NodeId, P::Durable) -> P + 'static) {
         self.restarter = Some(Box::new(f));
@@ -3036,6 +3043,7 @@ impl<P: Process> Sim<P> {
     ) {
         self.invariants.push((name.to_string(), Box::new(check)));
     }
+    // ANCHOR_END: callbacks
 
     /// Schedules `fault` to happen at `at`.
     pub fn schedule_fault(&mut self, at: Time, fault: Fault) {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+// ANCHOR: metrics
 /// Named counters and histograms. Names are sorted, so reports list them in a stable order.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -40,6 +41,7 @@ impl Metrics {
         self.counters.iter().map(|(k, v)| (*k, *v))
     }
 }
+// ANCHOR_END: metrics
 
 /// Every sample of one quantity, for exact percentiles.
 #[derive(Clone, Debug, Default)]

@@ -15,10 +15,12 @@ use super::metrics::Metrics;
 use super::rng::Rng;
 use super::time::Time;
 
+// ANCHOR: node_id
 /// The name of a node in a run: its index, from zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct NodeId(pub usize);
+// ANCHOR_END: node_id
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,6 +75,7 @@ pub enum Effect<M> {
 // ANCHOR_END: effect
 
 // ANCHOR: ctx
+// ANCHOR: ctx_struct
 /// What a process sees of the world while it handles one input.
 pub struct Ctx<'a, M> {
     id: NodeId,
@@ -81,6 +84,7 @@ pub struct Ctx<'a, M> {
     effects: &'a mut Vec<Effect<M>>,
     metrics: &'a mut Metrics,
 }
+// ANCHOR_END: ctx_struct
 
 impl<'a, M> Ctx<'a, M> {
     /// Assembles a context; runtimes (the simulator, the tokio driver) call this.

@@ -211,6 +211,7 @@ impl<P: Process> Sim<P> {
         self.network.set_link(from, to, link);
     }
 
+    // ANCHOR: callbacks
     /// How a crashed node comes back: `f(id, disk)` builds its fresh process.
     pub fn on_restart(&mut self, f: impl FnMut(NodeId, P::Durable) -> P + 'static) {
         self.restarter = Some(Box::new(f));
@@ -224,6 +225,7 @@ impl<P: Process> Sim<P> {
     ) {
         self.invariants.push((name.to_string(), Box::new(check)));
     }
+    // ANCHOR_END: callbacks
 
     /// Schedules `fault` to happen at `at`.
     pub fn schedule_fault(&mut self, at: Time, fault: Fault) {
