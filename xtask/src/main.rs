@@ -28,7 +28,8 @@ The README's two commands:
   test                 run every check below in order, then print a summary table
 
 Single steps:
-  install-tools        ensure .tools/bin has mdbook 0.5.4 and mdbook-mermaid 0.17.1
+  install-tools        ensure the per-user tool cache (~/.cache/uds-book/tools) has mdbook 0.5.4
+                       and mdbook-mermaid 0.17.1
   build                build the book (mdbook build)
   outputs              regenerate every experiment's declared outputs (code/outputs, src/figures)
   check-listings       every Rust listing is an include of an existing, non-empty file/anchor
