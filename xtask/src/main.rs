@@ -36,8 +36,9 @@ Single steps:
   check-outputs        checked-in experiment outputs are exactly what the experiments produce
   check-html           no unexpanded {{#...}} directive in the built HTML
   check-playground     every runnable listing compiles and runs (< 6 s) exactly as Run sends it
-  check-browser        every page in headless Chromium: no console errors, Mermaid renders,
-                       images load, internal links and #fragments resolve
+  check-browser        every page in headless Chromium (1440x900): no console errors, Mermaid
+                       renders, images load, internal links and #fragments resolve, nothing is
+                       wider than the text column; Copy, edit and Run on every runnable listing
   check-actionlint     lint .github/workflows/*.yml with actionlint
 
   help                 this text

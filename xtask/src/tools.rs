@@ -42,19 +42,18 @@ pub fn tools_dir() -> PathBuf {
 /// The per-user cache of pinned tools: `$UDS_TOOLS_CACHE`, else
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/uds-book/tools`, else (no home) `target/uds-book-tools`.
 pub fn cache_dir() -> PathBuf {
-    let non_empty = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = non_empty("UDS_TOOLS_CACHE") {
-        return dir;
-    }
-    let cache = non_empty("XDG_CACHE_HOME").or_else(|| non_empty("HOME").map(|h| h.join(".cache")));
-    match cache {
-        Some(c) => c.join("uds-book").join("tools"),
-        None => crate::playground::target_dir().join("uds-book-tools"),
-    }
+    cache_dir_from(|k| std::env::var_os(k))
+        .unwrap_or_else(|| crate::playground::target_dir().join("uds-book-tools"))
+}
+
+/// [`cache_dir`] from the environment `var`; `None` without a usable variable.
+fn cache_dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let non_empty = |k: &str| var(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    non_empty("UDS_TOOLS_CACHE").or_else(|| {
+        non_empty("XDG_CACHE_HOME")
+            .or_else(|| non_empty("HOME").map(|h| h.join(".cache")))
+            .map(|c| c.join("uds-book").join("tools"))
+    })
 }
 
 /// The directory of one pinned tool version (its `bin/` holds the binary).
@@ -224,4 +223,44 @@ pub fn serve(port: u16) -> Result {
         "--port",
         &port.to_string(),
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn the_cache_is_per_user_and_outside_the_repository() {
+        let home = [("HOME", "/home/ada")];
+        assert_eq!(
+            cache_dir_from(env(&home)),
+            Some(PathBuf::from("/home/ada/.cache/uds-book/tools"))
+        );
+        let xdg = [("HOME", "/home/ada"), ("XDG_CACHE_HOME", "/var/cache/ada")];
+        assert_eq!(
+            cache_dir_from(env(&xdg)),
+            Some(PathBuf::from("/var/cache/ada/uds-book/tools"))
+        );
+        let empty_xdg = [("HOME", "/home/ada"), ("XDG_CACHE_HOME", "")];
+        assert_eq!(
+            cache_dir_from(env(&empty_xdg)),
+            Some(PathBuf::from("/home/ada/.cache/uds-book/tools"))
+        );
+        let moved = [("HOME", "/home/ada"), ("UDS_TOOLS_CACHE", "/opt/tools")];
+        assert_eq!(
+            cache_dir_from(env(&moved)),
+            Some(PathBuf::from("/opt/tools"))
+        );
+        assert_eq!(cache_dir_from(env(&[])), None);
+    }
 }

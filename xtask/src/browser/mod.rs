@@ -172,6 +172,7 @@ pub fn check_browser() -> Result {
     );
     let mut compiled = HashSet::new();
     let mut widest_overall = (0.0, String::new());
+    let mut runnable_time = Duration::ZERO;
     for page in &pages {
         let rel = page
             .strip_prefix(&site)
@@ -221,7 +222,9 @@ pub fn check_browser() -> Result {
         for w in widths::too_wide(column, &measured) {
             problems.push(format!("{rel}: {w}"));
         }
+        let run_started = Instant::now();
         let run = runnable::check_page(&mut chrome, &session, &rel, &mut compiled)?;
+        runnable_time += run_started.elapsed();
         problems.extend(run.problems);
         println!(
             "  {rel:<34} {:>8} {:>7} {:>6} {:>6} {:>7} {:>8}",
@@ -266,11 +269,12 @@ pub fn check_browser() -> Result {
     problems.extend(check_links(&site, &results));
     println!(
         "check-browser: widest table, listing or figure: {:.0} px ({}); {} runnable program(s) \
-         copied and compiled; {:.1} s",
+         copied and compiled; {:.1} s, of which {:.1} s on runnable listings",
         widest_overall.0,
         widest_overall.1,
         compiled.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        runnable_time.as_secs_f64()
     );
     if problems.is_empty() {
         println!("check-browser: OK");
