@@ -9,7 +9,8 @@
 //!    `Input.insertText`, as a keyboard would), clicks Run and reads the request it sends
 //!    (the page's `fetch` to play.rust-lang.org is stubbed; see [`FETCH_STUB`](super)): it must
 //!    be the original program with the typed line in place, so hidden lines survive editing;
-//! 3. clicks Copy again (the edited program), then the undo button (the original again).
+//! 3. clicks Copy again (the edited program), the eye button twice (the hidden lines unfold
+//!    and fold again), then the undo button (the original program again).
 
 use crate::cdp::Chrome;
 use crate::playground;
@@ -78,6 +79,14 @@ const AFTER_EDIT: &str = r#"(async (i) => {
   while (play && Date.now() < deadline + 2000 && !window.__udsRunRequests.length) await sleep(20);
   r.sent = window.__udsRunRequests.length ? window.__udsRunRequests[0].code : null;
   r.copied = await copyVia(pre.querySelector('.clip-button'));
+  const eye = pre.querySelector('.buttons button[title="Show hidden lines"]');
+  const s = editor.getSession();
+  if (eye) {
+    eye.click();
+    r.unfolded = s.getScreenLength() === s.getLength();
+    eye.click();
+    r.refolded = s.getScreenLength() < s.getLength();
+  }
   const undo = pre.querySelector('.reset-button');
   if (undo) undo.click();
   r.afterUndo = editor.getValue();
@@ -171,6 +180,15 @@ pub fn check_page(
                 " after an edit",
                 &mut problems,
             );
+            if before["folds"].as_u64().unwrap_or(0) > 0
+                && (after["unfolded"] != true || after["refolded"] != true)
+            {
+                problems.push(format!(
+                    "{label}: the eye button does not unfold and fold the hidden lines \
+                     (unfolded: {}, folded again: {})",
+                    after["unfolded"], after["refolded"]
+                ));
+            }
             if after["afterUndo"].as_str() != Some(text.as_str()) {
                 problems.push(format!(
                     "{label}: the undo button did not restore the original program"
