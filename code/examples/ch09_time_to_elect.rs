@@ -125,7 +125,7 @@ fn times_ms(row: &Row) -> Vec<f64> {
 
 fn table(rows: &[Row], limit_ms: u64) -> Table {
     let mut table = Table::new(&[
-        "timeout range (ms)",
+        "timeout (ms)",
         "median (ms)",
         "p90 (ms)",
         "p99 (ms)",

@@ -256,8 +256,8 @@ const LINK_MAX: Duration = Duration::from_micros(1_000);
 /// The environment in one sentence, for the outputs' headers.
 fn describe(env: &Environment) -> String {
     format!(
-        "{} closed-loop clients, think time exponential with mean {} us; every link uniform \
-         {}-{} us one way;\neach replica serves one message at a time, {} us each; {} ms per \
+        "{} closed-loop clients, think time exponential with mean {} us;\nevery link uniform \
+         {}-{} us one way; each replica serves one message at a time, {} us each;\n{} ms per \
          run, the first {} ms not measured; keys uniform.",
         env.clients,
         env.think_time_mean.as_micros(),
@@ -324,17 +324,8 @@ fn experiment(args: &Args) -> Result<(), String> {
     let seed = args.common.seed;
     let mut hash = Fnv64::default();
 
-    let mut table = Table::new(&[
-        "workload",
-        "system",
-        "servers",
-        "clients",
-        "ops/s",
-        "read p50 (ms)",
-        "write p50 (ms)",
-        "p99 (ms)",
-        "busiest server",
-    ]);
+    // One table per workload, titled with its client count, so that the lines stay narrow.
+    let mut tables = Vec::new();
     // One figure per saturating mix, so that no line hides another.
     let mut charts = Vec::new();
     // Light load first (latency without queueing), then saturation (capacity).
@@ -356,6 +347,15 @@ fn experiment(args: &Args) -> Result<(), String> {
             SeriesLabelPosition::UpperRight
         };
         let mut top: f64 = 1.0;
+        let mut table = Table::new(&[
+            "system",
+            "servers",
+            "ops/s",
+            "read p50 (ms)",
+            "write p50 (ms)",
+            "p99 (ms)",
+            "busiest server",
+        ]);
         for system in COMPARED {
             let mut points = Vec::new();
             for n in CHAIN_LENGTHS {
@@ -363,10 +363,8 @@ fn experiment(args: &Args) -> Result<(), String> {
                 hash.u64(result.trace_hash);
                 let m = measure(&result, env)?;
                 table.row(vec![
-                    mix.name.to_string(),
                     system.name().to_string(),
                     n.to_string(),
-                    env.clients.to_string(),
                     format!("{:.0}", m.throughput),
                     format!("{:.2}", m.read_p50_ms),
                     format!("{:.2}", m.write_p50_ms),
@@ -385,16 +383,22 @@ fn experiment(args: &Args) -> Result<(), String> {
         // Throughput axes start at zero, so that ratios between lines read true; the headroom
         // above the highest point keeps the legend clear of the data.
         chart.y_range = Some((0.0, top * 1.3));
+        tables.push(format!(
+            "{}, {} clients:\n\n{}",
+            mix.name,
+            env.clients,
+            table.render()
+        ));
         if env.clients != LIGHT_CLIENTS {
             charts.push(chart);
         }
     }
     let header = format!(
-        "seed {seed}; {}\nlight load: {LIGHT_CLIENTS} clients. \"busiest server\": the largest \
-         fraction of the run that a server's processor was busy.\n{RAFT_NOTE}\n\n",
+        "seed {seed}; {}\n\"busiest server\": the largest fraction of the run that a server's \
+         processor was busy.\n{RAFT_NOTE}\n\n",
         describe(&env)
     );
-    let throughput = header + &table.render();
+    let throughput = header + &tables.join("\n");
 
     let mut stale = Table::new(&[
         "system",
@@ -448,8 +452,8 @@ fn experiment(args: &Args) -> Result<(), String> {
         }
     }
     let stale_text = format!(
-        "seed {seed}; {}\nworkload: {}. A read is stale if it misses an append acknowledged \
-         before it began\n(behind a write) or returns less than another read returned before \
+        "seed {seed}; {}\nworkload: {}.\nA read is stale if it misses an append acknowledged \
+         before it began (behind a write)\nor returns less than another read returned before \
          it began (behind a read).\n{RAFT_NOTE}\n\n{}\nThe same workload with \
          {CHECKED_CLIENTS} clients, each whole history (warm-up included) given to\n\
          coordination::linearizability::check (\"undecided\": the search ran out of its \

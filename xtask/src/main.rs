@@ -28,15 +28,17 @@ The README's two commands:
   test                 run every check below in order, then print a summary table
 
 Single steps:
-  install-tools        ensure .tools/bin has mdbook 0.5.4 and mdbook-mermaid 0.17.1
+  install-tools        ensure the per-user tool cache (~/.cache/uds-book/tools) has mdbook 0.5.4
+                       and mdbook-mermaid 0.17.1
   build                build the book (mdbook build)
   outputs              regenerate every experiment's declared outputs (code/outputs, src/figures)
   check-listings       every Rust listing is an include of an existing, non-empty file/anchor
   check-outputs        checked-in experiment outputs are exactly what the experiments produce
   check-html           no unexpanded {{#...}} directive in the built HTML
   check-playground     every runnable listing compiles and runs (< 6 s) exactly as Run sends it
-  check-browser        every page in headless Chromium: no console errors, Mermaid renders,
-                       images load, internal links and #fragments resolve
+  check-browser        every page in headless Chromium (1440x900): no console errors, Mermaid
+                       renders, images load, internal links and #fragments resolve, nothing is
+                       wider than the text column; Copy, edit and Run on every runnable listing
   check-actionlint     lint .github/workflows/*.yml with actionlint
 
   help                 this text

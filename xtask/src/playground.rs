@@ -40,12 +40,7 @@ pub struct Listing {
 pub fn check_playground() -> Result {
     let site = tools::build()?;
     let listings = collect(&site)?;
-    let rustc_version = Command::new("rustc")
-        .arg("-V")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
-    let cache = target_dir().join("xtask-playground");
+    let rustc_version = rustc_version()?;
     let mut problems = Vec::new();
     let mut seen: HashMap<u64, String> = HashMap::new();
     println!(
@@ -55,17 +50,13 @@ pub fn check_playground() -> Result {
     );
     for l in &listings {
         let label = format!("{} block {}", l.page, l.index);
-        let key = {
-            let mut h = std::hash::DefaultHasher::new();
-            (&l.code, &l.edition, &rustc_version).hash(&mut h);
-            h.finish()
-        };
+        let key = cache_key(l, &rustc_version);
         if let Some(first) = seen.get(&key) {
             println!("  {label}: same text as {first}, checked there");
             continue;
         }
         seen.insert(key, label.clone());
-        match check_one(l, &cache.join(format!("{key:016x}"))) {
+        match check_one(l, &cache_dir(key)) {
             Ok(line) => println!("  {label}: {line}"),
             Err(e) => {
                 println!("  {label}: FAILED");
@@ -86,6 +77,40 @@ pub fn check_playground() -> Result {
         )
         .into())
     }
+}
+
+fn rustc_version() -> Result<String> {
+    Command::new("rustc")
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .map_err(|e| format!("cannot run rustc: {e}").into())
+}
+
+fn cache_key(l: &Listing, rustc_version: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    (&l.code, &l.edition, rustc_version).hash(&mut h);
+    h.finish()
+}
+
+fn cache_dir(key: u64) -> PathBuf {
+    target_dir()
+        .join("xtask-playground")
+        .join(format!("{key:016x}"))
+}
+
+/// Compiles `code` (without running it) exactly as this check compiles a listing, sharing its
+/// cache; `check-browser` compiles what a Copy button put on the clipboard with it.
+pub fn compile_text(label: &str, code: &str, edition: &str) -> Result<String> {
+    let l = Listing {
+        page: label.to_string(),
+        index: 0,
+        code: code.to_string(),
+        edition: edition.to_string(),
+        no_run: true,
+    };
+    let key = cache_key(&l, &rustc_version()?);
+    check_one(&l, &cache_dir(key)).map_err(Into::into)
 }
 
 pub fn target_dir() -> PathBuf {

@@ -9,14 +9,25 @@
 //! - waits up to 15 s for every `pre.mermaid` block to hold an `<svg>`, and fails on blocks
 //!   that did not render or rendered Mermaid's syntax-error diagram;
 //! - checks every `<img>` loaded (complete, non-zero natural width);
+//! - fails on a table, listing or figure wider than the text column ([`widths`]; the window is
+//!   a desktop's [`widths::VIEWPORT`]);
+//! - on each runnable listing, clicks Copy and compiles the clipboard, types a line into it,
+//!   clicks Run and checks what it sends ([`runnable`]);
 //! - records its element ids and its same-origin links.
 //!
 //! Then every internal link must point to an existing file, and its `#fragment` (if any) to an
 //! id on that page.
 //!
+//! Before the book, the sideways-scroll judgement runs on a planted page
+//! ([`widths::FIXTURE`]), so a check that has gone blind fails instead of passing.
+//!
 //! The check runs offline: on pages with a Run button, mdBook's `book.js` asks
 //! play.rust-lang.org for its crate list. That request is answered in the page with an empty
-//! list (an injected `fetch` stub), so a missing network is not reported as a book error.
+//! list (an injected `fetch` stub), so a missing network is not reported as a book error. The
+//! stub records what the Run button sends to play.rust-lang.org and answers with a fixed text.
+
+mod runnable;
+mod widths;
 
 use crate::cdp::Chrome;
 use crate::html::html_pages;
@@ -24,14 +35,19 @@ use crate::serve_static;
 use crate::tools;
 use crate::util::{self, Result};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const FETCH_STUB: &str = r#"(() => {
   const realFetch = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const url = String((input && input.url) || input);
+    if (url.startsWith('https://play.rust-lang.org/evaluate.json')) {
+      (window.__udsRunRequests = window.__udsRunRequests || []).push(JSON.parse(init.body));
+      const body = JSON.stringify({ result: 'check-browser: not sent to the playground' });
+      return Promise.resolve(new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } }));
+    }
     if (url.startsWith('https://play.rust-lang.org/')) {
       const body = JSON.stringify({ crates: [] });
       return Promise.resolve(new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } }));
@@ -78,7 +94,8 @@ const INSPECT: &str = r#"(async () => {
   }
   const ids = Array.from(document.querySelectorAll('[id]')).map((e) => e.id)
     .concat(Array.from(document.querySelectorAll('a[name]')).map((e) => e.getAttribute('name')));
-  return { mermaid, images, links, ids };
+  const widths = (__MEASURE__)();
+  return { mermaid, images, links, ids, widths };
 })()"#;
 
 struct PageResult {
@@ -87,9 +104,11 @@ struct PageResult {
 }
 
 pub fn check_browser() -> Result {
+    let started = Instant::now();
     let site = tools::build()?;
     let base = serve_static::start(site.clone())?;
     let pages = html_pages(&site);
+    let inspect = INSPECT.replace("__MEASURE__", widths::MEASURE);
     let mut chrome = Chrome::launch()?;
     let long = Duration::from_secs(30);
     let target = chrome.call(
@@ -116,6 +135,27 @@ pub fn check_browser() -> Result {
     for domain in ["Page.enable", "Runtime.enable", "Log.enable"] {
         chrome.call(s, domain, json!({}), long)?;
     }
+    let (width, height) = widths::VIEWPORT;
+    chrome.call(
+        s,
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+        long,
+    )?;
+    // Copy and navigator.clipboard need a focused page and the clipboard permissions.
+    chrome.call(
+        s,
+        "Emulation.setFocusEmulationEnabled",
+        json!({"enabled": true}),
+        long,
+    )?;
+    chrome.call(
+        None,
+        "Browser.grantPermissions",
+        json!({"origin": base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]}),
+        long,
+    )?;
+    self_test(&mut chrome, &session)?;
     chrome.call(
         s,
         "Page.addScriptToEvaluateOnNewDocument",
@@ -127,9 +167,12 @@ pub fn check_browser() -> Result {
     let mut results: BTreeMap<PathBuf, PageResult> = BTreeMap::new();
     println!("check-browser: {} pages served at {base}", pages.len());
     println!(
-        "  {:<34} {:>8} {:>7} {:>6} {:>6}",
-        "page", "mermaid", "images", "links", "errors"
+        "  {:<34} {:>8} {:>7} {:>6} {:>6} {:>7} {:>8}",
+        "page", "mermaid", "images", "links", "errors", "widest", "runnable"
     );
+    let mut compiled = HashSet::new();
+    let mut widest_overall = (0.0, String::new());
+    let mut runnable_time = Duration::ZERO;
     for page in &pages {
         let rel = page
             .strip_prefix(&site)
@@ -152,7 +195,7 @@ pub fn check_browser() -> Result {
         let eval = chrome.call(
             s,
             "Runtime.evaluate",
-            json!({"expression": INSPECT, "awaitPromise": true, "returnByValue": true}),
+            json!({"expression": inspect, "awaitPromise": true, "returnByValue": true}),
             long,
         )?;
         if let Some(ex) = eval.get("exceptionDetails") {
@@ -170,12 +213,27 @@ pub fn check_browser() -> Result {
         let (mermaid, images, links) = (arr("mermaid"), arr("images"), arr("links"));
         let rendered = mermaid.iter().filter(|m| m["ok"] == true).count();
         let loaded = images.iter().filter(|m| m["ok"] == true).count();
+        let (column, measured) = widths::parse(&v["widths"])
+            .ok_or_else(|| format!("{rel}: the width measurement found no <main> text column"))?;
+        let widest = widths::widest(&measured);
+        if widest > widest_overall.0 {
+            widest_overall = (widest, rel.clone());
+        }
+        for w in widths::too_wide(column, &measured) {
+            problems.push(format!("{rel}: {w}"));
+        }
+        let run_started = Instant::now();
+        let run = runnable::check_page(&mut chrome, &session, &rel, &mut compiled)?;
+        runnable_time += run_started.elapsed();
+        problems.extend(run.problems);
         println!(
-            "  {rel:<34} {:>8} {:>7} {:>6} {:>6}",
+            "  {rel:<34} {:>8} {:>7} {:>6} {:>6} {:>7} {:>8}",
             format!("{rendered}/{}", mermaid.len()),
             format!("{loaded}/{}", images.len()),
             links.len(),
-            errors.len()
+            errors.len(),
+            format!("{widest:.0}/{:.0}", column.width),
+            format!("{}/{}", run.passed, run.blocks)
         );
         for m in mermaid.iter().filter(|m| m["ok"] != true) {
             problems.push(format!(
@@ -209,6 +267,15 @@ pub fn check_browser() -> Result {
     }
     drop(chrome);
     problems.extend(check_links(&site, &results));
+    println!(
+        "check-browser: widest table, listing or figure: {:.0} px ({}); {} runnable program(s) \
+         copied and compiled; {:.1} s, of which {:.1} s on runnable listings",
+        widest_overall.0,
+        widest_overall.1,
+        compiled.len(),
+        started.elapsed().as_secs_f64(),
+        runnable_time.as_secs_f64()
+    );
     if problems.is_empty() {
         println!("check-browser: OK");
         Ok(())
@@ -218,6 +285,39 @@ pub fn check_browser() -> Result {
         }
         Err(format!("check-browser: {} problem(s), listed above", problems.len()).into())
     }
+}
+
+/// The sideways-scroll judgement on the planted page [`widths::FIXTURE`]: its four wide elements
+/// and only those are reported, or the check fails before looking at the book.
+fn self_test(chrome: &mut Chrome, session: &str) -> Result {
+    let dir = util::TempDir::new("uds-browser-fixture")?;
+    std::fs::write(dir.path().join("index.html"), widths::FIXTURE)?;
+    let base = serve_static::start(dir.path().to_path_buf())?;
+    let long = Duration::from_secs(30);
+    let s = Some(session);
+    chrome.call(s, "Page.navigate", json!({"url": format!("{base}/")}), long)?;
+    if chrome
+        .wait_event(session, "Page.loadEventFired", long)?
+        .is_none()
+    {
+        return Err("check-browser: the planted page did not load in 30 s".into());
+    }
+    let eval = chrome.call(
+        s,
+        "Runtime.evaluate",
+        json!({"expression": format!("({})()", widths::MEASURE), "returnByValue": true}),
+        long,
+    )?;
+    let (column, measured) = widths::parse(&eval["result"]["value"])
+        .ok_or("check-browser: the width measurement failed on the planted page")?;
+    widths::judge_fixture(column, &measured)?;
+    chrome.drain_events(Duration::ZERO)?;
+    println!(
+        "check-browser: the planted page's {} over-wide elements (of {}) are reported",
+        widths::too_wide(column, &measured).len(),
+        measured.len()
+    );
+    Ok(())
 }
 
 /// Every internal link's file exists, and its fragment is an id on the target page.
