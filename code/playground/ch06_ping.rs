@@ -100,7 +100,7 @@ pub mod exercise {
 //! with any duplicates, `remembered()` is zero. Run the starter's test with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_compact_dedup -- --ignored
+//! cargo test -p uds --release --lib exercise_compact_dedup -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.

@@ -348,7 +348,7 @@ pub mod exercise {
 //! tests; run the starter's with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_fenced_store -- --ignored
+//! cargo test -p uds --release --lib exercise_fenced_store -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.

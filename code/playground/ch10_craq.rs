@@ -396,7 +396,7 @@ pub mod exercise {
 //! stale. Run them with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_craq_read -- --ignored
+//! cargo test -p uds --release --lib exercise_craq_read -- --ignored
 //! ```
 //!
 //! Then try [`tempting_but_wrong`], which skips the tail and answers with the last clean
@@ -2042,7 +2042,7 @@ pub mod exercise {
 //! later read. Run the starter's test with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_cas_register -- --ignored
+//! cargo test -p uds --release --lib exercise_cas_register -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.

@@ -150,7 +150,7 @@ pub mod exercise {
 //! later read. Run the starter's test with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_cas_register -- --ignored
+//! cargo test -p uds --release --lib exercise_cas_register -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.

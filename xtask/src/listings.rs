@@ -52,7 +52,7 @@ pub fn check_listings() -> Result {
 }
 
 #[derive(Default)]
-struct Stats {
+pub(crate) struct Stats {
     fences: usize,
     rust_fences: usize,
     includes: usize,
@@ -67,7 +67,7 @@ struct Fence {
     body: Vec<(usize, String)>,
 }
 
-fn check_page(page: &Path, text: &str, problems: &mut Vec<String>, stats: &mut Stats) {
+pub(crate) fn check_page(page: &Path, text: &str, problems: &mut Vec<String>, stats: &mut Stats) {
     let name = util::rel(page);
     let mut open: Option<Fence> = None;
     for (i, line) in text.lines().enumerate() {

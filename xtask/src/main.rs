@@ -8,8 +8,11 @@
 mod actionlint;
 mod browser;
 mod cdp;
+mod chapters;
+mod exercises;
 mod html;
 mod listings;
+mod markdown;
 mod outputs;
 mod playground;
 mod serve_static;
@@ -33,9 +36,13 @@ Single steps:
   build                build the book (mdbook build)
   outputs              regenerate every experiment's declared outputs (code/outputs, src/figures)
   check-listings       every Rust listing is an include of an existing, non-empty file/anchor
+  check-chapters       every chapter linked from SUMMARY.md meets the chapter bar (diagrams,
+                       listings, a Run button, a figure or table, exercises, further reading)
   check-outputs        checked-in experiment outputs are exactly what the experiments produce
   check-html           no unexpanded {{#...}} directive in the built HTML
   check-playground     every runnable listing compiles and runs (< 6 s) exactly as Run sends it
+  check-exercises      every command an exercise shows, and every `cargo run --example` in the
+                       book, runs as written (exercise tests check their solutions)
   check-browser        every page in headless Chromium (1440x900): no console errors, Mermaid
                        renders, images load, internal links and #fragments resolve, nothing is
                        wider than the text column; Copy, edit and Run on every runnable listing
@@ -84,6 +91,8 @@ fn step(command: &str) -> Option<fn() -> util::Result> {
         "build" => || tools::build().map(|_| ()),
         "outputs" => outputs::outputs,
         "check-listings" => listings::check_listings,
+        "check-chapters" => chapters::check_chapters,
+        "check-exercises" => exercises::check_exercises,
         "check-outputs" => outputs::check_outputs,
         "check-html" => html::check_html,
         "check-playground" => playground::check_playground,

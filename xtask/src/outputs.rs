@@ -21,14 +21,14 @@ use std::time::Instant;
 
 const REGENERATE: &str = "cargo xtask outputs";
 
-struct Experiment {
-    name: String,
+pub(crate) struct Experiment {
+    pub(crate) name: String,
     source: PathBuf,
     outputs: Vec<String>,
 }
 
 /// Experiments declaring outputs, sorted by name; errors on malformed or duplicate declarations.
-fn experiments() -> Result<Vec<Experiment>> {
+pub(crate) fn experiments() -> Result<Vec<Experiment>> {
     let examples = repo_root().join("code/examples");
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(&examples) else {

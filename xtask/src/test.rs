@@ -6,7 +6,7 @@
 //! with the experiments that `check-outputs` runs.
 
 use crate::util::{self, Result, repo_root};
-use crate::{actionlint, browser, html, listings, outputs, playground, tools};
+use crate::{actionlint, browser, chapters, exercises, html, listings, outputs, playground, tools};
 use std::process::Command;
 use std::time::Instant;
 
@@ -36,10 +36,12 @@ pub fn test() -> Result {
         ),
         ("cargo test", cargo(&["test", "--workspace", "--release"])),
         ("check-listings", Box::new(listings::check_listings)),
+        ("check-chapters", Box::new(chapters::check_chapters)),
         ("check-outputs", Box::new(outputs::check_outputs)),
         ("build", Box::new(|| tools::build().map(|_| ()))),
         ("check-html", Box::new(html::check_html)),
         ("check-playground", Box::new(playground::check_playground)),
+        ("check-exercises", Box::new(exercises::check_exercises)),
         ("check-browser", Box::new(browser::check_browser)),
         ("check-actionlint", Box::new(actionlint::check_actionlint)),
     ];

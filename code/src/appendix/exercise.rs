@@ -11,7 +11,7 @@
 //! deliver a retransmitted copy after a newer one.
 //!
 //! Run the checks on your version with
-//! `cargo test -p uds --release appendix::exercise -- --ignored`.
+//! `cargo test -p uds --release --lib exercise_backup_keeps_write_order -- --ignored`.
 
 use super::primary_backup::Replica;
 use crate::sim::Sim;
@@ -90,8 +90,13 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "exercise: implement starter::backup_keeps_write_order, then run with --ignored"]
-    fn the_starter_catches_reordering_and_spares_the_correct_register() {
-        check(starter::backup_keeps_write_order, 200).unwrap();
+    #[ignore = "exercise: implement starter::backup_keeps_write_order, then run \
+                `cargo test -p uds --release --lib exercise_backup_keeps_write_order -- --ignored`"]
+    fn exercise_backup_keeps_write_order() {
+        let invariant = crate::exercise::starter_or_solution(
+            || starter::backup_keeps_write_order as fn(&Sim<Replica>) -> Result<(), String>,
+            || solution::backup_keeps_write_order,
+        );
+        check(invariant, 200).unwrap();
     }
 }

@@ -13,10 +13,10 @@
 //! are no samples or when `percentile` is not in `(0, 100]`. The samples may arrive in any
 //! order; do not assume they are sorted.
 //!
-//! Then run `cargo test -p uds --release intro::exercise -- --ignored`. The same checks that
-//! pass on [`solution`] run on your starter: a table of small cases, and a tour in which a
-//! timeout measured on one run (seed 1) is used on the next (seed 2) and must cause fewer
-//! retries there than the fixed 100 ms guess.
+//! Then run `cargo test -p uds --release --lib exercise_timeout_from_samples -- --ignored`. The
+//! same checks that pass on [`solution`] run on your starter: a table of small cases, and a tour
+//! in which a timeout measured on one run (seed 1) is used on the next (seed 2) and must cause
+//! fewer retries there than the fixed 100 ms guess.
 //!
 //! Simplification: a real client measures continuously and adapts (TCP's retransmission timeout
 //! is a smoothed mean plus four deviations, RFC 6298 §2; chapter 2 builds it). One percentile of
@@ -173,14 +173,14 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "exercise: implement starter, then run with --ignored"]
-    fn starter_passes_the_table() {
-        table(starter::timeout_from_samples);
-    }
-
-    #[test]
-    #[ignore = "exercise: implement starter, then run with --ignored"]
-    fn starter_timeout_cuts_needless_retries() {
-        measured_timeout_beats_the_guess(starter::timeout_from_samples);
+    #[ignore = "exercise: implement starter::timeout_from_samples, then run \
+                `cargo test -p uds --release --lib exercise_timeout_from_samples -- --ignored`"]
+    fn exercise_timeout_from_samples() {
+        let f = crate::exercise::starter_or_solution(
+            || starter::timeout_from_samples as TimeoutFromSamples,
+            || solution::timeout_from_samples,
+        );
+        table(f);
+        measured_timeout_beats_the_guess(f);
     }
 }

@@ -16,7 +16,7 @@
 //! stale. Run them with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_craq_read -- --ignored
+//! cargo test -p uds --release --lib exercise_craq_read -- --ignored
 //! ```
 //!
 //! Then try [`tempting_but_wrong`], which skips the tail and answers with the last clean
@@ -138,9 +138,12 @@ mod tests {
 
     #[test]
     #[ignore = "exercise: implement starter::craq_read, then run \
-                `cargo test -p uds --release exercise_craq_read -- --ignored`"]
+                `cargo test -p uds --release --lib exercise_craq_read -- --ignored`"]
     fn exercise_craq_read() {
-        check_rule(starter::craq_read);
+        crate::exercise::starter_or_solution(
+            || check_rule(starter::craq_read),
+            || check_rule(solution::craq_read),
+        );
     }
 
     /// Why CRAQ asks the tail: the last clean version can be behind an acknowledged write.

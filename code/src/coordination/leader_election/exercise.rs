@@ -14,7 +14,7 @@
 //! tests; run the starter's with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_fenced_store -- --ignored
+//! cargo test -p uds --release --lib exercise_fenced_store -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.
@@ -170,8 +170,11 @@ mod tests {
 
     #[test]
     #[ignore = "exercise: implement starter::FencedStore, then run \
-                `cargo test -p uds --release exercise_fenced_store -- --ignored`"]
+                `cargo test -p uds --release --lib exercise_fenced_store -- --ignored`"]
     fn exercise_fenced_store() {
-        check_claims::<super::starter::FencedStore>();
+        crate::exercise::starter_or_solution(
+            check_claims::<super::starter::FencedStore>,
+            check_claims::<super::solution::FencedStore>,
+        );
     }
 }

@@ -14,7 +14,7 @@
 //! with any duplicates, `remembered()` is zero. Run the starter's test with
 //!
 //! ```text
-//! cargo test -p uds --release exercise_compact_dedup -- --ignored
+//! cargo test -p uds --release --lib exercise_compact_dedup -- --ignored
 //! ```
 //!
 //! [`solution`] has one answer; its tests run in the normal test suite.
@@ -126,8 +126,11 @@ mod tests {
 
     #[test]
     #[ignore = "exercise: implement starter::CompactDedup, then run \
-                `cargo test -p uds --release exercise_compact_dedup -- --ignored`"]
+                `cargo test -p uds --release --lib exercise_compact_dedup -- --ignored`"]
     fn exercise_compact_dedup() {
-        check_claims::<super::starter::CompactDedup>();
+        crate::exercise::starter_or_solution(
+            check_claims::<super::starter::CompactDedup>,
+            check_claims::<super::solution::CompactDedup>,
+        );
     }
 }
