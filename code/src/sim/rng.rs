@@ -125,9 +125,8 @@ mod tests {
         order.shuffle(&mut rng);
         let exp = rng.sample(Exponential { mean: 2.0 });
         let normal = rng.sample(StandardNormal);
-        let drawn = format!(
-            "{bits:#018x} {small} {wide} {coin:?} {unit:.12} {picked} {order:?} {exp:.12} {normal:.12}"
-        );
+        let drawn = format!("{bits:#018x} {small} {wide} {coin:?} {unit:.12} {picked} {order:?}");
+        let drawn = format!("{drawn} {exp:.12} {normal:.12}");
         let pinned = "0x43f97fcbead50290 8 241 [false, false, true] 0.908276275543 20 \
                       [4, 3, 5, 2, 6, 1] 4.202076382942 0.285910986481";
         assert_eq!(
