@@ -12,7 +12,7 @@
 //! Reproducibility is a promise about two things, the generator and the algorithms that turn
 //! its bits into values, and we lean on the `rand` project's written policy for both (The Rust
 //! Rand Book, "Reproducibility"). The generator is `rand::rngs::Xoshiro256PlusPlus` (Blackman
-//! and Vigna, 2018; seeded through SplitMix64, Steele, Lea and Flood, OOPSLA 2014), one of
+//! and Vigna, ACM TOMS 2021; seeded through SplitMix64, Steele, Lea and Flood, OOPSLA 2014), one of
 //! rand's *named portable* generators, not `StdRng` or `SmallRng`, which rand documents as free
 //! to change algorithm in any release. For portable items rand promises the same values on every
 //! platform and across patch releases; a minor release (0.10 to 0.11) may change values and
