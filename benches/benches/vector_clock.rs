@@ -11,14 +11,18 @@ use std::time::Duration;
 
 use crdts::{CvRDT, Dot, VClock};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use rand::{RngExt, SeedableRng};
 use uds::coordination::time::vector::{Causality, VectorClock};
-use uds::sim::Rng;
+use uds::sim::SimRng;
 
 /// Two clocks of `n` entries, `later` dominating `earlier`, ours and crdts'.
 fn pair(n: usize) -> ((VectorClock, VectorClock), (VClock<u32>, VClock<u32>)) {
-    let mut rng = Rng::new(n as u64);
-    let earlier: Vec<u64> = (0..n).map(|_| rng.range(1, 1_000)).collect();
-    let mut later: Vec<u64> = earlier.iter().map(|&x| x + rng.range(0, 2)).collect();
+    let mut rng = SimRng::seed_from_u64(n as u64);
+    let earlier: Vec<u64> = (0..n).map(|_| rng.random_range(1..1_000)).collect();
+    let mut later: Vec<u64> = earlier
+        .iter()
+        .map(|&x| x + rng.random_range(0..2))
+        .collect();
     later[n - 1] = earlier[n - 1] + 1;
     let ours = |v: &[u64]| VectorClock {
         entries: v.to_vec(),

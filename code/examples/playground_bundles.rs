@@ -1,14 +1,16 @@
 //! Generates the single-file programs that the book's Run buttons send to the Rust playground.
 //!
-//! The playground compiles one file against std (and a fixed set of popular crates), not our
-//! crate. So that a runnable listing is never a second copy of library code, each runnable
-//! example names the library modules it needs in a header line
-//! `//! playground-bundle: <module path> ...`, and this program writes
+//! The playground compiles one file against std and a fixed set of popular crates (among them
+//! rand, serde and tokio, at versions it chooses), not our crate. So that a runnable listing is
+//! never a second copy of library code, each runnable example names the library modules it
+//! needs in a header line `//! playground-bundle: <module path> ...`, and this program writes
 //! `code/playground/<example>.rs`: the example itself, followed by those modules inlined as
 //! nested `mod` blocks (their `#[cfg(test)]` modules left out). Modules that go into a bundle
-//! must therefore be std-only. The book includes the example's `main` anchor from the bundle,
-//! so the page shows the example and the Run button sends the whole file. The freshness check
-//! regenerates the bundles and fails if a checked-in copy differs from its sources.
+//! may therefore use only std and the playground's crates (the simulator uses `rand`); `cargo
+//! xtask check-playground` compiles every bundle against exactly the playground's versions.
+//! The book includes the example's `main` anchor from the bundle, so the page shows the
+//! example and the Run button sends the whole file. The freshness check regenerates the
+//! bundles and fails if a checked-in copy differs from its sources.
 //!
 //! outputs: code/playground/appendix_first_sim.rs code/playground/appendix_ping.rs
 //! outputs: code/playground/ch01_tour.rs

@@ -2,13 +2,14 @@
 
 use std::time::{Duration, Instant};
 
+use rand::{RngExt, SeedableRng};
 use uds::coordination::system_models::perfect_link::{LinkEnd, Receiver, Sender};
 use uds::coordination::system_models::ping::{MONITOR, Monitor, PingNode, TARGET, Target};
 use uds::coordination::system_models::process_models::Conduct;
 use uds::coordination::system_models::process_models::TargetFault;
 use uds::coordination::system_models::scenario::{Scenario, run, sweep};
 use uds::coordination::system_models::timing::{BOOK_BOUNDED, Bounded, TimingModel};
-use uds::sim::{Campaign, Latency, LinkConfig, NodeId, Rng, Sim};
+use uds::sim::{Campaign, Latency, LinkConfig, NodeId, Sim, SimRng};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -91,16 +92,16 @@ fn stubborn_link_without_dedup_delivers_everything_and_some_messages_twice() {
 fn synchronous_model_with_a_correct_timeout_never_suspects_a_correct_target() {
     let started = Instant::now();
     let report = campaign("synchronous_no_false_suspicion", 400).run(|seed| {
-        let mut rng = Rng::new(seed);
-        let min = ms(rng.range(0, 5));
-        let max = min + ms(rng.range(1, 20));
+        let mut rng = SimRng::seed_from_u64(seed);
+        let min = ms(rng.random_range(0..5));
+        let max = min + ms(rng.random_range(1..20));
         let timing = TimingModel::Synchronous(Bounded { min, max });
         let bound = timing.round_trip_bound().expect("synchronous");
         let scenario = Scenario {
             seed,
             timing,
             fault: TargetFault::None,
-            period: ms(rng.range(10, 200)),
+            period: ms(rng.random_range(10..200)),
             timeout: bound,
             duration: Duration::from_secs(60),
         };
@@ -127,16 +128,16 @@ fn synchronous_model_with_a_correct_timeout_never_suspects_a_correct_target() {
 #[test]
 fn synchronous_model_with_a_timeout_below_the_bound_does_suspect_a_correct_target() {
     let report = campaign("synchronous_timeout_below_bound", 200).run(|seed| {
-        let mut rng = Rng::new(seed);
-        let min = ms(rng.range(0, 5));
-        let max = min + ms(rng.range(1, 20));
+        let mut rng = SimRng::seed_from_u64(seed);
+        let min = ms(rng.random_range(0..5));
+        let max = min + ms(rng.random_range(1..20));
         let timing = TimingModel::Synchronous(Bounded { min, max });
         let bound = timing.round_trip_bound().expect("synchronous");
         let scenario = Scenario {
             seed,
             timing,
             fault: TargetFault::None,
-            period: ms(rng.range(10, 50)),
+            period: ms(rng.random_range(10..50)),
             timeout: bound.mul_f64(0.95),
             duration: Duration::from_secs(300),
         };

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use rand::{RngExt, SeedableRng};
 use uds::coordination::failure_detection::detector::{
     AnyDetector, Detector, FixedTimeout, PhiAccrual, PhiConfig,
 };
@@ -11,7 +12,9 @@ use uds::coordination::failure_detection::evaluation::{
 };
 use uds::coordination::failure_detection::gossip::{GossipConfig, GossipMember};
 use uds::coordination::failure_detection::heartbeat::{HeartbeatNode, HeartbeatSender, Monitor};
-use uds::sim::{Campaign, Fault, Latency, LinkConfig, NodeId, NodeState, Rng, Sim, Time};
+use uds::sim::{
+    Campaign, Fault, Latency, LinkConfig, NodeId, NodeState, Sim, SimRng, StandardNormal, Time,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -38,8 +41,9 @@ fn phi_threshold_gives_a_false_suspicion_rate_near_ten_to_the_minus_phi_on_norma
             ..PhiConfig::new(threshold, ms(100))
         };
         let mut detector = PhiAccrual::new(&config).expect("valid settings");
-        let mut rng = Rng::new(7);
-        let mut draw = || Duration::from_secs_f64((100.0 + 10.0 * rng.normal()).max(0.0) / 1e3);
+        let mut rng = SimRng::seed_from_u64(7);
+        let mut draw =
+            || Duration::from_secs_f64((100.0 + 10.0 * rng.sample(StandardNormal)).max(0.0) / 1e3);
         for _ in 0..1_000 {
             detector.record(draw());
         }
@@ -69,23 +73,23 @@ fn phi_threshold_gives_a_false_suspicion_rate_near_ten_to_the_minus_phi_on_norma
 /// One random run of the completeness campaign: 2 to 5 monitors with random detectors, a
 /// lossy long-tailed link, the sender crashing at a random time, and maybe one monitor too.
 fn completeness_run(seed: u64) -> Result<(), String> {
-    let mut rng = Rng::new(seed);
-    let monitors = rng.range(2, 6) as usize;
+    let mut rng = SimRng::seed_from_u64(seed);
+    let monitors: usize = rng.random_range(2..6);
     let mut nodes = vec![HeartbeatNode::Sender(HeartbeatSender {
         monitors: (1..=monitors).map(NodeId).collect(),
-        interval: ms(rng.range(20, 200)),
+        interval: ms(rng.random_range(20..200)),
         next_seq: 0,
     })];
     for _ in 0..monitors {
-        let detector = if rng.chance(0.5) {
+        let detector = if rng.random_bool(0.5) {
             AnyDetector::Fixed(FixedTimeout {
-                timeout: ms(rng.range(50, 2_000)),
+                timeout: ms(rng.random_range(50..2_000)),
             })
         } else {
             let config = PhiConfig {
-                window: rng.range(10, 1_000) as usize,
-                acceptable_pause: ms(rng.range(0, 200)),
-                ..PhiConfig::new(1.0 + 15.0 * rng.f64(), ms(100))
+                window: rng.random_range(10..1_000),
+                acceptable_pause: ms(rng.random_range(0..200)),
+                ..PhiConfig::new(1.0 + 15.0 * rng.random::<f64>(), ms(100))
             };
             AnyDetector::Phi(PhiAccrual::new(&config).map_err(|e| e.to_string())?)
         };
@@ -93,19 +97,19 @@ fn completeness_run(seed: u64) -> Result<(), String> {
     }
     let link = LinkConfig::constant(Duration::ZERO)
         .with_latency(Latency::LogNormal {
-            median: ms(rng.range(1, 50)),
-            sigma: 0.3 + 0.7 * rng.f64(),
+            median: ms(rng.random_range(1..50)),
+            sigma: 0.3 + 0.7 * rng.random::<f64>(),
         })
-        .with_loss(0.1 * rng.f64())
+        .with_loss(0.1 * rng.random::<f64>())
         .with_duplicate(0.01)
         .with_reorder(0.05, ms(100));
     let mut sim = Sim::new(seed, link, nodes);
-    let crash = Time::from_millis(rng.range(1_000, 60_000));
+    let crash = Time::from_millis(rng.random_range(1_000..60_000));
     sim.schedule_fault(crash, Fault::Crash(NodeId(0)));
-    if rng.chance(0.3) {
-        let victim = NodeId(rng.range(1, monitors as u64 + 1) as usize);
+    if rng.random_bool(0.3) {
+        let victim = NodeId(rng.random_range(1..=monitors));
         sim.schedule_fault(
-            Time::from_millis(rng.range(0, 60_000)),
+            Time::from_millis(rng.random_range(0..60_000)),
             Fault::Crash(victim),
         );
     }
@@ -249,8 +253,8 @@ fn experiment_traces_with_the_same_seed_have_the_same_trace_hash() {
 /// One random run of the gossip campaign: 4 to 16 members on a lossy, long-tailed network;
 /// one or two of them crash; the run goes on long enough for suspicion and cleanup.
 fn gossip_run(seed: u64) -> Result<(), String> {
-    let mut rng = Rng::new(seed);
-    let n = rng.range(4, 17) as usize;
+    let mut rng = SimRng::seed_from_u64(seed);
+    let n: usize = rng.random_range(4..17);
     let group: Vec<NodeId> = (0..n).map(NodeId).collect();
     let config = GossipConfig {
         gossip_interval: ms(100),
@@ -262,18 +266,18 @@ fn gossip_run(seed: u64) -> Result<(), String> {
         .collect();
     let link = LinkConfig::constant(Duration::ZERO)
         .with_latency(Latency::LogNormal {
-            median: ms(rng.range(1, 30)),
+            median: ms(rng.random_range(1..30)),
             sigma: 0.5,
         })
-        .with_loss(0.05 * rng.f64());
+        .with_loss(0.05 * rng.random::<f64>());
     let mut sim = Sim::new(seed, link, members);
     let mut crashed = Vec::new();
-    for _ in 0..rng.range(1, 3) {
-        let victim = NodeId(rng.range(0, n as u64) as usize);
+    for _ in 0..rng.random_range(1..3) {
+        let victim = NodeId(rng.random_range(0..n));
         if !crashed.contains(&victim) {
             crashed.push(victim);
             sim.schedule_fault(
-                Time::from_millis(rng.range(5_000, 20_000)),
+                Time::from_millis(rng.random_range(5_000..20_000)),
                 Fault::Crash(victim),
             );
         }

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
+use rand::{RngExt, SeedableRng};
 use uds::coordination::time::happened_before::Recording;
 use uds::coordination::time::ntp::{OffsetRun, measure};
 use uds::coordination::time::stamped::{ClockNode, run_recorded};
-use uds::sim::{Campaign, Clock, Latency, LinkConfig, NodeId, Rng, Sim};
+use uds::sim::{Campaign, Clock, Latency, LinkConfig, NodeId, Sim, SimRng};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -44,11 +45,11 @@ fn record(shape: RunShape) -> (Recording, u64) {
         .with_duplicate(shape.duplicate)
         .with_reorder(shape.reorder, ms(30));
     let mut sim = Sim::new(shape.seed, link, processes);
-    let mut rng = Rng::new(shape.seed ^ 0xC10C);
+    let mut rng = SimRng::seed_from_u64(shape.seed ^ 0xC10C);
     for i in 0..shape.nodes {
         let clock = Clock {
-            offset_ns: rng.range(0, 100_000_000) as i64,
-            drift_ppm: rng.range(0, 401) as i64 - 200,
+            offset_ns: rng.random_range(0..100_000_000) as i64,
+            drift_ppm: rng.random_range(0..401) as i64 - 200,
         };
         sim.set_clock(NodeId(i), clock);
     }
@@ -58,15 +59,15 @@ fn record(shape: RunShape) -> (Recording, u64) {
 
 /// A run shape drawn from a seed: 2 to 6 nodes, some loss, duplication and reordering.
 fn shape_from_seed(seed: u64) -> RunShape {
-    let mut rng = Rng::new(seed);
+    let mut rng = SimRng::seed_from_u64(seed);
     RunShape {
         seed,
-        nodes: rng.range(2, 7) as usize,
-        wakeups: rng.range(5, 25),
-        send_probability: 0.3 + 0.6 * rng.f64(),
-        loss: 0.1 * rng.f64(),
-        duplicate: 0.1 * rng.f64(),
-        reorder: 0.3 * rng.f64(),
+        nodes: rng.random_range(2..7),
+        wakeups: rng.random_range(5..25),
+        send_probability: 0.3 + 0.6 * rng.random::<f64>(),
+        loss: 0.1 * rng.random::<f64>(),
+        duplicate: 0.1 * rng.random::<f64>(),
+        reorder: 0.3 * rng.random::<f64>(),
     }
 }
 
@@ -182,15 +183,15 @@ fn hlc_respects_happened_before_and_stays_within_the_skew_bound() {
 #[test]
 fn ntp_offset_estimate_is_within_half_the_delay_of_the_truth() {
     let report = campaign("ntp_error_bound", 1_000).run(|seed| {
-        let mut rng = Rng::new(seed);
-        let link = |rng: &mut Rng| {
-            let min = Duration::from_micros(rng.range(0, 50_000));
-            let mean = Duration::from_micros(rng.range(1, 5_000));
+        let mut rng = SimRng::seed_from_u64(seed);
+        let link = |rng: &mut SimRng| {
+            let min = Duration::from_micros(rng.random_range(0..50_000));
+            let mean = Duration::from_micros(rng.random_range(1..5_000));
             LinkConfig::constant(min).with_latency(Latency::Exponential { min, mean })
         };
-        let clock = |rng: &mut Rng| Clock {
-            offset_ns: 1_000_000_000 + rng.range(0, 1_000_000_000) as i64 - 500_000_000,
-            drift_ppm: rng.range(0, 1_001) as i64 - 500,
+        let clock = |rng: &mut SimRng| Clock {
+            offset_ns: 1_000_000_000 + rng.random_range(0..1_000_000_000) as i64 - 500_000_000,
+            drift_ppm: rng.random_range(0..1_001) as i64 - 500,
         };
         let run = OffsetRun {
             seed,
@@ -198,7 +199,7 @@ fn ntp_offset_estimate_is_within_half_the_delay_of_the_truth() {
             back: link(&mut rng),
             client_clock: clock(&mut rng),
             server_clock: clock(&mut rng),
-            period: ms(rng.range(10, 1_000)),
+            period: ms(rng.random_range(10..1_000)),
             polls: 50,
         };
         let outcome = measure(&run);

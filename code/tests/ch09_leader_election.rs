@@ -15,7 +15,9 @@ use uds::coordination::leader_election::scenario::{
     Outcome, SERVICE, Setup, client, client_state, paused_ex_leader, run_with_pauses, service,
     slow_clock_ex_leader, storage,
 };
-use uds::sim::{Campaign, Clock, Fault, Latency, LinkConfig, Nemesis, NodeId, Rng, Sim, Time};
+use uds::sim::{
+    Campaign, Clock, Fault, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream,
+};
 
 const A: usize = 0;
 const B: usize = 1;
@@ -252,7 +254,7 @@ fn campaign_run(seed: u64, fencing: bool) -> Result<Outcome, String> {
         partition: false,
         max_down: 2,
     };
-    let mut rng = Rng::derive(seed, u64::MAX);
+    let mut rng = rng_stream(seed, u64::MAX);
     let end = Time::ZERO + CAMPAIGN_RUN;
     let schedule = nemesis.schedule(&mut rng, setup.clients, at(500), end);
     for (t, fault) in schedule.faults {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use uds::coordination::raft::cluster::{self, Cluster};
 use uds::coordination::raft::server::Config;
 use uds::coordination::raft::time_to_elect::time_to_elect;
-use uds::sim::{Campaign, Fault, Latency, LinkConfig, Nemesis, NodeId, Rng, Time};
+use uds::sim::{Campaign, Fault, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -66,7 +66,7 @@ fn election_safety_under_crashes_restarts_and_split_votes() {
     let report = campaign.run(|seed| {
         let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;
         let end = Time::from_millis(3_000);
-        let schedule = nemesis.schedule(&mut Rng::derive(seed, u64::MAX), 5, Time::ZERO, end);
+        let schedule = nemesis.schedule(&mut rng_stream(seed, u64::MAX), 5, Time::ZERO, end);
         sim.schedule(&schedule);
         sim.run_until(end).map_err(|v| v.to_string())?;
         // Liveness (§5.6): once repaired, the cluster elects a leader within 500 ms.

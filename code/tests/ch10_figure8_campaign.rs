@@ -31,10 +31,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use rand::RngExt;
 use uds::coordination::raft::chaos::Chaos;
 use uds::coordination::raft::cluster::{self, Cluster};
 use uds::coordination::raft::server::{CommitRule, Config};
-use uds::sim::{Campaign, Fault, Latency, LinkConfig, NodeId, NodeState, Rng, Time};
+use uds::sim::{
+    Campaign, Exponential, Fault, Latency, LinkConfig, NodeId, NodeState, Time, rng_stream,
+};
 
 fn env(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -124,7 +127,7 @@ fn hunt(seed: u64, hunter: &Hunter) -> Result<Hunt, String> {
         .map_err(|e| e.to_string())?;
     let servers = chaos.cluster.servers;
     let end = Time::ZERO + chaos.chaos;
-    let mut rng = Rng::derive(seed, u64::MAX); // a stream no node uses
+    let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
     // The highest term whose leader the hunter has seen, and that leader's death sentence.
     let mut seen_term = 0;
     let mut doomed: Option<(NodeId, u64, Time)> = None;
@@ -133,7 +136,9 @@ fn hunt(seed: u64, hunter: &Hunter) -> Result<Hunt, String> {
         for (leader, term) in cluster::leaders(&sim) {
             if term > seen_term {
                 seen_term = term;
-                let reign = rng.exponential(hunter.mean_reign.as_secs_f64());
+                let reign = rng.sample(Exponential {
+                    mean: hunter.mean_reign.as_secs_f64(),
+                });
                 doomed = Some((leader, term, sim.now() + Duration::from_secs_f64(reign)));
             }
         }
@@ -154,7 +159,7 @@ fn hunt(seed: u64, hunter: &Hunter) -> Result<Hunt, String> {
             .count();
         if down < hunter.max_down {
             let (lo, hi) = hunter.downtime_ms;
-            let back = sim.now() + Duration::from_millis(rng.range(lo, hi + 1));
+            let back = sim.now() + Duration::from_millis(rng.random_range(lo..hi + 1));
             sim.apply(Fault::Crash(leader));
             sim.schedule_fault(back, Fault::Restart(leader));
             doomed = None;

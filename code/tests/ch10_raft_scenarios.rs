@@ -8,18 +8,19 @@
 
 use std::time::Duration;
 
+use rand::SeedableRng;
 use uds::coordination::raft::cluster::{self, Cluster, KvNode};
 use uds::coordination::raft::history::{KvInput, KvOutput};
 use uds::coordination::raft::kv::Command;
 use uds::coordination::raft::log::{Entry, Log, LogIndex, Term};
 use uds::coordination::raft::message::*;
 use uds::coordination::raft::server::{Config, ConfigError, Durable, ELECTION, Role, Server};
-use uds::sim::{Ctx, Effect, Fault, LinkConfig, Metrics, NodeId, Rng, Sim, Time};
+use uds::sim::{Ctx, Effect, Fault, LinkConfig, Metrics, NodeId, Sim, SimRng, Time};
 
 /// One server on a desk: we hand it inputs and read back what it sent.
 struct Desk {
     server: Server,
-    rng: Rng,
+    rng: SimRng,
     metrics: Metrics,
 }
 
@@ -45,7 +46,7 @@ impl Desk {
         let server = Server::restart(NodeId(id), 5, Config::default(), disk);
         Desk {
             server,
-            rng: Rng::new(1),
+            rng: SimRng::seed_from_u64(1),
             metrics: Metrics::default(),
         }
     }

@@ -11,10 +11,14 @@
 //! - the edition is the `editionNNNN` class (book.toml's `rust.edition`), or 2015 without one;
 //! - the playground compiles in debug mode (`optimize: "0"`), and the page gives up after 6 s.
 //!
-//! The text is compiled with the local `rustc` (debug) and run with a 6 s wall-clock limit.
-//! Runnable listings are std-only by design (the book's CI has no playground crates), so a
-//! listing that uses another crate fails with a message saying so. Compiled binaries are
-//! cached by content hash under `target/xtask-playground/`.
+//! The text is compiled the way the playground compiles it: as a binary crate of a cargo
+//! project whose dependencies are the playground's crates at exactly the playground's versions
+//! ([`PLAYGROUND_CRATES`], from the playground's 2026 crate list), in debug mode, and run with a
+//! 6 s wall-clock limit. So a listing may `use rand::...` (the simulator does), and what passes
+//! here compiles there. All listings are binaries of one project under
+//! `target/xtask-playground/project`, named by a hash of their text, so the dependencies are
+//! built once and an unchanged listing is not rebuilt. [`compile_and_run`] does the same for
+//! one program text (the browser check uses it for the text the Copy button copies).
 
 use crate::html::{attr, html_pages, text_content};
 use crate::tools;
@@ -40,28 +44,46 @@ pub struct Listing {
 pub fn check_playground() -> Result {
     let site = tools::build()?;
     let listings = collect(&site)?;
-    let rustc_version = rustc_version()?;
-    let mut problems = Vec::new();
-    let mut seen: HashMap<u64, String> = HashMap::new();
     println!(
         "check-playground: {} runnable block(s) in {}",
         listings.len(),
         util::rel(&site)
     );
+    // One program per distinct text: index.html and print.html repeat the chapters.
+    let mut programs: Vec<Program> = Vec::new();
+    let mut first_label: HashMap<String, String> = HashMap::new();
+    let mut labels = Vec::new();
     for l in &listings {
         let label = format!("{} block {}", l.page, l.index);
-        let key = cache_key(l, &rustc_version);
-        if let Some(first) = seen.get(&key) {
-            println!("  {label}: same text as {first}, checked there");
-            continue;
-        }
-        seen.insert(key, label.clone());
-        match check_one(l, &cache_dir(key)) {
-            Ok(line) => println!("  {label}: {line}"),
-            Err(e) => {
-                println!("  {label}: FAILED");
-                problems.push(format!("{label}: {e}"));
+        let program = Program {
+            code: l.code.clone(),
+            edition: l.edition.clone(),
+            run: !l.no_run,
+        };
+        let name = program.bin_name();
+        match first_label.get(&name) {
+            Some(first) => labels.push((label, Err(first.clone()))),
+            None => {
+                first_label.insert(name, label.clone());
+                labels.push((label, Ok(programs.len())));
+                programs.push(program);
             }
+        }
+    }
+    let project = Project::open()?;
+    project.prune(&programs)?;
+    let results = project.check(&programs)?;
+    let mut problems = Vec::new();
+    for (label, which) in &labels {
+        match which {
+            Err(first) => println!("  {label}: same text as {first}, checked there"),
+            Ok(i) => match &results[*i] {
+                Ok(line) => println!("  {label}: {line}"),
+                Err(e) => {
+                    println!("  {label}: FAILED");
+                    problems.push(format!("{label}: {e}"));
+                }
+            },
         }
     }
     if problems.is_empty() {
@@ -79,38 +101,22 @@ pub fn check_playground() -> Result {
     }
 }
 
-fn rustc_version() -> Result<String> {
-    Command::new("rustc")
-        .arg("-V")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .map_err(|e| format!("cannot run rustc: {e}").into())
-}
-
-fn cache_key(l: &Listing, rustc_version: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    (&l.code, &l.edition, rustc_version).hash(&mut h);
-    h.finish()
-}
-
-fn cache_dir(key: u64) -> PathBuf {
-    target_dir()
-        .join("xtask-playground")
-        .join(format!("{key:016x}"))
-}
-
-/// Compiles `code` (without running it) exactly as this check compiles a listing, sharing its
-/// cache; `check-browser` compiles what a Copy button put on the clipboard with it.
-pub fn compile_text(label: &str, code: &str, edition: &str) -> Result<String> {
-    let l = Listing {
-        page: label.to_string(),
-        index: 0,
+/// Compiles `code` as the Rust playground would (a binary crate with the playground's crates
+/// at the playground's versions, debug mode, the given edition) and runs it with the Run
+/// button's 6 s limit. `Ok` is a one-line summary; `Err` says what failed, with the compiler's
+/// or the program's output.
+pub fn compile_and_run(code: &str, edition: &str) -> Result<String> {
+    let program = Program {
         code: code.to_string(),
         edition: edition.to_string(),
-        no_run: true,
+        run: true,
     };
-    let key = cache_key(&l, &rustc_version()?);
-    check_one(&l, &cache_dir(key)).map_err(Into::into)
+    let project = Project::open()?;
+    let mut results = project.check(std::slice::from_ref(&program))?;
+    results
+        .pop()
+        .expect("one result per program")
+        .map_err(Into::into)
 }
 
 pub fn target_dir() -> PathBuf {
@@ -192,90 +198,253 @@ pub fn collect(site: &Path) -> Result<Vec<Listing>> {
     Ok(out)
 }
 
-/// Crates named by `extern crate x;` other than the sysroot's.
-fn extern_crates(code: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("extern crate") {
-        rest = &rest[at + "extern crate".len()..];
-        let name: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        if !matches!(
-            name.as_str(),
-            "std" | "core" | "alloc" | "proc_macro" | "test" | ""
-        ) {
-            out.push(name);
-        }
-    }
-    out
+/// The crates the Rust playground offers that a Run program of this book may use, with the
+/// playground's versions (see `../shared/DESIGN.md`, "Known facts"), as `Cargo.toml` lines.
+/// Pinned with `=`, so that a listing compiles here exactly when it compiles there.
+pub const PLAYGROUND_CRATES: &[(&str, &str)] = &[
+    ("rand", r#"{ version = "=0.10.2" }"#),
+    (
+        "serde",
+        r#"{ version = "=1.0.229", features = ["derive"] }"#,
+    ),
+    ("tokio", r#"{ version = "=1.53.1", features = ["full"] }"#),
+];
+
+/// One program to compile (and maybe run) as the playground would.
+struct Program {
+    code: String,
+    edition: String,
+    /// False for `no_run` blocks, which have no Run button: compiled, not run.
+    run: bool,
 }
 
-fn check_one(l: &Listing, dir: &Path) -> std::result::Result<String, String> {
-    let crates = extern_crates(&l.code);
-    if !crates.is_empty() {
-        return Err(format!(
-            "uses external crate(s) {}: runnable listings in this book must be std-only \
-             (mark library excerpts `rust,noplayground`)",
-            crates.join(", ")
-        ));
+impl Program {
+    /// The binary's name: the edition and a hash of the text and of the dependency list, so an
+    /// existing binary of that name was built from exactly this text against these crates.
+    fn bin_name(&self) -> String {
+        let mut h = std::hash::DefaultHasher::new();
+        (&self.code, &self.edition, PLAYGROUND_CRATES).hash(&mut h);
+        format!("p{}_{:016x}", self.edition, h.finish())
     }
-    if l.code.contains("#![feature") {
-        return Err(
-            "uses `#![feature]`: the Run button would switch to nightly; use stable Rust".into(),
+}
+
+/// The cargo project under `target/xtask-playground/project` whose binaries are the listings.
+struct Project {
+    dir: PathBuf,
+}
+
+impl Project {
+    fn open() -> Result<Project> {
+        let dir = target_dir().join("xtask-playground").join("project");
+        let bins = dir.join("src").join("bin");
+        std::fs::create_dir_all(&bins)
+            .map_err(|e| format!("cannot create {}: {e}", bins.display()))?;
+        Ok(Project { dir })
+    }
+
+    fn bin_dir(&self) -> PathBuf {
+        self.dir.join("src").join("bin")
+    }
+
+    /// Deletes the sources of listings that are no longer in the book.
+    fn prune(&self, keep: &[Program]) -> Result {
+        let keep: Vec<String> = keep
+            .iter()
+            .map(|p| format!("{}.rs", p.bin_name()))
+            .collect();
+        for entry in std::fs::read_dir(self.bin_dir())?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `text` to `path` unless it already holds it, so cargo sees no change.
+    fn write_if_changed(path: &Path, text: &str) -> Result {
+        if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+            return Ok(());
+        }
+        std::fs::write(path, text)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
+    }
+
+    /// The manifest: every binary whose source is in `src/bin`, with its own edition.
+    fn write_manifest(&self) -> Result {
+        let mut names: Vec<String> = std::fs::read_dir(self.bin_dir())?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".rs").map(str::to_string)
+            })
+            .collect();
+        names.sort();
+        let mut toml = String::from(
+            "# Generated by `cargo xtask check-playground`: the book's Run programs, compiled\n\
+             # against the Rust playground's crates at the playground's versions.\n\
+             [package]\nname = \"playground\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\
+             publish = false\nautobins = false\n\n\
+             # Not part of the book's workspace.\n[workspace]\n\n[dependencies]\n",
+        );
+        for (name, spec) in PLAYGROUND_CRATES {
+            toml += &format!("{name} = {spec}\n");
+        }
+        for name in &names {
+            let edition = name
+                .strip_prefix('p')
+                .and_then(|n| n.split('_').next())
+                .unwrap_or("2024");
+            toml += &format!("\n[[bin]]\nname = \"{name}\"\npath = \"src/bin/{name}.rs\"\n");
+            toml += &format!("edition = \"{edition}\"\n");
+        }
+        Project::write_if_changed(&self.dir.join("Cargo.toml"), &toml)
+    }
+
+    /// `cargo build` (debug, as the playground compiles) of the given binaries. `Err` is a
+    /// failure of the build as a whole; a binary that does not compile is in the returned map,
+    /// with the compiler's messages.
+    fn build(&self, names: &[String]) -> Result<HashMap<String, String>> {
+        let mut failed = HashMap::new();
+        if names.is_empty() {
+            return Ok(failed);
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let run = |bins: &[String]| -> Result<std::process::Output> {
+            let mut cmd = Command::new(&cargo);
+            cmd.current_dir(&self.dir)
+                .args(["build", "--keep-going", "--message-format", "short"])
+                .env("CARGO_TARGET_DIR", self.dir.join("target"))
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .stdin(Stdio::null());
+            for b in bins {
+                cmd.args(["--bin", b]);
+            }
+            cmd.output()
+                .map_err(|e| format!("cannot run cargo: {e}").into())
+        };
+        let out = run(names)?;
+        if out.status.success() {
+            return Ok(failed);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let broken: Vec<String> = names
+            .iter()
+            .filter(|n| stderr.contains(&format!("(bin \"{n}\")")))
+            .cloned()
+            .collect();
+        if broken.is_empty() {
+            // Not a listing's fault: resolving or building the dependencies failed.
+            return Err(format!(
+                "cannot build the playground project {} (its dependencies are the playground's \
+                 crates: {}):\n{}",
+                self.dir.display(),
+                PLAYGROUND_CRATES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                indent(&stderr, 40)
+            )
+            .into());
+        }
+        // Each failing binary again on its own, for its own messages only.
+        for name in broken {
+            let alone = run(std::slice::from_ref(&name))?;
+            failed.insert(name, String::from_utf8_lossy(&alone.stderr).into_owned());
+        }
+        Ok(failed)
+    }
+
+    /// Compiles every program in one cargo build, then runs each that should run. One result
+    /// per program, in order.
+    fn check(&self, programs: &[Program]) -> Result<Vec<std::result::Result<String, String>>> {
+        // One check at a time in this process: each rewrites the shared manifest.
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut results: Vec<Option<std::result::Result<String, String>>> =
+            vec![None; programs.len()];
+        let mut names = Vec::new();
+        for (i, p) in programs.iter().enumerate() {
+            if p.code.contains("#![feature") {
+                results[i] = Some(Err("uses `#![feature]`: the Run button would switch to \
+                                       nightly; use stable Rust"
+                    .into()));
+                continue;
+            }
+            let name = p.bin_name();
+            Project::write_if_changed(&self.bin_dir().join(format!("{name}.rs")), &p.code)?;
+            names.push(name);
+        }
+        self.write_manifest()?;
+        let started = Instant::now();
+        let failed = self.build(&names)?;
+        println!(
+            "  built {} program(s) against the playground's crates ({}) in {:.1} s",
+            names.len(),
+            PLAYGROUND_CRATES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
+            started.elapsed().as_secs_f64()
+        );
+        let compiled = "compile ok";
+        for (i, p) in programs.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            let name = p.bin_name();
+            let src = self.bin_dir().join(format!("{name}.rs"));
+            results[i] = Some(match failed.get(&name) {
+                Some(stderr) => Err(compile_error(stderr, &p.edition, &src)),
+                None if !p.run => Ok(format!("{compiled}, not run (no_run: no Run button)")),
+                None => {
+                    let bin = self.dir.join("target").join("debug").join(&name);
+                    run_limited(&bin, &self.dir.join("target").join(&name))
+                        .map(|secs| format!("{compiled}, ran in {secs:.2} s"))
+                }
+            });
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every program has a result"))
+            .collect())
+    }
+}
+
+/// What to tell the author when a listing does not compile.
+fn compile_error(stderr: &str, edition: &str, src: &Path) -> String {
+    if let Some(name) = missing_crate(stderr) {
+        let offered: Vec<&str> = PLAYGROUND_CRATES.iter().map(|(n, _)| *n).collect();
+        return format!(
+            "uses crate `{name}`, which this check does not provide: runnable listings may use \
+             std and the playground's {} (add a crate to PLAYGROUND_CRATES in \
+             xtask/src/playground.rs only at the playground's version, or mark library excerpts \
+             `rust,noplayground`); text in {}",
+            offered.join(", "),
+            src.display()
         );
     }
-    let ok_marker = dir.join("compiled-ok");
-    let bin = dir.join("listing");
-    let compile_started = Instant::now();
-    let compiled = if ok_marker.exists() && bin.exists() {
-        "compile ok (cached)".to_string()
-    } else {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let src = dir.join("main.rs");
-        std::fs::write(&src, &l.code)
-            .map_err(|e| format!("cannot write {}: {e}", src.display()))?;
-        let out = Command::new("rustc")
-            .args(["--edition", &l.edition, "--crate-name", "playground", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .map_err(|e| format!("cannot run rustc: {e}"))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if let Some(name) = missing_crate(&stderr) {
-                return Err(format!(
-                    "uses external crate `{name}`: runnable listings in this book must be std-only \
-                     (mark library excerpts `rust,noplayground`); text in {}",
-                    src.display()
-                ));
-            }
-            return Err(format!(
-                "does not compile (rustc --edition {}, debug, as the Run button sends it; text in {}):\n{}",
-                l.edition,
-                src.display(),
-                indent(&stderr, 40)
-            ));
-        }
-        File::create(&ok_marker)
-            .map_err(|e| format!("cannot write {}: {e}", ok_marker.display()))?;
-        format!(
-            "compile ok ({:.1} s)",
-            compile_started.elapsed().as_secs_f64()
-        )
-    };
-    if l.no_run {
-        return Ok(format!("{compiled}, not run (no_run: no Run button)"));
-    }
-    let stdout_path = dir.join("stdout.txt");
-    let stderr_path = dir.join("stderr.txt");
+    format!(
+        "does not compile (edition {edition}, debug, with the playground's crates, as the Run \
+         button sends it; text in {}):\n{}",
+        src.display(),
+        indent(stderr, 40)
+    )
+}
+
+/// Runs `bin` with the Run button's limit, its output in `out_dir`; the run time in seconds.
+fn run_limited(bin: &Path, out_dir: &Path) -> std::result::Result<f64, String> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    let stdout_path = out_dir.join("stdout.txt");
+    let stderr_path = out_dir.join("stderr.txt");
     let open = |p: &Path| File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()));
     let started = Instant::now();
-    let mut child = Command::new(&bin)
-        .current_dir(dir)
+    let mut child = Command::new(bin)
+        .current_dir(out_dir)
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
         .stdin(Stdio::null())
@@ -306,7 +475,7 @@ fn check_one(l: &Listing, dir: &Path) -> std::result::Result<String, String> {
             "exits with {s} after {secs:.2} s; stderr:\n{}",
             tail(&stderr_path)
         )),
-        Some(_) => Ok(format!("{compiled}, ran in {secs:.2} s")),
+        Some(_) => Ok(secs),
     }
 }
 
@@ -339,4 +508,33 @@ fn indent(s: &str, max: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // These build the playground project (its dependencies once, then only the program).
+
+    #[test]
+    fn a_program_using_rand_compiles_and_runs() {
+        let code = "use rand::RngExt;\n\
+                    fn main() { let x: u8 = rand::rng().random(); println!(\"{x}\"); }\n";
+        let ok = compile_and_run(code, "2024").expect("compiles and runs");
+        assert!(ok.contains("ran in"), "{ok}");
+    }
+
+    #[test]
+    fn a_crate_the_check_does_not_provide_is_named() {
+        let code = "fn main() { let _ = regex::Regex::new(\"a\"); }\n";
+        let err = compile_and_run(code, "2024").expect_err("regex is not provided");
+        assert!(err.to_string().contains("uses crate `regex`"), "{err}");
+    }
+
+    #[test]
+    fn a_program_that_outlives_the_run_button_fails() {
+        let code = "fn main() { std::thread::sleep(std::time::Duration::from_secs(60)); }\n";
+        let err = compile_and_run(code, "2024").expect_err("too slow");
+        assert!(err.to_string().contains("still running after 6 s"), "{err}");
+    }
 }

@@ -45,6 +45,8 @@
 
 use std::time::Duration;
 
+use rand::RngExt;
+
 use crate::coordination::chain_replication::client::{THINK, Workload};
 use crate::coordination::chain_replication::history::{
     KvInput, Operation, TOKEN_END, with_unanswered,
@@ -55,7 +57,9 @@ use crate::coordination::linearizability as lin;
 use crate::coordination::raft::kv::Command;
 use crate::coordination::raft::message::{ClientResponse, Message};
 use crate::coordination::raft::{Config, Server};
-use crate::sim::{Ctx, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+use crate::sim::{
+    Ctx, Exponential, InvariantViolation, LinkConfig, NodeId, Process, Sim, Time, TimerId,
+};
 
 /// A server's timer: its processor finished a message. Raft's own timers are 0 and 1.
 pub const RAFT_SERVICE: TimerId = TimerId(2);
@@ -215,7 +219,7 @@ impl RaftClient {
 
     fn think(&mut self, ctx: &mut Ctx<'_, Message>) {
         let mean = self.workload.think_time_mean.as_secs_f64();
-        let pause = Duration::from_secs_f64(ctx.rng().exponential(mean));
+        let pause = Duration::from_secs_f64(ctx.rng().sample(Exponential { mean }));
         ctx.set_timer(THINK, pause);
     }
 
@@ -225,8 +229,8 @@ impl RaftClient {
             return;
         }
         self.seq += 1;
-        let key = format!("k{}", ctx.rng().range(0, self.workload.keys));
-        let is_read = ctx.rng().chance(self.workload.read_fraction);
+        let key = format!("k{}", ctx.rng().random_range(0..self.workload.keys));
+        let is_read = ctx.rng().random_bool(self.workload.read_fraction);
         let input = if is_read {
             KvInput::Get { key }
         } else {
@@ -248,7 +252,7 @@ impl RaftClient {
         let f = self.in_flight.as_ref().expect("a request in flight");
         let to = match (&f.input, self.read_mode) {
             (KvInput::Get { .. }, RaftReadMode::Follower) => {
-                NodeId(ctx.rng().range(0, self.servers as u64) as usize)
+                NodeId(ctx.rng().random_range(0..self.servers))
             }
             _ => self.leader_guess,
         };

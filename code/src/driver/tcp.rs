@@ -46,7 +46,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::sim::{Ctx, Effect, Metrics, NodeId, Process, Rng, Time, TimerId};
+use crate::sim::{Ctx, Effect, Metrics, NodeId, Process, SimRng, Time, TimerId, rng_stream};
 
 /// Frames larger than this are refused: a corrupt length must not allocate gigabytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -207,7 +207,7 @@ where
             process: slot.process.clone(),
             observe: self.hooks.observe.clone(),
             addrs: self.addrs.clone(),
-            rng: Rng::derive(self.seed, stream),
+            rng: rng_stream(self.seed, stream),
             metrics: self.metrics.clone(),
             started: self.started,
             peers: BTreeMap::new(),
@@ -443,7 +443,7 @@ struct Node<P: Process> {
     /// Called after every handler.
     observe: Option<Observer<P>>,
     addrs: Vec<SocketAddr>,
-    rng: Rng,
+    rng: SimRng,
     metrics: Arc<Mutex<Metrics>>,
     started: Instant,
     /// Open connections to peers, opened on first send.

@@ -141,7 +141,8 @@ impl Campaign {
 }
 
 /// A progress line on standard error, drawn only when it is a terminal. Hand-rolled with std
-/// (rather than `indicatif`) so that the simulator stays std-only and runs in the playground.
+/// (rather than `indicatif`, which the Rust playground does not offer) so that the simulator
+/// runs in the playground.
 struct Progress {
     name: String,
     total: u64,

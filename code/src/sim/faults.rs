@@ -21,7 +21,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::process::NodeId;
-use super::rng::Rng;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, RngExt};
+
+use super::rng::Exponential;
 use super::time::{Time, parse_duration};
 
 /// One thing that goes wrong (or is repaired).
@@ -201,7 +204,13 @@ pub struct Nemesis {
 impl Nemesis {
     /// The schedule of faults between `start` and `end` for nodes `0..nodes`. Every fault is
     /// repaired by `end`, so a run can check that the system recovers afterwards.
-    pub fn schedule(&self, rng: &mut Rng, nodes: usize, start: Time, end: Time) -> FaultSchedule {
+    pub fn schedule(
+        &self,
+        rng: &mut impl Rng,
+        nodes: usize,
+        start: Time,
+        end: Time,
+    ) -> FaultSchedule {
         let mut schedule = FaultSchedule::default();
         let mut kinds = Vec::new();
         kinds.extend(self.crash.then_some(0));
@@ -210,22 +219,26 @@ impl Nemesis {
         if kinds.is_empty() || nodes == 0 {
             return schedule;
         }
+        let interval = Exponential {
+            mean: self.mean_interval.as_secs_f64(),
+        };
+        let duration = Exponential {
+            mean: self.mean_duration.as_secs_f64(),
+        };
         // When each node becomes healthy again; a node is not faulted twice at once.
         let mut down_until = vec![Time::ZERO; nodes];
         let mut t = start;
         loop {
-            t = t + Duration::from_secs_f64(rng.exponential(self.mean_interval.as_secs_f64()));
+            t = t + Duration::from_secs_f64(rng.sample(interval));
             if t >= end {
                 break;
             }
-            let repair =
-                (t + Duration::from_secs_f64(rng.exponential(self.mean_duration.as_secs_f64())))
-                    .min(end);
-            match *rng.pick(&kinds) {
+            let repair = (t + Duration::from_secs_f64(rng.sample(duration))).min(end);
+            match *kinds.choose(rng).expect("kinds is not empty") {
                 2 => {
-                    let cut = rng.range(1, nodes.max(2) as u64) as usize;
+                    let cut = rng.random_range(1..nodes.max(2));
                     let mut ids: Vec<NodeId> = (0..nodes).map(NodeId).collect();
-                    shuffle(&mut ids, rng);
+                    ids.shuffle(rng);
                     let (a, b) = ids.split_at(cut.min(nodes));
                     if !b.is_empty() {
                         schedule.add(t, Fault::Partition(a.to_vec(), b.to_vec()));
@@ -234,7 +247,7 @@ impl Nemesis {
                 }
                 kind => {
                     let down = down_until.iter().filter(|u| **u > t).count();
-                    let node = rng.range(0, nodes as u64) as usize;
+                    let node = rng.random_range(0..nodes);
                     if down >= self.max_down || down_until[node] > t {
                         continue;
                     }
@@ -255,17 +268,11 @@ impl Nemesis {
 }
 // ANCHOR_END: nemesis
 
-/// Fisher-Yates shuffle with the run's generator.
-pub fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
-    for i in (1..items.len()).rev() {
-        let j = rng.range(0, i as u64 + 1) as usize;
-        items.swap(i, j);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::SimRng;
+    use rand::SeedableRng;
 
     #[test]
     fn script_parses_into_sorted_faults() {
@@ -321,7 +328,7 @@ mod tests {
             max_down: 1,
         };
         for seed in 0..50 {
-            let mut rng = Rng::new(seed);
+            let mut rng = SimRng::seed_from_u64(seed);
             let end = Time::from_millis(10_000);
             let s = nemesis.schedule(&mut rng, 5, Time::ZERO, end);
             let mut down = std::collections::BTreeSet::new();

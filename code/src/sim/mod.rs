@@ -30,11 +30,11 @@ mod world;
 
 pub use campaign::{Campaign, CampaignReport};
 pub use clock::Clock;
-pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError, shuffle};
+pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError};
 pub use metrics::{Histogram, Metrics};
 pub use network::{DropReason, Fate, Latency, LinkConfig, Network};
 pub use process::{Ctx, Effect, NodeId, Process, TimerId};
-pub use rng::Rng;
+pub use rng::{Exponential, SimRng, StandardNormal, rng_stream};
 pub use time::{Time, nanos, parse_duration};
 pub use trace::{Fnv64, TraceEvent, TraceKind, TraceLevel};
 pub use world::{InvariantViolation, NetStats, NodeState, Sim};

@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::process::NodeId;
-use super::rng::Rng;
+use rand::distr::{Distribution, OpenClosed01};
+use rand::{Rng, RngExt};
+
+use super::rng::{Exponential, StandardNormal};
 use super::time::{Time, nanos};
 
 // ANCHOR: latency
@@ -34,21 +37,32 @@ pub enum Latency {
     Pareto { scale: Duration, shape: f64 },
 }
 
-impl Latency {
-    /// Draws one delay.
-    pub fn sample(&self, rng: &mut Rng) -> Duration {
+/// Drawing one delay: a latency model is a distribution in rand's sense.
+impl Distribution<Duration> for Latency {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
         let secs = |d: &Duration| d.as_secs_f64();
         let s = match self {
             Latency::Constant(d) => return *d,
-            Latency::Uniform { min, max } => secs(min) + rng.f64() * (secs(max) - secs(min)),
-            Latency::Exponential { min, mean } => secs(min) + rng.exponential(secs(mean)),
-            Latency::LogNormal { median, sigma } => secs(median) * (sigma * rng.normal()).exp(),
-            Latency::Pareto { scale, shape } => secs(scale) / (1.0 - rng.f64()).powf(1.0 / shape),
+            Latency::Uniform { min, max } => {
+                secs(min) + rng.random::<f64>() * (secs(max) - secs(min))
+            }
+            Latency::Exponential { min, mean } => {
+                secs(min) + rng.sample(Exponential { mean: secs(mean) })
+            }
+            Latency::LogNormal { median, sigma } => {
+                secs(median) * (sigma * rng.sample(StandardNormal)).exp()
+            }
+            Latency::Pareto { scale, shape } => {
+                let u: f64 = rng.sample(OpenClosed01);
+                secs(scale) / u.powf(1.0 / shape)
+            }
         };
         // Cap at a day so that a pathological tail cannot overflow the clock.
         Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
     }
+}
 
+impl Latency {
     /// The largest delay this distribution can produce, if it is bounded.
     pub fn upper_bound(&self) -> Option<Duration> {
         match self {
@@ -236,14 +250,14 @@ impl Network {
         to: NodeId,
         size: usize,
         now: Time,
-        rng: &mut Rng,
+        rng: &mut impl Rng,
     ) -> Fate {
         if self.is_blocked(from, to) {
             return Fate::Dropped(DropReason::Partition);
         }
         // Cloning is cheap: a link configuration holds no heap data.
         let link = self.link(from, to).clone();
-        if rng.chance(link.loss) {
+        if rng.random_bool(link.loss) {
             return Fate::Dropped(DropReason::Loss);
         }
         // A bandwidth-limited link serialises messages: this one starts when the link is free.
@@ -257,18 +271,17 @@ impl Network {
         }
         let first = departs + delay(&link, rng);
         let second = rng
-            .chance(link.duplicate)
+            .random_bool(link.duplicate)
             .then(|| departs + delay(&link, rng));
         Fate::Arrives(first, second)
     }
 }
 
 /// One message's delay on `link`: its latency, plus a hold-back if it is chosen for reordering.
-fn delay(link: &LinkConfig, rng: &mut Rng) -> Duration {
+fn delay(link: &LinkConfig, rng: &mut impl Rng) -> Duration {
     let mut d = link.latency.sample(rng);
-    if rng.chance(link.reorder) {
-        let extra = nanos(link.reorder_window) as f64 * rng.f64();
-        d += Duration::from_nanos(extra as u64);
+    if rng.random_bool(link.reorder) {
+        d += Duration::from_nanos(rng.random_range(0..=nanos(link.reorder_window)));
     }
     d
 }
@@ -276,6 +289,8 @@ fn delay(link: &LinkConfig, rng: &mut Rng) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::SimRng;
+    use rand::SeedableRng;
 
     const A: NodeId = NodeId(0);
     const B: NodeId = NodeId(1);
@@ -284,7 +299,7 @@ mod tests {
     fn one_way_partition_blocks_one_direction() {
         let mut net = Network::new(LinkConfig::constant(Duration::from_millis(1)));
         net.block(&[A], &[B]);
-        let mut rng = Rng::new(1);
+        let mut rng = SimRng::seed_from_u64(1);
         assert_eq!(
             net.transmit(A, B, 0, Time::ZERO, &mut rng),
             Fate::Dropped(DropReason::Partition)
@@ -304,7 +319,7 @@ mod tests {
     fn bandwidth_serialises_messages() {
         let link = LinkConfig::constant(Duration::ZERO).with_bandwidth(1_000);
         let mut net = Network::new(link);
-        let mut rng = Rng::new(1);
+        let mut rng = SimRng::seed_from_u64(1);
         // Two 500-byte messages at 1,000 B/s: the second waits for the first.
         let first = net.transmit(A, B, 500, Time::ZERO, &mut rng);
         let second = net.transmit(A, B, 500, Time::ZERO, &mut rng);
@@ -315,7 +330,7 @@ mod tests {
     #[test]
     fn loss_rate_matches_configuration() {
         let mut net = Network::new(LinkConfig::constant(Duration::ZERO).with_loss(0.2));
-        let mut rng = Rng::new(9);
+        let mut rng = SimRng::seed_from_u64(9);
         let lost = (0..100_000)
             .filter(|_| {
                 matches!(

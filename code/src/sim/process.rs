@@ -12,7 +12,7 @@ use std::fmt::{self, Debug};
 use std::time::Duration;
 
 use super::metrics::Metrics;
-use super::rng::Rng;
+use super::rng::SimRng;
 use super::time::Time;
 
 // ANCHOR: node_id
@@ -80,7 +80,7 @@ pub enum Effect<M> {
 pub struct Ctx<'a, M> {
     id: NodeId,
     now: Time,
-    rng: &'a mut Rng,
+    rng: &'a mut SimRng,
     effects: &'a mut Vec<Effect<M>>,
     metrics: &'a mut Metrics,
 }
@@ -91,7 +91,7 @@ impl<'a, M> Ctx<'a, M> {
     pub fn new(
         id: NodeId,
         now: Time,
-        rng: &'a mut Rng,
+        rng: &'a mut SimRng,
         effects: &'a mut Vec<Effect<M>>,
         metrics: &'a mut Metrics,
     ) -> Self {
@@ -114,8 +114,10 @@ impl<'a, M> Ctx<'a, M> {
         self.now
     }
 
-    /// This node's random stream, derived from the run's seed.
-    pub fn rng(&mut self) -> &mut Rng {
+    /// This node's random stream, derived from the run's seed. It implements `rand::Rng`:
+    /// draw with `rand::RngExt` (`random_range`, `random_bool`, `sample`) and
+    /// `rand::seq::IndexedRandom` (`choose`).
+    pub fn rng(&mut self) -> &mut SimRng {
         self.rng
     }
 

@@ -1,94 +1,54 @@
-//! Seeded randomness for simulations.
+//! Seeded randomness for simulations, through the `rand` crate's traits.
 //!
 //! Every random choice in a run (a link's latency, a lost packet, a node's election timeout)
-//! comes from one of these generators, and every generator is derived from the run's single
-//! seed. That is what makes a run replayable: the same seed gives the same choices in the same
-//! order, on every machine and with every future version of the crate.
+//! comes from a generator derived from the run's single seed. That is what makes a run
+//! replayable: the same seed gives the same choices in the same order.
 //!
-//! We implement the generator ourselves rather than take `rand::rngs::StdRng`, because `StdRng`
-//! is documented as free to change its algorithm between releases: an upgrade would silently
-//! change every checked-in figure. The algorithms here are fixed: SplitMix64 (Steele, Lea and
-//! Flood, OOPSLA 2014) to expand a seed, and xoshiro256** (Blackman and Vigna, 2018) for the
-//! stream itself. Both are tiny, fast and well studied; neither is cryptographic.
+//! Protocol code draws with the API a Rust programmer already knows: `ctx.rng()` is a
+//! [`SimRng`], which implements `rand::Rng` and `rand::SeedableRng`, so a handler writes
+//! `ctx.rng().random_range(150..=300)`, `random_bool(p)`, `items.choose(ctx.rng())` or
+//! `ctx.rng().sample(distribution)` with `rand::RngExt` and `rand::seq::IndexedRandom` in scope.
+//!
+//! Reproducibility is a promise about two things, the generator and the algorithms that turn
+//! its bits into values, and we lean on the `rand` project's written policy for both (The Rust
+//! Rand Book, "Reproducibility"). The generator is `rand::rngs::Xoshiro256PlusPlus` (Blackman
+//! and Vigna, ACM TOMS 2021; seeded through SplitMix64, Steele, Lea and Flood, OOPSLA 2014), one of
+//! rand's *named portable* generators, not `StdRng` or `SmallRng`, which rand documents as free
+//! to change algorithm in any release. For portable items rand promises the same values on every
+//! platform and across patch releases; a minor release (0.10 to 0.11) may change values and
+//! must say so in its changelog. So `code/Cargo.toml` asks for rand 0.10 (patch releases only),
+//! and `value_stability` below pins a few draws of every kind we use: an upgrade that changes
+//! them fails that test, and then every checked-in output must be regenerated on purpose.
+//!
+//! Indexes are portable too: rand samples a `usize` range, and chooses and shuffles, through
+//! 32-bit draws, so a 32-bit and a 64-bit machine make the same choices. One caveat remains:
+//! our floating-point transforms ([`Exponential`], [`StandardNormal`], log-normal and Pareto
+//! latencies) call std's `ln`, `cos`, `exp` and `powf`, whose last bit may differ between
+//! platforms' maths libraries. The checked-in outputs come from x86-64 Linux.
+//!
+//! The exponential and normal distributions live in `rand_distr`, which the Rust playground does
+//! not offer, so the two we need are small types here implementing `rand::distr::Distribution`.
+
+use std::f64::consts::TAU;
+
+use rand::distr::{Distribution, OpenClosed01};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt, SeedableRng};
 
 // ANCHOR: rng
-/// A deterministic pseudo-random generator (xoshiro256**), seeded through SplitMix64.
-#[derive(Clone, Debug)]
-pub struct Rng {
-    /// The generator's state. Invariant: never all zero (SplitMix64 output guarantees it).
-    s: [u64; 4],
+/// The simulator's generator: rand's portable xoshiro256++, seeded through SplitMix64.
+pub type SimRng = Xoshiro256PlusPlus;
+
+/// The stream of sub-component `stream` (a node, the network, a fault schedule) of the run
+/// `seed`. Different streams of one seed are unrelated, so a random choice added to one node's
+/// code does not shift the draws of any other node.
+pub fn rng_stream(seed: u64, stream: u64) -> SimRng {
+    let mut state = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
+    SimRng::seed_from_u64(splitmix64(&mut state))
 }
 
-impl Rng {
-    /// A generator for `seed`. Different seeds give unrelated streams.
-    pub fn new(seed: u64) -> Rng {
-        let mut sm = seed;
-        let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-        ];
-        Rng { s }
-    }
-
-    /// An independent stream for a sub-component (a node, the network), derived from one seed.
-    pub fn derive(seed: u64, stream: u64) -> Rng {
-        let mut sm = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
-        Rng::new(splitmix64(&mut sm))
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
-    }
-
-    /// A uniform float in `[0, 1)` with 53 random bits.
-    pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// A uniform integer in `[lo, hi)`. Panics if the range is empty.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        assert!(lo < hi, "empty range {lo}..{hi}");
-        // Lemire's multiply-shift: unbiased enough for simulation (bias < 2^-64 * span).
-        let span = hi - lo;
-        lo + ((self.next_u64() as u128 * span as u128) >> 64) as u64
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.f64() < p
-    }
-
-    /// An exponentially distributed sample with the given mean (inverse-CDF method).
-    pub fn exponential(&mut self, mean: f64) -> f64 {
-        // 1 - f64() lies in (0, 1], so the logarithm is finite.
-        -mean * (1.0 - self.f64()).ln()
-    }
-
-    /// A standard normal sample (Box-Muller transform).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.f64();
-        let u2 = self.f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    /// A uniformly chosen element of a non-empty slice.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.range(0, items.len() as u64) as usize]
-    }
-}
-
-/// One step of SplitMix64: a good way to turn one 64-bit seed into many well-mixed words.
+/// One step of SplitMix64: it mixes `seed ^ stream` so that nearby inputs seed unrelated
+/// generators.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -98,55 +58,109 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 // ANCHOR_END: rng
 
+// ANCHOR: distributions
+/// The exponential distribution with mean `mean` (memoryless waiting times: think times,
+/// arrivals of a Poisson process, queueing delay), sampled by inverting its CDF.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Exponential {
+    pub mean: f64,
+}
+
+impl Distribution<f64> for Exponential {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        // A uniform draw in (0, 1], so that the logarithm is finite.
+        let u: f64 = rng.sample(OpenClosed01);
+        -self.mean * u.ln()
+    }
+}
+
+/// The standard normal distribution (mean 0, standard deviation 1), by the Box-Muller
+/// transform. Named as in `rand_distr`, so that code moving there changes only an import.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StandardNormal;
+
+impl Distribution<f64> for StandardNormal {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let u1: f64 = rng.sample(OpenClosed01);
+        let u2: f64 = rng.random();
+        (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
+    }
+}
+// ANCHOR_END: distributions
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::seq::{IndexedRandom, SliceRandom};
 
     #[test]
     fn same_seed_gives_same_stream() {
-        let mut a = Rng::new(7);
-        let mut b = Rng::new(7);
+        let mut a = SimRng::seed_from_u64(7);
+        let mut b = SimRng::seed_from_u64(7);
         for _ in 0..1000 {
             assert_eq!(a.next_u64(), b.next_u64());
         }
     }
 
+    /// Every kind of draw the crate makes, from one stream, pinned. If this fails after a
+    /// change to `rand` in Cargo.lock, rand has changed the values of a portable item (allowed
+    /// in a minor release, and listed in its CHANGELOG): every checked-in output of the book
+    /// would silently change. Either keep the old rand, or regenerate every output with
+    /// `cargo xtask outputs`, re-check the numbers quoted in the chapters, and then update the
+    /// values here.
     #[test]
-    fn stream_is_pinned_across_versions() {
-        // If this fails, every checked-in output would change: the algorithm must stay fixed.
-        let mut r = Rng::new(0);
-        assert_eq!(r.next_u64(), 0x99EC_5F36_CB75_F2B4);
+    fn value_stability() {
+        let mut rng = rng_stream(42, 1);
+        let bits = rng.next_u64();
+        let small = rng.random_range(0..10u64);
+        let wide = rng.random_range(150..=300u64);
+        let coin = [
+            rng.random_bool(0.5),
+            rng.random_bool(0.1),
+            rng.random_bool(0.9),
+        ];
+        let unit: f64 = rng.random();
+        let picked = *[10, 20, 30, 40, 50].choose(&mut rng).expect("not empty");
+        let mut order = [1, 2, 3, 4, 5, 6];
+        order.shuffle(&mut rng);
+        let exp = rng.sample(Exponential { mean: 2.0 });
+        let normal = rng.sample(StandardNormal);
+        let drawn = format!("{bits:#018x} {small} {wide} {coin:?} {unit:.12} {picked} {order:?}");
+        let drawn = format!("{drawn} {exp:.12} {normal:.12}");
+        let pinned = "0x43f97fcbead50290 8 241 [false, false, true] 0.908276275543 20 \
+                      [4, 3, 5, 2, 6, 1] 4.202076382942 0.285910986481";
+        assert_eq!(
+            drawn, pinned,
+            "rand's values changed: see this test's doc comment"
+        );
     }
 
     #[test]
     fn derived_streams_differ() {
-        let mut a = Rng::derive(1, 0);
-        let mut b = Rng::derive(1, 1);
+        let mut a = rng_stream(1, 0);
+        let mut b = rng_stream(1, 1);
         assert_ne!(a.next_u64(), b.next_u64());
     }
 
     #[test]
-    fn uniform_floats_have_the_right_mean() {
-        let mut r = Rng::new(3);
-        let n = 100_000;
-        let mean = (0..n).map(|_| r.f64()).sum::<f64>() / n as f64;
-        assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
-    }
-
-    #[test]
     fn exponential_samples_have_the_requested_mean() {
-        let mut r = Rng::new(4);
+        let mut r = SimRng::seed_from_u64(4);
         let n = 200_000;
-        let mean = (0..n).map(|_| r.exponential(2.0)).sum::<f64>() / n as f64;
+        let mean = (0..n)
+            .map(|_| r.sample(Exponential { mean: 2.0 }))
+            .sum::<f64>()
+            / n as f64;
         assert!((mean - 2.0).abs() < 0.03, "mean {mean}");
     }
 
     #[test]
-    fn range_stays_in_bounds() {
-        let mut r = Rng::new(5);
-        for _ in 0..10_000 {
-            let x = r.range(10, 13);
-            assert!((10..13).contains(&x));
-        }
+    fn normal_samples_have_mean_zero_and_unit_variance() {
+        let mut r = SimRng::seed_from_u64(5);
+        let n = 200_000;
+        let xs: Vec<f64> = (0..n).map(|_| r.sample(StandardNormal)).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.01, "variance {var}");
     }
 }

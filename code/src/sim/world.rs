@@ -21,7 +21,7 @@ use super::faults::{Fault, FaultSchedule};
 use super::metrics::Metrics;
 use super::network::{DropReason, Fate, LinkConfig, Network};
 use super::process::{Ctx, Effect, NodeId, Process, TimerId};
-use super::rng::Rng;
+use super::rng::{SimRng, rng_stream};
 use super::time::Time;
 use super::trace::{Recorder, TraceEvent, TraceKind, TraceLevel};
 
@@ -91,7 +91,7 @@ struct Node<P: Process> {
     state: NodeState,
     /// What the node had on disk when it last crashed.
     disk: Option<P::Durable>,
-    rng: Rng,
+    rng: SimRng,
     clock: Clock,
     /// For each timer id, the sequence number of its pending event (0 = none). A timer event
     /// whose sequence number no longer matches was reset or cancelled, and is ignored.
@@ -143,7 +143,7 @@ pub struct Sim<P: Process> {
     queue: BinaryHeap<Entry<P::Msg>>,
     nodes: Vec<Node<P>>,
     network: Network,
-    net_rng: Rng,
+    net_rng: SimRng,
     stats: NetStats,
     metrics: Metrics,
     /// Reused for every handler call, so the hot path does not allocate.
@@ -169,7 +169,7 @@ impl<P: Process> Sim<P> {
             queue: BinaryHeap::new(),
             nodes: Vec::with_capacity(processes.len()),
             network: Network::new(link),
-            net_rng: Rng::derive(seed, 0),
+            net_rng: rng_stream(seed, 0),
             stats: NetStats::default(),
             metrics: Metrics::default(),
             effects: Vec::new(),
@@ -183,7 +183,7 @@ impl<P: Process> Sim<P> {
                 process: Some(process),
                 state: NodeState::Up,
                 disk: None,
-                rng: Rng::derive(seed, i as u64 + 1),
+                rng: rng_stream(seed, i as u64 + 1),
                 clock: Clock::default(),
                 timers: Vec::new(),
                 deferred: Vec::new(),

@@ -27,7 +27,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::sim::{Ctx, LinkConfig, NodeId, Process, Sim, Time, TimerId, TraceLevel};
+use rand::RngExt;
+
+use crate::sim::{Ctx, Exponential, LinkConfig, NodeId, Process, Sim, Time, TimerId, TraceLevel};
 
 /// The source is node 0, the server node 1.
 const SOURCE: NodeId = NodeId(0);
@@ -76,7 +78,7 @@ pub enum Node {
 
 /// A random exponential duration with rate `rate` per second.
 fn exponential(ctx: &mut Ctx<'_, Arrival>, rate: f64) -> Duration {
-    Duration::from_secs_f64(ctx.rng().exponential(1.0 / rate))
+    Duration::from_secs_f64(ctx.rng().sample(Exponential { mean: 1.0 / rate }))
 }
 
 // ANCHOR: mm1

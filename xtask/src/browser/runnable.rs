@@ -209,7 +209,7 @@ pub fn check_page(
                 ),
             )?;
             let edition = edition.as_str().unwrap_or("2015");
-            if let Err(e) = playground::compile_text(&label, copied, edition) {
+            if let Err(e) = playground::compile_and_run(copied, edition) {
                 problems.push(format!(
                     "{label}: the copied program ({lines} lines) does not compile: {e}"
                 ));

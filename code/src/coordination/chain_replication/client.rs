@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use super::history::{KvInput, KvOutput, Operation, TOKEN_END, with_unanswered};
 use super::message::{ChainMsg, RequestId};
-use crate::sim::{Ctx, NodeId, Time, TimerId};
+use rand::RngExt;
+use rand::seq::IndexedRandom;
+
+use crate::sim::{Ctx, Exponential, NodeId, Time, TimerId};
 
 /// The client's timer: the think time is over, send the next request.
 pub const THINK: TimerId = TimerId(0);
@@ -157,7 +160,7 @@ impl Client {
 
     fn think(&mut self, ctx: &mut Ctx<'_, ChainMsg>) {
         let mean = self.workload.think_time_mean.as_secs_f64();
-        let pause = Duration::from_secs_f64(ctx.rng().exponential(mean));
+        let pause = Duration::from_secs_f64(ctx.rng().sample(Exponential { mean }));
         ctx.set_timer(THINK, pause);
     }
 
@@ -169,8 +172,8 @@ impl Client {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let key = format!("k{}", ctx.rng().range(0, self.workload.keys));
-        let is_read = ctx.rng().chance(self.workload.read_fraction);
+        let key = format!("k{}", ctx.rng().random_range(0..self.workload.keys));
+        let is_read = ctx.rng().random_bool(self.workload.read_fraction);
         let input = if is_read {
             KvInput::Get { key }
         } else {
@@ -189,7 +192,7 @@ impl Client {
         let f = self.in_flight.as_ref().expect("a request in flight");
         let to = match (&f.input, self.read_mode) {
             (KvInput::Get { .. }, ReadMode::Tail) => *self.chain.last().expect("non-empty"),
-            (KvInput::Get { .. }, _) => *ctx.rng().pick(&self.chain),
+            (KvInput::Get { .. }, _) => *self.chain.choose(ctx.rng()).expect("non-empty"),
             _ => self.chain[0],
         };
         let (id, input) = (f.id, f.input.clone());

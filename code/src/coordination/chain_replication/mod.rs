@@ -51,7 +51,7 @@
 //! whole deployment on the simulator; [`history`] histories and the stale-read checker;
 //! [`exercise`] the chapter's coding exercise.
 //!
-//! Everything is std-only apart from [`crate::sim`] (also std-only), so a listing built from it
+//! Everything uses only std and `rand` (as does [`crate::sim`]), so a listing built from it
 //! runs on the Rust playground.
 //!
 //! The history types in [`history`] stand in for those of `coordination::linearizability`

@@ -309,7 +309,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::sim::Rng;
+    use crate::sim::SimRng;
+    use rand::SeedableRng;
 
     /// A replica that applied `writes` (key, value) in this order, as write numbers 1, 2, ...
     fn replica_with(position: usize, writes: &[(&str, &str)]) -> Replica {
@@ -317,7 +318,7 @@ mod tests {
         let mut replica = Replica::new(chain, position, naive_read, Duration::ZERO);
         let mut effects = Vec::new();
         let mut metrics = crate::sim::Metrics::default();
-        let mut rng = Rng::new(0);
+        let mut rng = SimRng::seed_from_u64(0);
         for (i, (key, value)) in writes.iter().enumerate() {
             let mut ctx = Ctx::new(
                 NodeId(position),
@@ -362,8 +363,11 @@ mod tests {
     fn writes_that_arrive_early_wait_for_their_turn() {
         let chain = vec![NodeId(0), NodeId(1), NodeId(2)];
         let mut replica = Replica::new(chain, 1, naive_read, Duration::ZERO);
-        let (mut effects, mut metrics, mut rng) =
-            (Vec::new(), crate::sim::Metrics::default(), Rng::new(0));
+        let (mut effects, mut metrics, mut rng) = (
+            Vec::new(),
+            crate::sim::Metrics::default(),
+            SimRng::seed_from_u64(0),
+        );
         for seq in [2, 3, 1, 2] {
             let mut ctx = Ctx::new(NodeId(1), Time::ZERO, &mut rng, &mut effects, &mut metrics);
             let msg = ChainMsg::Propagate {

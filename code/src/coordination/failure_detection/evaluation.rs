@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use super::detector::{AnyDetector, Detector, FixedTimeout};
 use super::heartbeat::{HeartbeatNode, HeartbeatSender, Monitor, Watch};
-use crate::sim::{Fault, Latency, LinkConfig, NodeId, Rng, Sim, Time};
+use crate::sim::{Fault, Latency, LinkConfig, NodeId, Sim, Time, rng_stream};
+use rand::{Rng, RngExt};
 
 /// The sender is node 0 in every run of this module.
 pub const SENDER: NodeId = NodeId(0);
@@ -190,11 +191,11 @@ pub fn book_traces(seed: u64, count: usize) -> Vec<TraceConfig> {
     };
     (0..count as u64)
         .map(|i| {
-            let mut rng = Rng::derive(seed, 1_000 + i);
-            let median_ms = 2.0 * 25f64.powf(rng.f64());
-            let crash_ms = rng.range(10 * 60_000, 20 * 60_000);
+            let mut rng = rng_stream(seed, 1_000 + i);
+            let median_ms = 2.0 * 25f64.powf(rng.random::<f64>());
+            let crash_ms = rng.random_range(10 * 60_000..20 * 60_000);
             TraceConfig {
-                seed: Rng::derive(seed, i).next_u64(),
+                seed: rng_stream(seed, i).next_u64(),
                 interval: Duration::from_millis(100),
                 calm: link(median_ms, 0.5, 0.01),
                 congested: link(3.0 * median_ms, 0.8, 0.05),

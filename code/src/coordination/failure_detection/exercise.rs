@@ -134,7 +134,8 @@ pub mod solution {
 #[cfg(test)]
 mod tests {
     use super::Stats;
-    use crate::sim::Rng;
+    use crate::sim::{SimRng, StandardNormal};
+    use rand::{RngExt, SeedableRng};
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
@@ -145,12 +146,12 @@ mod tests {
         let empty = S::with_capacity(5);
         assert_eq!((empty.mean(), empty.variance()), (None, None));
         for seed in 0..50 {
-            let mut rng = Rng::new(seed);
-            let capacity = rng.range(1, 50) as usize;
+            let mut rng = SimRng::seed_from_u64(seed);
+            let capacity: usize = rng.random_range(1..50);
             let mut stats = S::with_capacity(capacity);
             let mut all = Vec::new();
             for _ in 0..500 {
-                let x = 100.0 + 20.0 * rng.normal();
+                let x = 100.0 + 20.0 * rng.sample(StandardNormal);
                 stats.push(x);
                 all.push(x);
                 let window = &all[all.len().saturating_sub(capacity)..];

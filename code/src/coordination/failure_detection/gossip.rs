@@ -27,7 +27,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::sim::{Ctx, NodeId, Process, Time, TimerId};
+use rand::RngExt;
+use rand::seq::IndexedRandom;
+
+use crate::sim::{Ctx, NodeId, Process, Time, TimerId, nanos};
 
 /// The member's one timer: gossip, and check for failures.
 const ROUND: TimerId = TimerId(0);
@@ -141,7 +144,7 @@ impl GossipMember {
             .collect();
         let others: Vec<NodeId> = self.group.iter().copied().filter(|&n| n != me).collect();
         if !others.is_empty() {
-            let to = *ctx.rng().pick(&others);
+            let to = *others.choose(ctx.rng()).expect("non-empty");
             ctx.send(to, Gossip { rows });
         }
         ctx.set_timer(ROUND, self.config.gossip_interval);
@@ -157,7 +160,7 @@ impl Process for GossipMember {
         // Start every member's rounds at a random phase, so they do not gossip in lockstep.
         let phase = ctx
             .rng()
-            .range(0, self.config.gossip_interval.as_nanos() as u64 + 1);
+            .random_range(0..=nanos(self.config.gossip_interval));
         ctx.set_timer(ROUND, Duration::from_nanos(phase));
     }
 

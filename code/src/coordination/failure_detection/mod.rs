@@ -26,8 +26,8 @@
 //!
 //! Model: crash-stop sender; fair-loss links with long-tailed delay; monitors that do not fail
 //! while they watch (a crashed monitor detects nothing, which completeness allows: it only
-//! binds *correct* processes). Everything here is std-only, so that listings built from it run
-//! on the Rust playground.
+//! binds *correct* processes). Everything here uses only std and `rand`, so that listings
+//! built from it run on the Rust playground.
 
 pub mod detector;
 pub mod evaluation;

@@ -112,7 +112,8 @@ impl InterArrivalWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::Rng;
+    use crate::sim::SimRng;
+    use rand::{RngExt, SeedableRng};
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -144,10 +145,10 @@ mod tests {
 
     #[test]
     fn running_sums_equal_a_fresh_recomputation_after_a_million_updates() {
-        let mut rng = Rng::new(11);
+        let mut rng = SimRng::seed_from_u64(11);
         let mut w = InterArrivalWindow::new(100).expect("valid capacity");
         for _ in 0..1_000_000 {
-            let nanos = 100_000_000 + rng.range(0, 50_000_000);
+            let nanos = 100_000_000 + rng.random_range(0..50_000_000);
             w.push(Duration::from_nanos(nanos));
         }
         let sum: u128 = w.samples.iter().map(|&x| u128::from(x)).sum();

@@ -105,7 +105,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::{Fenced, FencingToken, StaleWrite};
-    use crate::sim::Rng;
+    use crate::sim::SimRng;
+    use rand::seq::IndexedRandom;
+    use rand::{RngExt, SeedableRng};
 
     fn t(n: u64) -> FencingToken {
         FencingToken(n)
@@ -139,12 +141,12 @@ mod tests {
     /// Against a model: random writes to three keys, each checked against the rule itself.
     fn agrees_with_the_rule_on_random_histories<S: Fenced>() {
         for seed in 0..100 {
-            let mut rng = Rng::new(seed);
+            let mut rng = SimRng::seed_from_u64(seed);
             let mut store = S::default();
             let mut model: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
             for value in 0..200 {
-                let key = *rng.pick(&["x", "y", "z"]);
-                let token = rng.range(1, 20);
+                let key = *["x", "y", "z"].choose(&mut rng).expect("non-empty");
+                let token = rng.random_range(1..20);
                 let highest = model.get(key).map(|(h, _)| *h);
                 let ok = highest.is_none_or(|h| token >= h);
                 let got = store.write(key, t(token), value);

@@ -212,14 +212,16 @@ impl LockService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{Effect, Metrics, Rng};
+    use crate::sim::{Effect, Metrics, SimRng};
+    use rand::SeedableRng;
 
     const A: NodeId = NodeId(2);
     const B: NodeId = NodeId(3);
 
     /// Delivers `msg` from `from` at service time `ms` and returns the service's answer.
     fn ask(service: &mut LockService, ms: u64, from: NodeId, msg: LeaseMsg) -> LeaseMsg {
-        let (mut rng, mut effects, mut metrics) = (Rng::new(0), Vec::new(), Metrics::default());
+        let (mut rng, mut effects, mut metrics) =
+            (SimRng::seed_from_u64(0), Vec::new(), Metrics::default());
         let now = Time::from_millis(ms);
         let mut ctx = Ctx::new(NodeId(0), now, &mut rng, &mut effects, &mut metrics);
         service.on_message(&mut ctx, from, msg);

@@ -43,8 +43,8 @@
 //! (the coding exercise, [`exercise`], fences a store of many keys). Clients never crash: a
 //! crash is the case a lease handles well, a pause is the case it does not.
 //!
-//! Everything here is std-only (with [`crate::sim`], which is too), so the chapter's runnable
-//! listing built from it runs on the Rust playground.
+//! Everything here uses only std and `rand` (as does [`crate::sim`]), so the chapter's
+//! runnable listing built from it runs on the Rust playground.
 
 pub mod client;
 pub mod exercise;

@@ -25,8 +25,10 @@ use super::lock_service::LockService;
 use super::node::LeaseNode;
 use super::storage::Storage;
 use crate::sim::{
-    Clock, Fault, FaultSchedule, LinkConfig, NodeId, Rng, Sim, Time, TraceKind, TraceLevel,
+    Clock, Exponential, Fault, FaultSchedule, LinkConfig, NodeId, Sim, Time, TraceKind, TraceLevel,
+    rng_stream,
 };
+use rand::{Rng, RngExt};
 
 /// The lock service, in every run of this module.
 pub const SERVICE: NodeId = NodeId(0);
@@ -201,22 +203,25 @@ pub fn slow_clock_ex_leader(fencing: bool) -> Sim<LeaseNode> {
 /// `mean_interval` between starts, from `start` to `end`. A client is never paused twice at
 /// once, and every pause ends by `end`.
 pub fn pause_schedule(
-    rng: &mut Rng,
+    rng: &mut impl Rng,
     clients: usize,
     mean_interval: Duration,
     pause: Duration,
     start: Time,
     end: Time,
 ) -> FaultSchedule {
+    let interval = Exponential {
+        mean: mean_interval.as_secs_f64(),
+    };
     let mut schedule = FaultSchedule::default();
     let mut paused_until = vec![Time::ZERO; clients];
     let mut t = start;
     loop {
-        t = t + Duration::from_secs_f64(rng.exponential(mean_interval.as_secs_f64()));
+        t = t + Duration::from_secs_f64(rng.sample(interval));
         if t >= end || clients == 0 {
             break;
         }
-        let i = rng.range(0, clients as u64) as usize;
+        let i = rng.random_range(0..clients);
         if paused_until[i] > t {
             continue;
         }
@@ -297,7 +302,7 @@ pub fn run_with_pauses(
     duration: Duration,
 ) -> Outcome {
     let mut sim = setup.build(seed);
-    let mut rng = Rng::derive(seed, u64::MAX);
+    let mut rng = rng_stream(seed, u64::MAX);
     let end = Time::ZERO + duration;
     let start = Time::from_millis(500);
     let schedule = pause_schedule(&mut rng, setup.clients, mean_interval, pause, start, end);
@@ -378,6 +383,8 @@ fn fault_text(fault: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::SimRng;
+    use rand::SeedableRng;
 
     #[test]
     fn book_setup_is_valid_and_bad_setups_are_errors() {
@@ -396,7 +403,7 @@ mod tests {
 
     #[test]
     fn pause_schedules_pause_each_client_at_most_once_at_a_time() {
-        let mut rng = Rng::new(3);
+        let mut rng = SimRng::seed_from_u64(3);
         let end = Time::from_millis(60_000);
         let pause = Duration::from_millis(1_500);
         let ms500 = Duration::from_millis(500);

@@ -21,7 +21,7 @@ use std::time::Duration;
 use super::cluster::{self, Cluster};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Rng, Time};
+use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -102,7 +102,7 @@ pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
         .map_err(|e| e.to_string())?;
     let servers = chaos.cluster.servers;
     let end_of_chaos = Time::ZERO + chaos.chaos;
-    let mut rng = Rng::derive(seed, u64::MAX); // a stream no node uses
+    let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
     let schedule = chaos
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);

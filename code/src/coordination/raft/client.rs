@@ -26,6 +26,9 @@ use std::time::Duration;
 use super::history::{KvInput, KvOutput, Operation};
 use super::kv::Command;
 use super::message::{ClientResponse, Message};
+use rand::RngExt;
+use rand::seq::IndexedRandom;
+
 use crate::sim::{Ctx, NodeId, TimerId};
 
 /// Fires when the current request has waited `retry_ms` without an answer.
@@ -164,9 +167,9 @@ impl Client {
             return;
         }
         self.seq += 1;
-        let key = ctx.rng().pick(&KEYS).to_string();
+        let key = KEYS.choose(ctx.rng()).expect("non-empty").to_string();
         let value = format!("{}.{} ", self.id, self.seq);
-        let input = match ctx.rng().range(0, 3) {
+        let input = match ctx.rng().random_range(0..3) {
             0 => KvInput::Get { key },
             1 => KvInput::Put { key, value },
             _ => KvInput::Append { key, value },

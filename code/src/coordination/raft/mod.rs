@@ -35,8 +35,8 @@
 //!
 //! Simplifications, each a section of the paper left out: a fixed membership (no §6
 //! reconfiguration), no snapshots (§7), reads through the log rather than read-index or leases
-//! (§8), and durable state written at once (see [`server`]). Everything is std-only, so that
-//! the runnable listing can be bundled for the Rust playground.
+//! (§8), and durable state written at once (see [`server`]). Everything uses only std and
+//! `rand`, so that the runnable listing can be bundled for the Rust playground.
 
 pub mod chaos;
 pub mod client;

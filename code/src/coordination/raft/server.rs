@@ -25,6 +25,8 @@ use std::time::Duration;
 use super::kv::KvStore;
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use rand::RngExt;
+
 use crate::sim::{Ctx, NodeId, TimerId};
 
 /// A follower or candidate starts an election when this fires.
@@ -296,7 +298,7 @@ impl Server {
     pub(super) fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Message>) {
         let min = self.config.election_timeout_ms_min;
         let max = self.config.election_timeout_ms_max;
-        let ms = ctx.rng().range(min, max + 1);
+        let ms = ctx.rng().random_range(min..=max);
         ctx.set_timer(ELECTION, Duration::from_millis(ms));
     }
 

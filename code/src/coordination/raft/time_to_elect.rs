@@ -29,7 +29,8 @@ use std::time::Duration;
 
 use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
-use crate::sim::{Fault, LinkConfig, NodeId, Rng, Time, TraceLevel};
+use crate::sim::{Fault, LinkConfig, NodeId, Time, TraceLevel, rng_stream};
+use rand::RngExt;
 
 /// The result of one trial.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub fn time_to_elect(
                 .map_err(|e| e.to_string())?;
         }
     }
-    let jitter = Rng::derive(seed, u64::MAX).range(0, config.heartbeat_ms * 1_000_000);
+    let jitter = rng_stream(seed, u64::MAX).random_range(0..config.heartbeat_ms * 1_000_000);
     sim.run_until(Time::ZERO + settle + Duration::from_nanos(jitter))
         .map_err(|v| v.to_string())?;
     let Some(&(old, old_term)) = cluster::leaders(&sim).first() else {

@@ -89,14 +89,16 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::Dedup;
-    use crate::sim::{Rng, shuffle};
+    use crate::sim::SimRng;
+    use rand::seq::SliceRandom;
+    use rand::{RngExt, SeedableRng};
 
     /// Numbers `0..n`, about a third of them twice, in a random order.
     fn stream(seed: u64, n: u64) -> Vec<u64> {
-        let mut rng = Rng::new(seed);
+        let mut rng = SimRng::seed_from_u64(seed);
         let mut seqs: Vec<u64> = (0..n).collect();
-        seqs.extend((0..n).filter(|_| rng.chance(0.3)));
-        shuffle(&mut seqs, &mut rng);
+        seqs.extend((0..n).filter(|_| rng.random_bool(0.3)));
+        seqs.shuffle(&mut rng);
         seqs
     }
 

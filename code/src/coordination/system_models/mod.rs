@@ -26,8 +26,8 @@
 //! when a pong is late. [`scenario`] runs it under a chosen timing model and fault, and judges
 //! each suspicion true or false, which is what the chapter's experiment measures.
 //!
-//! Everything here is std-only (apart from [`crate::sim`], which is too), so that a listing
-//! built from it runs on the Rust playground.
+//! Everything here uses only std and `rand` (as does [`crate::sim`]), so that a listing built
+//! from it runs on the Rust playground.
 
 pub mod exercise;
 pub mod perfect_link;

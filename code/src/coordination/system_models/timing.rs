@@ -177,7 +177,8 @@ pub fn run_until<P: Process>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::Rng;
+    use crate::sim::SimRng;
+    use rand::{RngExt, SeedableRng};
 
     #[test]
     fn only_the_synchronous_model_promises_a_round_trip_bound() {
@@ -194,15 +195,15 @@ mod tests {
 
     #[test]
     fn bounded_delays_stay_within_the_bound_and_unbounded_ones_do_not() {
-        let mut rng = Rng::new(6);
+        let mut rng = SimRng::seed_from_u64(6);
         let bounded = BOOK_BOUNDED.latency();
         let unbounded = BOOK_UNBOUNDED.latency();
         let draws = 100_000;
         let bound = BOOK_BOUNDED.max;
-        assert!((0..draws).all(|_| bounded.sample(&mut rng) <= bound));
+        assert!((0..draws).all(|_| rng.sample(&bounded) <= bound));
         // P(Pareto > 10 ms) = (2/10)^1.5, about 9%: plenty of draws beyond the bound.
         let beyond = (0..draws)
-            .filter(|_| unbounded.sample(&mut rng) > bound)
+            .filter(|_| rng.sample(&unbounded) > bound)
             .count();
         assert!((8_000..10_000).contains(&beyond), "{beyond} draws beyond");
     }

@@ -20,7 +20,7 @@
 //! records such a run and computes the ground truth by graph reachability, against which the
 //! chapter's tests judge each clock. [`exercise`] is the chapter's coding exercise.
 //!
-//! Everything here is std-only (with [`crate::sim`], which is too), so that the chapter's
+//! Everything here uses only std and `rand` (as does [`crate::sim`]), so that the chapter's
 //! runnable listing, built from these files, runs on the Rust playground.
 
 pub mod exercise;

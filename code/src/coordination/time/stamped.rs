@@ -22,7 +22,9 @@ use super::happened_before::{EventKind, MsgId, Recording, Stamps};
 use super::hlc::{Hlc, HlcTimestamp};
 use super::lamport::LamportClock;
 use super::vector::VectorClock;
-use crate::sim::{Ctx, NodeId, Process, Sim, TimerId};
+use rand::RngExt;
+
+use crate::sim::{Ctx, Exponential, NodeId, Process, Sim, TimerId};
 
 /// The node's wake-up timer.
 const WAKE: TimerId = TimerId(0);
@@ -110,7 +112,9 @@ impl ClockNode {
 
     fn schedule_wakeup(&mut self, ctx: &mut Ctx<'_, StampedMsg>) {
         if self.wakeups < self.max_wakeups {
-            let gap = ctx.rng().exponential(self.mean_gap.as_secs_f64());
+            let gap = ctx.rng().sample(Exponential {
+                mean: self.mean_gap.as_secs_f64(),
+            });
             ctx.set_timer(WAKE, Duration::from_secs_f64(gap));
         }
     }
@@ -135,9 +139,9 @@ impl Process for ClockNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, StampedMsg>, _timer: TimerId) {
         self.wakeups += 1;
         let me = ctx.id().0;
-        if self.n > 1 && ctx.rng().chance(self.send_probability) {
+        if self.n > 1 && ctx.rng().random_bool(self.send_probability) {
             // A peer other than me, uniformly.
-            let mut to = ctx.rng().range(0, self.n as u64 - 1) as usize;
+            let mut to = ctx.rng().random_range(0..self.n - 1);
             if to >= me {
                 to += 1;
             }

@@ -2,7 +2,8 @@
 
 use super::server::{answer_for, reply_tag};
 use super::{SERVER, TourConfig, TourMsg};
-use crate::sim::{Ctx, NodeId, Time, TimerId};
+use crate::sim::{Ctx, Exponential, NodeId, Time, TimerId};
+use rand::RngExt;
 use std::time::Duration;
 
 const THINK: TimerId = TimerId(0);
@@ -98,7 +99,7 @@ impl Client {
             },
         );
         ctx.add("bytes", 100);
-        if ctx.rng().chance(self.config.tapped) {
+        if ctx.rng().random_bool(self.config.tapped) {
             ctx.send(
                 self.attacker,
                 TourMsg::Tapped {
@@ -119,7 +120,9 @@ impl Client {
     }
 
     fn think(&mut self, ctx: &mut Ctx<'_, TourMsg>) {
-        let pause = ctx.rng().exponential(self.config.think_time.as_secs_f64());
+        let pause = ctx.rng().sample(Exponential {
+            mean: self.config.think_time.as_secs_f64(),
+        });
         ctx.set_timer(THINK, Duration::from_secs_f64(pause));
     }
 }

@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::{TourConfig, TourMsg};
+use rand::Rng;
+
 use crate::sim::{Ctx, Fnv64, NodeId, TimerId};
 
 /// The secret the server shares with its clients (and the attacker does not know).
