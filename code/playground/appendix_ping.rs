@@ -218,7 +218,8 @@ impl Campaign {
 }
 
 /// A progress line on standard error, drawn only when it is a terminal. Hand-rolled with std
-/// (rather than `indicatif`) so that the simulator stays std-only and runs in the playground.
+/// (rather than `indicatif`, which the Rust playground does not offer) so that the simulator
+/// runs in the playground.
 struct Progress {
     name: String,
     total: u64,
@@ -352,7 +353,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::process::NodeId;
-use super::rng::Rng;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, RngExt};
+
+use super::rng::Exponential;
 use super::time::{Time, parse_duration};
 
 /// One thing that goes wrong (or is repaired).
@@ -532,7 +536,13 @@ pub struct Nemesis {
 impl Nemesis {
     /// The schedule of faults between `start` and `end` for nodes `0..nodes`. Every fault is
     /// repaired by `end`, so a run can check that the system recovers afterwards.
-    pub fn schedule(&self, rng: &mut Rng, nodes: usize, start: Time, end: Time) -> FaultSchedule {
+    pub fn schedule(
+        &self,
+        rng: &mut impl Rng,
+        nodes: usize,
+        start: Time,
+        end: Time,
+    ) -> FaultSchedule {
         let mut schedule = FaultSchedule::default();
         let mut kinds = Vec::new();
         kinds.extend(self.crash.then_some(0));
@@ -541,22 +551,26 @@ impl Nemesis {
         if kinds.is_empty() || nodes == 0 {
             return schedule;
         }
+        let interval = Exponential {
+            mean: self.mean_interval.as_secs_f64(),
+        };
+        let duration = Exponential {
+            mean: self.mean_duration.as_secs_f64(),
+        };
         // When each node becomes healthy again; a node is not faulted twice at once.
         let mut down_until = vec![Time::ZERO; nodes];
         let mut t = start;
         loop {
-            t = t + Duration::from_secs_f64(rng.exponential(self.mean_interval.as_secs_f64()));
+            t = t + Duration::from_secs_f64(rng.sample(interval));
             if t >= end {
                 break;
             }
-            let repair =
-                (t + Duration::from_secs_f64(rng.exponential(self.mean_duration.as_secs_f64())))
-                    .min(end);
-            match *rng.pick(&kinds) {
+            let repair = (t + Duration::from_secs_f64(rng.sample(duration))).min(end);
+            match *kinds.choose(rng).expect("kinds is not empty") {
                 2 => {
-                    let cut = rng.range(1, nodes.max(2) as u64) as usize;
+                    let cut = rng.random_range(1..nodes.max(2));
                     let mut ids: Vec<NodeId> = (0..nodes).map(NodeId).collect();
-                    shuffle(&mut ids, rng);
+                    ids.shuffle(rng);
                     let (a, b) = ids.split_at(cut.min(nodes));
                     if !b.is_empty() {
                         schedule.add(t, Fault::Partition(a.to_vec(), b.to_vec()));
@@ -565,7 +579,7 @@ impl Nemesis {
                 }
                 kind => {
                     let down = down_until.iter().filter(|u| **u > t).count();
-                    let node = rng.range(0, nodes as u64) as usize;
+                    let node = rng.random_range(0..nodes);
                     if down >= self.max_down || down_until[node] > t {
                         continue;
                     }
@@ -585,14 +599,6 @@ impl Nemesis {
     }
 }
 // ANCHOR_END: nemesis
-
-/// Fisher-Yates shuffle with the run's generator.
-pub fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
-    for i in (1..items.len()).rev() {
-        let j = rng.range(0, i as u64 + 1) as usize;
-        items.swap(i, j);
-    }
-}
 
 }
 mod metrics {
@@ -717,7 +723,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::process::NodeId;
-use super::rng::Rng;
+use rand::distr::{Distribution, OpenClosed01};
+use rand::{Rng, RngExt};
+
+use super::rng::{Exponential, StandardNormal};
 use super::time::{Time, nanos};
 
 // ANCHOR: latency
@@ -738,21 +747,32 @@ pub enum Latency {
     Pareto { scale: Duration, shape: f64 },
 }
 
-impl Latency {
-    /// Draws one delay.
-    pub fn sample(&self, rng: &mut Rng) -> Duration {
+/// Drawing one delay: a latency model is a distribution in rand's sense.
+impl Distribution<Duration> for Latency {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
         let secs = |d: &Duration| d.as_secs_f64();
         let s = match self {
             Latency::Constant(d) => return *d,
-            Latency::Uniform { min, max } => secs(min) + rng.f64() * (secs(max) - secs(min)),
-            Latency::Exponential { min, mean } => secs(min) + rng.exponential(secs(mean)),
-            Latency::LogNormal { median, sigma } => secs(median) * (sigma * rng.normal()).exp(),
-            Latency::Pareto { scale, shape } => secs(scale) / (1.0 - rng.f64()).powf(1.0 / shape),
+            Latency::Uniform { min, max } => {
+                secs(min) + rng.random::<f64>() * (secs(max) - secs(min))
+            }
+            Latency::Exponential { min, mean } => {
+                secs(min) + rng.sample(Exponential { mean: secs(mean) })
+            }
+            Latency::LogNormal { median, sigma } => {
+                secs(median) * (sigma * rng.sample(StandardNormal)).exp()
+            }
+            Latency::Pareto { scale, shape } => {
+                let u: f64 = rng.sample(OpenClosed01);
+                secs(scale) / u.powf(1.0 / shape)
+            }
         };
         // Cap at a day so that a pathological tail cannot overflow the clock.
         Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
     }
+}
 
+impl Latency {
     /// The largest delay this distribution can produce, if it is bounded.
     pub fn upper_bound(&self) -> Option<Duration> {
         match self {
@@ -940,14 +960,14 @@ impl Network {
         to: NodeId,
         size: usize,
         now: Time,
-        rng: &mut Rng,
+        rng: &mut impl Rng,
     ) -> Fate {
         if self.is_blocked(from, to) {
             return Fate::Dropped(DropReason::Partition);
         }
         // Cloning is cheap: a link configuration holds no heap data.
         let link = self.link(from, to).clone();
-        if rng.chance(link.loss) {
+        if rng.random_bool(link.loss) {
             return Fate::Dropped(DropReason::Loss);
         }
         // A bandwidth-limited link serialises messages: this one starts when the link is free.
@@ -961,18 +981,17 @@ impl Network {
         }
         let first = departs + delay(&link, rng);
         let second = rng
-            .chance(link.duplicate)
+            .random_bool(link.duplicate)
             .then(|| departs + delay(&link, rng));
         Fate::Arrives(first, second)
     }
 }
 
 /// One message's delay on `link`: its latency, plus a hold-back if it is chosen for reordering.
-fn delay(link: &LinkConfig, rng: &mut Rng) -> Duration {
+fn delay(link: &LinkConfig, rng: &mut impl Rng) -> Duration {
     let mut d = link.latency.sample(rng);
-    if rng.chance(link.reorder) {
-        let extra = nanos(link.reorder_window) as f64 * rng.f64();
-        d += Duration::from_nanos(extra as u64);
+    if rng.random_bool(link.reorder) {
+        d += Duration::from_nanos(rng.random_range(0..=nanos(link.reorder_window)));
     }
     d
 }
@@ -993,7 +1012,7 @@ use std::fmt::{self, Debug};
 use std::time::Duration;
 
 use super::metrics::Metrics;
-use super::rng::Rng;
+use super::rng::SimRng;
 use super::time::Time;
 
 // ANCHOR: node_id
@@ -1061,7 +1080,7 @@ pub enum Effect<M> {
 pub struct Ctx<'a, M> {
     id: NodeId,
     now: Time,
-    rng: &'a mut Rng,
+    rng: &'a mut SimRng,
     effects: &'a mut Vec<Effect<M>>,
     metrics: &'a mut Metrics,
 }
@@ -1072,7 +1091,7 @@ impl<'a, M> Ctx<'a, M> {
     pub fn new(
         id: NodeId,
         now: Time,
-        rng: &'a mut Rng,
+        rng: &'a mut SimRng,
         effects: &'a mut Vec<Effect<M>>,
         metrics: &'a mut Metrics,
     ) -> Self {
@@ -1095,8 +1114,10 @@ impl<'a, M> Ctx<'a, M> {
         self.now
     }
 
-    /// This node's random stream, derived from the run's seed.
-    pub fn rng(&mut self) -> &mut Rng {
+    /// This node's random stream, derived from the run's seed. It implements `rand::Rng`:
+    /// draw with `rand::RngExt` (`random_range`, `random_bool`, `sample`) and
+    /// `rand::seq::IndexedRandom` (`choose`).
+    pub fn rng(&mut self) -> &mut SimRng {
         self.rng
     }
 
@@ -1133,97 +1154,57 @@ impl<'a, M> Ctx<'a, M> {
 // ANCHOR_END: ctx
 }
 mod rng {
-//! Seeded randomness for simulations.
+//! Seeded randomness for simulations, through the `rand` crate's traits.
 //!
 //! Every random choice in a run (a link's latency, a lost packet, a node's election timeout)
-//! comes from one of these generators, and every generator is derived from the run's single
-//! seed. That is what makes a run replayable: the same seed gives the same choices in the same
-//! order, on every machine and with every future version of the crate.
+//! comes from a generator derived from the run's single seed. That is what makes a run
+//! replayable: the same seed gives the same choices in the same order.
 //!
-//! We implement the generator ourselves rather than take `rand::rngs::StdRng`, because `StdRng`
-//! is documented as free to change its algorithm between releases: an upgrade would silently
-//! change every checked-in figure. The algorithms here are fixed: SplitMix64 (Steele, Lea and
-//! Flood, OOPSLA 2014) to expand a seed, and xoshiro256** (Blackman and Vigna, 2018) for the
-//! stream itself. Both are tiny, fast and well studied; neither is cryptographic.
+//! Protocol code draws with the API a Rust programmer already knows: `ctx.rng()` is a
+//! [`SimRng`], which implements `rand::Rng` and `rand::SeedableRng`, so a handler writes
+//! `ctx.rng().random_range(150..=300)`, `random_bool(p)`, `items.choose(ctx.rng())` or
+//! `ctx.rng().sample(distribution)` with `rand::RngExt` and `rand::seq::IndexedRandom` in scope.
+//!
+//! Reproducibility is a promise about two things, the generator and the algorithms that turn
+//! its bits into values, and we lean on the `rand` project's written policy for both (The Rust
+//! Rand Book, "Reproducibility"). The generator is `rand::rngs::Xoshiro256PlusPlus` (Blackman
+//! and Vigna, ACM TOMS 2021; seeded through SplitMix64, Steele, Lea and Flood, OOPSLA 2014), one of
+//! rand's *named portable* generators, not `StdRng` or `SmallRng`, which rand documents as free
+//! to change algorithm in any release. For portable items rand promises the same values on every
+//! platform and across patch releases; a minor release (0.10 to 0.11) may change values and
+//! must say so in its changelog. So `code/Cargo.toml` asks for rand 0.10 (patch releases only),
+//! and `value_stability` below pins a few draws of every kind we use: an upgrade that changes
+//! them fails that test, and then every checked-in output must be regenerated on purpose.
+//!
+//! Indexes are portable too: rand samples a `usize` range, and chooses and shuffles, through
+//! 32-bit draws, so a 32-bit and a 64-bit machine make the same choices. One caveat remains:
+//! our floating-point transforms ([`Exponential`], [`StandardNormal`], log-normal and Pareto
+//! latencies) call std's `ln`, `cos`, `exp` and `powf`, whose last bit may differ between
+//! platforms' maths libraries. The checked-in outputs come from x86-64 Linux.
+//!
+//! The exponential and normal distributions live in `rand_distr`, which the Rust playground does
+//! not offer, so the two we need are small types here implementing `rand::distr::Distribution`.
+
+use std::f64::consts::TAU;
+
+use rand::distr::{Distribution, OpenClosed01};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt, SeedableRng};
 
 // ANCHOR: rng
-/// A deterministic pseudo-random generator (xoshiro256**), seeded through SplitMix64.
-#[derive(Clone, Debug)]
-pub struct Rng {
-    /// The generator's state. Invariant: never all zero (SplitMix64 output guarantees it).
-    s: [u64; 4],
+/// The simulator's generator: rand's portable xoshiro256++, seeded through SplitMix64.
+pub type SimRng = Xoshiro256PlusPlus;
+
+/// The stream of sub-component `stream` (a node, the network, a fault schedule) of the run
+/// `seed`. Different streams of one seed are unrelated, so a random choice added to one node's
+/// code does not shift the draws of any other node.
+pub fn rng_stream(seed: u64, stream: u64) -> SimRng {
+    let mut state = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
+    SimRng::seed_from_u64(splitmix64(&mut state))
 }
 
-impl Rng {
-    /// A generator for `seed`. Different seeds give unrelated streams.
-    pub fn new(seed: u64) -> Rng {
-        let mut sm = seed;
-        let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-        ];
-        Rng { s }
-    }
-
-    /// An independent stream for a sub-component (a node, the network), derived from one seed.
-    pub fn derive(seed: u64, stream: u64) -> Rng {
-        let mut sm = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
-        Rng::new(splitmix64(&mut sm))
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
-    }
-
-    /// A uniform float in `[0, 1)` with 53 random bits.
-    pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// A uniform integer in `[lo, hi)`. Panics if the range is empty.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        assert!(lo < hi, "empty range {lo}..{hi}");
-        // Lemire's multiply-shift: unbiased enough for simulation (bias < 2^-64 * span).
-        let span = hi - lo;
-        lo + ((self.next_u64() as u128 * span as u128) >> 64) as u64
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.f64() < p
-    }
-
-    /// An exponentially distributed sample with the given mean (inverse-CDF method).
-    pub fn exponential(&mut self, mean: f64) -> f64 {
-        // 1 - f64() lies in (0, 1], so the logarithm is finite.
-        -mean * (1.0 - self.f64()).ln()
-    }
-
-    /// A standard normal sample (Box-Muller transform).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.f64();
-        let u2 = self.f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    /// A uniformly chosen element of a non-empty slice.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.range(0, items.len() as u64) as usize]
-    }
-}
-
-/// One step of SplitMix64: a good way to turn one 64-bit seed into many well-mixed words.
+/// One step of SplitMix64: it mixes `seed ^ stream` so that nearby inputs seed unrelated
+/// generators.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -1232,6 +1213,36 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 // ANCHOR_END: rng
+
+// ANCHOR: distributions
+/// The exponential distribution with mean `mean` (memoryless waiting times: think times,
+/// arrivals of a Poisson process, queueing delay), sampled by inverting its CDF.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Exponential {
+    pub mean: f64,
+}
+
+impl Distribution<f64> for Exponential {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        // A uniform draw in (0, 1], so that the logarithm is finite.
+        let u: f64 = rng.sample(OpenClosed01);
+        -self.mean * u.ln()
+    }
+}
+
+/// The standard normal distribution (mean 0, standard deviation 1), by the Box-Muller
+/// transform. Named as in `rand_distr`, so that code moving there changes only an import.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StandardNormal;
+
+impl Distribution<f64> for StandardNormal {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let u1: f64 = rng.sample(OpenClosed01);
+        let u2: f64 = rng.random();
+        (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
+    }
+}
+// ANCHOR_END: distributions
 
 }
 mod time {
@@ -1508,7 +1519,7 @@ use super::faults::{Fault, FaultSchedule};
 use super::metrics::Metrics;
 use super::network::{DropReason, Fate, LinkConfig, Network};
 use super::process::{Ctx, Effect, NodeId, Process, TimerId};
-use super::rng::Rng;
+use super::rng::{SimRng, rng_stream};
 use super::time::Time;
 use super::trace::{Recorder, TraceEvent, TraceKind, TraceLevel};
 
@@ -1578,7 +1589,7 @@ struct Node<P: Process> {
     state: NodeState,
     /// What the node had on disk when it last crashed.
     disk: Option<P::Durable>,
-    rng: Rng,
+    rng: SimRng,
     clock: Clock,
     /// For each timer id, the sequence number of its pending event (0 = none). A timer event
     /// whose sequence number no longer matches was reset or cancelled, and is ignored.
@@ -1630,7 +1641,7 @@ pub struct Sim<P: Process> {
     queue: BinaryHeap<Entry<P::Msg>>,
     nodes: Vec<Node<P>>,
     network: Network,
-    net_rng: Rng,
+    net_rng: SimRng,
     stats: NetStats,
     metrics: Metrics,
     /// Reused for every handler call, so the hot path does not allocate.
@@ -1656,7 +1667,7 @@ impl<P: Process> Sim<P> {
             queue: BinaryHeap::new(),
             nodes: Vec::with_capacity(processes.len()),
             network: Network::new(link),
-            net_rng: Rng::derive(seed, 0),
+            net_rng: rng_stream(seed, 0),
             stats: NetStats::default(),
             metrics: Metrics::default(),
             effects: Vec::new(),
@@ -1670,7 +1681,7 @@ impl<P: Process> Sim<P> {
                 process: Some(process),
                 state: NodeState::Up,
                 disk: None,
-                rng: Rng::derive(seed, i as u64 + 1),
+                rng: rng_stream(seed, i as u64 + 1),
                 clock: Clock::default(),
                 timers: Vec::new(),
                 deferred: Vec::new(),
@@ -2147,11 +2158,11 @@ impl<P: Process> Sim<P> {
 
 pub use campaign::{Campaign, CampaignReport};
 pub use clock::Clock;
-pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError, shuffle};
+pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError};
 pub use metrics::{Histogram, Metrics};
 pub use network::{DropReason, Fate, Latency, LinkConfig, Network};
 pub use process::{Ctx, Effect, NodeId, Process, TimerId};
-pub use rng::Rng;
+pub use rng::{Exponential, SimRng, StandardNormal, rng_stream};
 pub use time::{Time, nanos, parse_duration};
 pub use trace::{Fnv64, TraceEvent, TraceKind, TraceLevel};
 pub use world::{InvariantViolation, NetStats, NodeState, Sim};
