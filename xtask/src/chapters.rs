@@ -191,13 +191,22 @@ fn is_numbered_item(line: &str) -> bool {
     digits > 0 && l[digits..].starts_with(". ")
 }
 
-/// Every `exercise_<name>` word of `text`.
+/// Every `exercise_<name>` word of `text`, except file names (`exercise_gossip.rs`).
 fn exercise_names(text: &str) -> Vec<String> {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    text.split(|c: char| !word(c))
-        .filter(|w| w.starts_with("exercise_") && w.len() > "exercise_".len())
-        .map(str::to_string)
-        .collect()
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("exercise_") {
+        let preceded_by_word = rest[..start].chars().next_back().is_some_and(word);
+        let tail = &rest[start..];
+        let len = tail.find(|c: char| !word(c)).unwrap_or(tail.len());
+        let (name, after) = tail.split_at(len);
+        if !preceded_by_word && name.len() > "exercise_".len() && !after.starts_with(".rs") {
+            names.push(name.to_string());
+        }
+        rest = after;
+    }
+    names
 }
 
 /// What `f` lacks, one message per shortfall (empty: the chapter meets the bar).
@@ -446,5 +455,12 @@ sequenceDiagram
         let src = "#[test]\n#[ignore = \"x \\\n y\"]\nfn exercise_a() {}\n\
                    fn exercise_not_a_test() {}\n#[test]\nfn other() {}\n";
         assert_eq!(test_functions(src), vec!["exercise_a"]);
+    }
+
+    #[test]
+    fn file_names_are_not_test_names() {
+        let text =
+            "In `exercise_gossip.rs`, run `--lib exercise_gossip_detection`; not my_exercise_x.";
+        assert_eq!(exercise_names(text), vec!["exercise_gossip_detection"]);
     }
 }

@@ -20,9 +20,16 @@
 //!   list with its reason.
 //!
 //! **What is skipped**, and said so in the report: a template with a `<placeholder>`; a command
-//! listed in [`NOT_RUN`]; and `cargo run --release -p uds --example NAME -- --write DIR` for an
-//! experiment that declares outputs, because `check-outputs` runs exactly that program with
-//! exactly those arguments and compares what it writes.
+//! listed in [`NOT_RUN`]; and `cargo run --release -p uds --example NAME`, with no arguments or
+//! only `-- --write DIR`, for an experiment that declares outputs, because `check-outputs` runs
+//! exactly that program with its default arguments and compares what it writes.
+//!
+//! **What is listed rather than run**: a `cargo test --release` command with no environment
+//! assignment and nothing after `--` but output options (`--nocapture`). Every test it selects
+//! runs, as written, in the `cargo test --workspace --release` step of `cargo xtask test`, so
+//! running it again would only repeat minutes of campaigns. The check runs it with `--list`
+//! appended instead, which builds the same target and must list at least one test. Commands with
+//! `--ignored` (exercise tests) or with `UDS_SEEDS=...`-style assignments run in full.
 //!
 //! **How the rest run.** Each distinct command runs once, from the repository root, with the
 //! page's environment assignments, `UDS_EXERCISE=solution` (so an exercise test checks the
@@ -308,9 +315,25 @@ fn split(text: &str) -> Option<Cargo> {
 /// What the check does with a command.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
+    /// Run the tests: they are not run elsewhere as written (an environment assignment, or
+    /// `--ignored`).
     Test(Cargo),
+    /// List the tests the command selects: each one also runs, unchanged, in `cargo test
+    /// --workspace --release`.
+    List(Cargo),
     Run(Cargo),
     Skip(String),
+}
+
+/// Whether `cargo test` with these arguments runs nothing that `cargo test --workspace
+/// --release` (a step of `cargo xtask test`) does not run already in the same way: no
+/// environment assignment (`UDS_SEEDS`, `UDS_FIRST_SEED` change what a campaign runs), and
+/// nothing after `--` but output options (so no `--ignored`, which selects the exercise tests).
+fn runs_in_the_suite(cmd: &Cargo, after: &[String]) -> bool {
+    const OUTPUT_ONLY: &[&str] = &["--", "--nocapture", "--show-output", "--quiet", "-q"];
+    cmd.env.is_empty()
+        && cmd.args.iter().any(|a| a == "--release")
+        && after.iter().all(|a| OUTPUT_ONLY.contains(&a.as_str()))
 }
 
 pub const NARROW: &str = "builds every test target of the package (40-55 s after an edit \
@@ -352,10 +375,12 @@ pub fn plan(found: &Found, experiments: &BTreeSet<String>) -> std::result::Resul
                     .iter()
                     .any(|p| a.starts_with(p))
             });
-            if narrow {
-                Ok(Plan::Test(cmd))
-            } else {
+            if !narrow {
                 Err(NARROW.into())
+            } else if runs_in_the_suite(&cmd, after) {
+                Ok(Plan::List(cmd))
+            } else {
+                Ok(Plan::Test(cmd))
             }
         }
         "run" => {
@@ -380,14 +405,14 @@ pub fn plan(found: &Found, experiments: &BTreeSet<String>) -> std::result::Resul
                 .and_then(|i| flags.get(i + 1));
             if let Some(name) = example
                 && experiments.contains(name)
-                && after.len() == 3
-                && after[1] == "--write"
+                && (after.is_empty() || (after.len() == 3 && after[1] == "--write"))
             {
                 let mut expected = vec!["run", "--release", "-p", "uds", "--example", name];
                 expected.sort_unstable();
                 if sorted == expected {
                     return Ok(Plan::Skip(format!(
-                        "check-outputs runs `{name} --write <dir>` and compares what it writes"
+                        "check-outputs runs `{name}` with its default arguments (and \
+                         `--write <dir>`) and compares what it writes"
                     )));
                 }
             }
@@ -403,7 +428,7 @@ pub fn plan(found: &Found, experiments: &BTreeSet<String>) -> std::result::Resul
 impl Plan {
     fn cargo(&self) -> Option<&Cargo> {
         match self {
-            Plan::Test(c) | Plan::Run(c) => Some(c),
+            Plan::Test(c) | Plan::List(c) | Plan::Run(c) => Some(c),
             Plan::Skip(_) => None,
         }
     }
@@ -452,7 +477,7 @@ impl Plan {
         ];
         const TARGETS: &[&str] = &["--lib", "--test", "--example", "--bench", "--bin"];
         let (kind, c) = match self {
-            Plan::Test(c) => ("test", c),
+            Plan::Test(c) | Plan::List(c) => ("test", c),
             Plan::Run(c) => ("build", c),
             Plan::Skip(_) => return None,
         };
@@ -508,6 +533,12 @@ fn execute(plan: &Plan, root: &Path) -> Result<String> {
     let tmp = TempDir::new("uds-check-exercises")?;
     let write_dir = tmp.path().join("write");
     let mut args = c.args.clone();
+    if let Plan::List(_) = plan {
+        if !args.iter().any(|a| a == "--") {
+            args.push("--".into());
+        }
+        args.push("--list".into());
+    }
     let mut writes = false;
     if let Some(i) = args.iter().position(|a| a == "--write")
         && i + 1 < args.len()
@@ -566,11 +597,23 @@ fn execute(plan: &Plan, root: &Path) -> Result<String> {
             let passed = tests_passed(&stdout).map_err(|e| format!("{e}\n      {}", tail()))?;
             Ok(format!("{passed} passed"))
         }
+        Plan::List(_) => {
+            let listed = tests_listed(&stdout);
+            if listed == 0 {
+                return Err("lists no test: the command names a test that does not exist".into());
+            }
+            Ok(format!("{listed} listed"))
+        }
         _ if writes && util::files_under(&write_dir).is_empty() => {
             Err("it was given `--write` but wrote no file".into())
         }
         _ => Ok(String::new()),
     }
+}
+
+/// The number of tests in the output of `cargo test ... -- --list` (lines `name: test`).
+pub fn tests_listed(stdout: &str) -> usize {
+    stdout.lines().filter(|l| l.ends_with(": test")).count()
 }
 
 /// The number of tests passed according to `cargo test`'s `test result:` lines; an error if
@@ -678,6 +721,41 @@ Run `cargo test -p uds --release` for everything, and
         };
         assert_eq!(c.env, vec![("UDS_SEEDS".into(), "10".into())]);
         assert!(matches!(&p[6].1, Ok(Plan::Run(_))));
+    }
+
+    #[test]
+    fn a_test_the_suite_already_runs_is_listed_not_run_again() {
+        let page = "## Exercises\n\n1. Run `cargo test -p uds --release --test ch08_time`,\n\
+                    `cargo test -p uds --release --test c x -- --nocapture`,\n\
+                    `UDS_SEEDS=5 cargo test -p uds --release --test c`,\n\
+                    `cargo test -p uds --release --lib exercise_x -- --ignored` and\n\
+                    `cargo test -p uds --lib x`.\n";
+        let kinds: Vec<&str> = plans(page)
+            .iter()
+            .map(|(_, p)| match p {
+                Ok(Plan::List(_)) => "list",
+                Ok(Plan::Test(_)) => "test",
+                _ => "other",
+            })
+            .collect();
+        // Listed: the suite runs them as written. Run: a changed campaign, an exercise test
+        // (only run with --ignored), and a debug build the release suite does not make.
+        assert_eq!(kinds, ["list", "list", "test", "test", "test"]);
+        let out = "a::b: test\nc: test\n\n2 tests, 0 benchmarks\n";
+        assert_eq!(tests_listed(out), 2);
+        assert_eq!(tests_listed("\n0 tests, 0 benchmarks\n"), 0);
+    }
+
+    #[test]
+    fn an_experiment_run_with_its_default_arguments_is_left_to_check_outputs() {
+        let page = "## Exercises\n\n1. Run `cargo run --release -p uds --example demo` and\n\
+                    `cargo run --release -p uds --example demo -- --seed 2`.\n";
+        let p = plans(page);
+        assert!(
+            matches!(&p[0].1, Ok(Plan::Skip(r)) if r.contains("check-outputs")),
+            "{p:?}"
+        );
+        assert!(matches!(&p[1].1, Ok(Plan::Run(_))), "{p:?}");
     }
 
     #[test]

@@ -34,7 +34,8 @@ const TOOLS: [(&str, &str, &str); 2] = [
     ("mdbook-mermaid", "0.17.1", "mdbook-mermaid 0.17.1"),
 ];
 
-/// `.tools/` in the repository: other tools that are installed per clone (actionlint).
+/// `.tools/` in the repository, where earlier versions of this crate installed mdBook: its
+/// binaries, if of the pinned version, seed the cache instead of a rebuild from source.
 pub fn tools_dir() -> PathBuf {
     repo_root().join(".tools")
 }
