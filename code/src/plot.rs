@@ -161,6 +161,8 @@ impl Chart {
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 16))
             .light_line_style(RGBColor(235, 235, 235))
@@ -204,6 +206,21 @@ impl Chart {
     }
 }
 
+/// A tick label as a reader writes the number: `50`, not `50.0`; `0.25`; `1e-5` for tiny ones.
+fn tick_label(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    if v.abs() < 0.01 {
+        return format!("{v:e}");
+    }
+    if v == v.round() && v.abs() < 1e15 {
+        return format!("{}", v as i64);
+    }
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The smallest and largest value, or (0, 1) for no values.
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
@@ -243,6 +260,18 @@ mod tests {
         for text in ["Title here", "x (ms)", "y (count)", "first", "second"] {
             assert!(a.contains(text), "missing {text}");
         }
+    }
+
+    #[test]
+    fn tick_labels_drop_needless_zeros() {
+        let labels: Vec<String> = [0.0, 50.0, 0.25, 1.5, 100.0, 0.001, -2.0, 0.1 + 0.2]
+            .into_iter()
+            .map(tick_label)
+            .collect();
+        assert_eq!(
+            labels,
+            ["0", "50", "0.25", "1.5", "100", "1e-3", "-2", "0.3"]
+        );
     }
 
     #[test]
