@@ -191,13 +191,21 @@ fn is_numbered_item(line: &str) -> bool {
     digits > 0 && l[digits..].starts_with(". ")
 }
 
-/// Every `exercise_<name>` word of `text`.
+/// Every `exercise_<name>` word of `text`, except file names such as `exercise_gossip.rs`.
 fn exercise_names(text: &str) -> Vec<String> {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    text.split(|c: char| !word(c))
-        .filter(|w| w.starts_with("exercise_") && w.len() > "exercise_".len())
-        .map(str::to_string)
-        .collect()
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("exercise_") {
+        let after = &rest[start..];
+        let len = after.find(|c: char| !word(c)).unwrap_or(after.len());
+        let starts_word = !rest[..start].ends_with(word);
+        if starts_word && len > "exercise_".len() && !after[len..].starts_with(".rs") {
+            names.push(after[..len].to_string());
+        }
+        rest = &after[len..];
+    }
+    names
 }
 
 /// What `f` lacks, one message per shortfall (empty: the chapter meets the bar).
@@ -439,6 +447,12 @@ sequenceDiagram
         assert_eq!(s.len(), 2, "{s:#?}");
         assert!(s[0].starts_with("no runnable listing"));
         assert!(s[1].starts_with("2 exercise(s)"));
+    }
+
+    #[test]
+    fn exercise_names_are_words_but_not_file_names() {
+        let text = "run `exercise_a` in `exercise_b.rs`, not my_exercise_c; exercise_ alone";
+        assert_eq!(exercise_names(text), vec!["exercise_a"]);
     }
 
     #[test]
