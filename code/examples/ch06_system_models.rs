@@ -21,14 +21,14 @@ use uds::sim::Fnv64;
 struct Args {
     #[command(flatten)]
     common: ExperimentArgs,
-    /// Virtual time each run lasts, in minutes.
-    #[arg(long, default_value_t = 60)]
+    /// Virtual time each run lasts, in minutes (at most a week).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10_080))]
     minutes: u64,
-    /// Time between pings, in milliseconds.
-    #[arg(long, default_value_t = 100)]
+    /// Time between pings, in milliseconds (at most a minute).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     period_ms: u64,
-    /// Global stabilisation time of the partially synchronous model, in minutes.
-    #[arg(long, default_value_t = 30)]
+    /// Global stabilisation time of the partially synchronous model, in minutes (at most a year).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=525_600))]
     gst_minutes: u64,
 }
 

@@ -169,7 +169,7 @@ impl Detector for FixedTimeout {
 pub struct PhiConfig {
     /// Suspect when φ exceeds this. Must be in (0, 300].
     pub threshold: f64,
-    /// How many inter-arrival times to keep (the paper and Akka use 1,000).
+    /// How many inter-arrival times to keep (Akka's default `max-sample-size` is 1,000).
     pub window: usize,
     /// Floor on the estimated standard deviation. Must be positive.
     pub min_stddev: Duration,
@@ -181,8 +181,8 @@ pub struct PhiConfig {
 }
 
 impl PhiConfig {
-    /// The paper's window of 1,000 samples, a 10 ms floor on σ, and heartbeats expected every
-    /// `interval`, with threshold `threshold`.
+    /// A window of 1,000 samples (Akka's default), a 10 ms floor on σ, and heartbeats expected
+    /// every `interval`, with threshold `threshold`.
     pub fn new(threshold: f64, interval: Duration) -> PhiConfig {
         PhiConfig {
             threshold,
@@ -1304,10 +1304,10 @@ pub mod window {
 //! A sliding window of heartbeat inter-arrival times, with their running mean and variance.
 //!
 //! The accrual detector estimates the distribution of the time between heartbeats from the
-//! last `capacity` samples (Hayashibara et al. 2004 use 1,000 in their experiments, and so
-//! does Akka's default `max-sample-size`). Recomputing a mean and a variance over a thousand samples on every
-//! heartbeat would be wasteful, so the window keeps two running sums, of the samples and of
-//! their squares, and adjusts them as a sample enters and the oldest one leaves.
+//! last `capacity` samples (Akka's default `max-sample-size` keeps 1,000). Recomputing a mean
+//! and a variance over a thousand samples on every heartbeat would be wasteful, so the window
+//! keeps two running sums, of the samples and of their squares, and adjusts them as a sample
+//! enters and the oldest one leaves.
 //!
 //! Running sums in floating point drift: subtract a sample that was added a million updates
 //! ago and the rounding errors of every update in between stay behind. We avoid that entirely

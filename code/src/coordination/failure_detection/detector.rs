@@ -58,7 +58,7 @@ impl Detector for FixedTimeout {
 pub struct PhiConfig {
     /// Suspect when φ exceeds this. Must be in (0, 300].
     pub threshold: f64,
-    /// How many inter-arrival times to keep (the paper and Akka use 1,000).
+    /// How many inter-arrival times to keep (Akka's default `max-sample-size` is 1,000).
     pub window: usize,
     /// Floor on the estimated standard deviation. Must be positive.
     pub min_stddev: Duration,
@@ -70,8 +70,8 @@ pub struct PhiConfig {
 }
 
 impl PhiConfig {
-    /// The paper's window of 1,000 samples, a 10 ms floor on σ, and heartbeats expected every
-    /// `interval`, with threshold `threshold`.
+    /// A window of 1,000 samples (Akka's default), a 10 ms floor on σ, and heartbeats expected
+    /// every `interval`, with threshold `threshold`.
     pub fn new(threshold: f64, interval: Duration) -> PhiConfig {
         PhiConfig {
             threshold,

@@ -1,10 +1,10 @@
 //! A sliding window of heartbeat inter-arrival times, with their running mean and variance.
 //!
 //! The accrual detector estimates the distribution of the time between heartbeats from the
-//! last `capacity` samples (Hayashibara et al. 2004 use 1,000 in their experiments, and so
-//! does Akka's default `max-sample-size`). Recomputing a mean and a variance over a thousand samples on every
-//! heartbeat would be wasteful, so the window keeps two running sums, of the samples and of
-//! their squares, and adjusts them as a sample enters and the oldest one leaves.
+//! last `capacity` samples (Akka's default `max-sample-size` keeps 1,000). Recomputing a mean
+//! and a variance over a thousand samples on every heartbeat would be wasteful, so the window
+//! keeps two running sums, of the samples and of their squares, and adjusts them as a sample
+//! enters and the oldest one leaves.
 //!
 //! Running sums in floating point drift: subtract a sample that was added a million updates
 //! ago and the rounding errors of every update in between stay behind. We avoid that entirely
