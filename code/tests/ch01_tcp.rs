@@ -32,7 +32,8 @@ async fn garbage_on_the_wire_closes_that_connection_and_nothing_else() {
     let config = small();
     let total = tour::total_requests(&config);
     let cluster = Cluster::start(tour::nodes(&config), 7).await.unwrap();
-    // A frame claiming to be 4 GiB, and a well-sized frame of bytes that are not JSON.
+    // A frame claiming to be 4 GiB, a well-sized frame of bytes that are not JSON, and a
+    // well-formed request signed by a node that does not exist (the server would reply to it).
     let mut huge = TcpStream::connect(cluster.addr(tour::SERVER))
         .await
         .unwrap();
@@ -42,8 +43,15 @@ async fn garbage_on_the_wire_closes_that_connection_and_nothing_else() {
         .unwrap();
     junk.write_all(&5u32.to_be_bytes()).await.unwrap();
     junk.write_all(b"{oops").await.unwrap();
+    let mut stranger = TcpStream::connect(cluster.addr(tour::SERVER))
+        .await
+        .unwrap();
+    let forged = br#"{"from":99,"msg":{"Request":{"id":5,"attempt":1}}}"#;
+    let len = u32::try_from(forged.len()).unwrap();
+    stranger.write_all(&len.to_be_bytes()).await.unwrap();
+    stranger.write_all(forged).await.unwrap();
     let done =
-        |m: &uds::sim::Metrics| m.counter("completed") == total && m.counter("bad_frames") == 2;
+        |m: &uds::sim::Metrics| m.counter("completed") == total && m.counter("bad_frames") == 3;
     assert!(
         cluster.wait_until(done, Duration::from_secs(30)).await,
         "{:?}",

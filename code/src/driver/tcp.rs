@@ -200,7 +200,13 @@ where
         let slot = &mut self.nodes[id.0];
         let (inbox, rx) = mpsc::unbounded_channel();
         let (control, control_rx) = mpsc::unbounded_channel();
-        let accept = tokio::spawn(accept_loop::<P::Msg>(listener, inbox, self.metrics.clone()));
+        let nodes = self.addrs.len();
+        let accept = tokio::spawn(accept_loop::<P::Msg>(
+            listener,
+            inbox,
+            self.metrics.clone(),
+            nodes,
+        ));
         let stream = (slot.incarnation << 32) | (id.0 as u64 + 1);
         let node = Node {
             id,
@@ -380,22 +386,26 @@ async fn accept_loop<M>(
     listener: TcpListener,
     inbox: mpsc::UnboundedSender<(NodeId, M)>,
     metrics: Arc<Mutex<Metrics>>,
+    nodes: usize,
 ) where
     M: DeserializeOwned + Send + 'static,
 {
     let mut readers = JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
-        readers.spawn(read_frames(stream, inbox.clone(), metrics.clone()));
+        readers.spawn(read_frames(stream, inbox.clone(), metrics.clone(), nodes));
         while readers.try_join_next().is_some() {} // reap finished readers
     }
 }
 
 // ANCHOR: read_frames
 /// Reads length-prefixed JSON frames until the peer closes or sends something malformed.
+/// The sender's name is checked here, at the edge: a node replies to `from`, and a reply to a
+/// node that does not exist would be a protocol bug (a panic), not a network error.
 async fn read_frames<M>(
     mut stream: TcpStream,
     inbox: mpsc::UnboundedSender<(NodeId, M)>,
     metrics: Arc<Mutex<Metrics>>,
+    nodes: usize,
 ) where
     M: DeserializeOwned,
 {
@@ -412,6 +422,9 @@ async fn read_frames<M>(
             match stream.read_exact(&mut buf).await {
                 Err(_) => return, // closed mid-frame
                 Ok(_) => match serde_json::from_slice::<Envelope<M>>(&buf) {
+                    Ok(env) if env.from.0 >= nodes => {
+                        Some(format!("frame from unknown node {}", env.from))
+                    }
                     Ok(env) => {
                         if inbox.send((env.from, env.msg)).is_err() {
                             return; // the node is gone
