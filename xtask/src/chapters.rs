@@ -69,19 +69,7 @@ pub fn check_chapters() -> Result {
             failures.push(format!("{}: {m}", link.path));
         }
     }
-    if failures.is_empty() {
-        println!("check-chapters: OK");
-        Ok(())
-    } else {
-        for f in &failures {
-            println!("  {f}");
-        }
-        Err(format!(
-            "check-chapters: {} shortfall(s), listed above",
-            failures.len()
-        )
-        .into())
-    }
+    util::report("check-chapters", &failures, "shortfall(s)")
 }
 
 /// What a page has, as counted from its Markdown.

@@ -106,7 +106,7 @@ pub fn check_exercises() -> Result {
         if let Err(e) = util::run(Command::new("cargo").current_dir(&root).args(args)) {
             // Nothing can run; the problems found on the pages are reported too.
             problems.push(format!("the build the commands need failed: {e}"));
-            return report(&problems);
+            return util::report("check-exercises", &problems, "problem(s)");
         }
     }
     println!("{:>7}  {:<8} command (where)", "seconds", "result");
@@ -136,22 +136,7 @@ pub fn check_exercises() -> Result {
         runs.len(),
         started.elapsed().as_secs_f64()
     );
-    report(&problems)
-}
-
-fn report(problems: &[String]) -> Result {
-    if problems.is_empty() {
-        println!("check-exercises: OK");
-        return Ok(());
-    }
-    for p in problems {
-        println!("  {p}");
-    }
-    Err(format!(
-        "check-exercises: {} problem(s), listed above",
-        problems.len()
-    )
-    .into())
+    util::report("check-exercises", &problems, "problem(s)")
 }
 
 /// A command found on a page.

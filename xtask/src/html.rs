@@ -25,19 +25,7 @@ pub fn check_html() -> Result {
         }
     }
     println!("check-html: {} pages in {}", pages.len(), util::rel(&site));
-    if problems.is_empty() {
-        println!("check-html: OK");
-        Ok(())
-    } else {
-        for p in &problems {
-            println!("  {p}");
-        }
-        Err(format!(
-            "check-html: {} unexpanded directive(s), listed above",
-            problems.len()
-        )
-        .into())
-    }
+    util::report("check-html", &problems, "unexpanded directive(s)")
 }
 
 /// Every `.html` file of the built site, sorted.

@@ -36,19 +36,7 @@ pub fn check_listings() -> Result {
         stats.rust_fences,
         stats.includes
     );
-    if problems.is_empty() {
-        println!("check-listings: OK");
-        Ok(())
-    } else {
-        for p in &problems {
-            println!("  {p}");
-        }
-        Err(format!(
-            "check-listings: {} problem(s), listed above",
-            problems.len()
-        )
-        .into())
-    }
+    util::report("check-listings", &problems, "problem(s)")
 }
 
 #[derive(Default)]

@@ -38,6 +38,19 @@ pub fn show(cmd: &Command) -> String {
     s
 }
 
+/// How a check ends: `{check}: OK`, or each problem on its own line and an error that counts
+/// them as `what` (e.g. "problem(s)").
+pub fn report(check: &str, problems: &[String], what: &str) -> Result {
+    if problems.is_empty() {
+        println!("{check}: OK");
+        return Ok(());
+    }
+    for p in problems {
+        println!("  {p}");
+    }
+    Err(format!("{check}: {} {what}, listed above", problems.len()).into())
+}
+
 /// Runs `cmd` with inherited stdio, echoing it first; an error if it fails or exits non-zero.
 pub fn run(cmd: &mut Command) -> Result {
     println!("$ {}", show(cmd));

@@ -276,15 +276,7 @@ pub fn check_browser() -> Result {
         started.elapsed().as_secs_f64(),
         runnable_time.as_secs_f64()
     );
-    if problems.is_empty() {
-        println!("check-browser: OK");
-        Ok(())
-    } else {
-        for p in &problems {
-            println!("  {p}");
-        }
-        Err(format!("check-browser: {} problem(s), listed above", problems.len()).into())
-    }
+    util::report("check-browser", &problems, "problem(s)")
 }
 
 /// The sideways-scroll judgement on the planted page [`widths::FIXTURE`]: its four wide elements

@@ -21,16 +21,21 @@ use std::time::Duration;
 /// The line typed into each editor.
 pub const TYPED: &str = "// typed by check-browser\n";
 
+/// Helpers of the two steps below, defined on the page before each (as globals, so that a
+/// second definition replaces the first): `sleep(ms)`, and `copyVia(button)`, which clicks a
+/// Copy button and returns what it put on the clipboard.
+const HELPERS: &str = r#"globalThis.sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+globalThis.copyVia = async (button) => {
+  await navigator.clipboard.writeText('(Copy put nothing on the clipboard)');
+  button.focus(); // as a mouse click would: the editor loses the focus
+  button.click();
+  await sleep(100);
+  return navigator.clipboard.readText();
+};
+"#;
+
 /// Step 1 and the cursor placement, for block `I` (0-based) of `main pre.playground`.
 const BEFORE_EDIT: &str = r#"(async (i, typed) => {
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const copyVia = async (button) => {
-    await navigator.clipboard.writeText('(Copy put nothing on the clipboard)');
-    button.focus(); // as a mouse click would: the editor loses the focus
-    button.click();
-    await sleep(100);
-    return navigator.clipboard.readText();
-  };
   const pre = document.querySelectorAll('main pre.playground')[i];
   const code = pre.querySelector('code');
   const editor = window.ace && code.classList.contains('ace_editor') ? window.ace.edit(code) : null;
@@ -57,14 +62,6 @@ const BEFORE_EDIT: &str = r#"(async (i, typed) => {
 
 /// Steps 2 (after typing) and 3.
 const AFTER_EDIT: &str = r#"(async (i) => {
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const copyVia = async (button) => {
-    await navigator.clipboard.writeText('(Copy put nothing on the clipboard)');
-    button.focus(); // as a mouse click would: the editor loses the focus
-    button.click();
-    await sleep(100);
-    return navigator.clipboard.readText();
-  };
   const pre = document.querySelectorAll('main pre.playground')[i];
   const code = pre.querySelector('code');
   const editor = window.ace.edit(code);
@@ -127,7 +124,7 @@ pub fn check_page(
         let before = eval(
             chrome,
             session,
-            format!("{BEFORE_EDIT}({i}, {})", json!(TYPED)),
+            format!("{HELPERS}{BEFORE_EDIT}({i}, {})", json!(TYPED)),
         )?;
         let text = before["text"].as_str().unwrap_or_default().to_string();
         let mut problems = Vec::new();
@@ -147,7 +144,7 @@ pub fn check_page(
                 ));
             }
             chrome.call(s, "Input.insertText", json!({ "text": TYPED }), long)?;
-            let after = eval(chrome, session, format!("{AFTER_EDIT}({i})"))?;
+            let after = eval(chrome, session, format!("{HELPERS}{AFTER_EDIT}({i})"))?;
             let expected = before["expected"].as_str().unwrap_or_default();
             if after["value"].as_str() != Some(expected) {
                 problems.push(format!(
