@@ -514,14 +514,8 @@ fn indent(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
-    // These build the playground project (its dependencies once, then only the program).
-    // They take turns: each writes the project's manifest from the programs in its folder.
-    static PROJECT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-    fn compile_and_run(code: &str, edition: &str) -> Result<String> {
-        let _turn = PROJECT.lock().unwrap_or_else(|e| e.into_inner());
-        super::compile_and_run(code, edition)
-    }
+    // These build the playground project (its dependencies once, then only the program);
+    // `Project::check` makes them take turns on its manifest.
 
     #[test]
     fn a_program_using_rand_compiles_and_runs() {
