@@ -545,21 +545,8 @@ fn execute(plan: &Plan, root: &Path) -> Result<String> {
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start `{}`: {e}", util::show(&cmd)))?;
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > LIMIT {
-            // The whole process group: cargo and the program it started.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // On time-out, the whole process group: cargo and the program it started.
+    let status = util::wait_limited(&mut child, LIMIT, true)?;
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     let tail = || {

@@ -452,17 +452,7 @@ fn run_limited(bin: &Path, out_dir: &Path) -> std::result::Result<f64, String> {
         .stderr(open(&stderr_path)?)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break Some(status);
-        }
-        if started.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = util::wait_limited(&mut child, RUN_LIMIT, false).map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
     let tail = |p: &Path| indent(&std::fs::read_to_string(p).unwrap_or_default(), 20);
     match status {

@@ -38,6 +38,33 @@ pub fn show(cmd: &Command) -> String {
     s
 }
 
+/// Waits for `child` at most `limit`; on time-out kills it (with `group`, its whole process
+/// group: a child spawned with `process_group(0)` and what it started) and returns `None`.
+pub fn wait_limited(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    group: bool,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if started.elapsed() > limit {
+            if group {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+            } else {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// How a check ends: `{check}: OK`, or each problem on its own line and an error that counts
 /// them as `what` (e.g. "problem(s)").
 pub fn report(check: &str, problems: &[String], what: &str) -> Result {
