@@ -14,6 +14,7 @@
 //!
 //! Problems are reported as `file:line: message`.
 
+use crate::markdown::{self, Block, Fence};
 use crate::util::{self, Result, repo_root};
 use std::path::Path;
 
@@ -46,57 +47,18 @@ pub(crate) struct Stats {
     includes: usize,
 }
 
-/// An opened fence: its character, length, info string and first line.
-struct Fence {
-    ch: char,
-    len: usize,
-    info: String,
-    line: usize,
-    body: Vec<(usize, String)>,
-}
-
 pub(crate) fn check_page(page: &Path, text: &str, problems: &mut Vec<String>, stats: &mut Stats) {
     let name = util::rel(page);
-    let mut open: Option<Fence> = None;
-    for (i, line) in text.lines().enumerate() {
-        let lineno = i + 1;
-        let trimmed = line.trim_start();
-        let fence_ch = trimmed.chars().next().filter(|c| *c == '`' || *c == '~');
-        let fence_len = fence_ch.map_or(0, |c| trimmed.chars().take_while(|x| *x == c).count());
-        if let Some(f) = open.as_mut() {
-            let closes = fence_ch == Some(f.ch)
-                && fence_len >= f.len
-                && trimmed[fence_len..].trim().is_empty();
-            if closes {
-                if let Some(f) = open.take() {
-                    check_fence(&name, &f, problems, stats);
-                }
-            } else {
-                f.body.push((lineno, line.to_string()));
-            }
-            continue;
+    for block in markdown::blocks(text) {
+        let Block::Fence(f) = block else { continue };
+        if f.closed {
+            check_fence(&name, &f, problems, stats);
+        } else {
+            problems.push(format!(
+                "{name}:{}: code fence `{}` is never closed",
+                f.line, f.info
+            ));
         }
-        if let Some(ch) = fence_ch
-            && fence_len >= 3
-        {
-            let info = trimmed[fence_len..].trim().to_string();
-            if ch == '`' && info.contains('`') {
-                continue; // inline code such as ```` ```rust ```` in prose, not a fence
-            }
-            open = Some(Fence {
-                ch,
-                len: fence_len,
-                info,
-                line: lineno,
-                body: Vec::new(),
-            });
-        }
-    }
-    if let Some(f) = open {
-        problems.push(format!(
-            "{name}:{}: code fence `{}` is never closed",
-            f.line, f.info
-        ));
     }
     for (lineno, directive) in find_directives(text) {
         check_directive(page, &name, lineno, &directive, problems, stats);
@@ -105,7 +67,7 @@ pub(crate) fn check_page(page: &Path, text: &str, problems: &mut Vec<String>, st
 
 fn check_fence(name: &str, f: &Fence, problems: &mut Vec<String>, stats: &mut Stats) {
     stats.fences += 1;
-    let lang = f.info.split([',', ' ', '\t']).next().unwrap_or("");
+    let lang = f.lang();
     if f.info.is_empty() {
         problems.push(format!(
             "{name}:{}: bare code fence: say what it holds (```text for program output; \
@@ -347,5 +309,14 @@ mod tests {
             &mut stats,
         );
         assert_eq!(problems.len(), 4, "{problems:#?}");
+        problems.clear();
+        check_page(
+            Path::new("/nonexistent/src/t.md"),
+            "text\n\n```text\nnever closed\n",
+            &mut problems,
+            &mut stats,
+        );
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].contains(":3: code fence `text` is never closed"));
     }
 }

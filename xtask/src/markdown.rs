@@ -12,6 +12,10 @@ use std::ops::Range;
 pub struct Fence {
     /// The info string (`text`, `rust,noplayground`, `mermaid`, ...).
     pub info: String,
+    /// The line of the opening fence (1-based).
+    pub line: usize,
+    /// Whether a closing fence was found (an unclosed one runs to the end of the page).
+    pub closed: bool,
     /// The lines inside the fence, with their line numbers.
     pub body: Vec<(usize, String)>,
 }
@@ -75,7 +79,8 @@ pub fn blocks(text: &str) -> Vec<Block> {
         let run = ch.map_or(0, |c| trimmed.chars().take_while(|x| *x == c).count());
         if let Some((fch, flen, f)) = fence.as_mut() {
             if ch == Some(*fch) && run >= *flen && trimmed[run..].trim().is_empty() {
-                if let Some((_, _, f)) = fence.take() {
+                if let Some((_, _, mut f)) = fence.take() {
+                    f.closed = true;
                     out.push(Block::Fence(f));
                 }
             } else {
@@ -96,6 +101,8 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 run,
                 Fence {
                     info,
+                    line: lineno,
+                    closed: false,
                     body: Vec::new(),
                 },
             ));
