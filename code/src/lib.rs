@@ -6,6 +6,7 @@
 //! chapter 1, [`coordination`] holds part II. [`exercise`] is how coding exercises are tested.
 
 pub mod appendix;
+pub mod communication;
 pub mod coordination;
 #[cfg(feature = "serde")]
 pub mod driver;

@@ -208,6 +208,10 @@ pub const PLAYGROUND_CRATES: &[(&str, &str)] = &[
         r#"{ version = "=1.0.229", features = ["derive"] }"#,
     ),
     ("tokio", r#"{ version = "=1.53.1", features = ["full"] }"#),
+    // Hashing and MACs for chapter 3's key schedule: the newest release lines, which the
+    // playground's daily top-crates list takes.
+    ("sha2", r#"{ version = "=0.11.1" }"#),
+    ("hmac", r#"{ version = "=0.13.0" }"#),
 ];
 
 /// One program to compile (and maybe run) as the playground would.

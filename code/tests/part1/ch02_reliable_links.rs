@@ -1,0 +1,1 @@
+//! Tests of reliable_links (being written).

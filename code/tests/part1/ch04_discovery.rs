@@ -1,0 +1,1 @@
+//! Tests of discovery (being written).
