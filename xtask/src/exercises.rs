@@ -323,7 +323,7 @@ fn runs_in_the_suite(cmd: &Cargo, after: &[String]) -> bool {
 
 pub const NARROW: &str = "builds every test target of the package (40-55 s after an edit \
      instead of about 13 s): name one, e.g. `--lib` for the unit tests in code/src or \
-     `--test NAME` for code/tests/NAME.rs";
+     `--test PART` for the tests of code/tests/PART/main.rs";
 
 /// The judgement on one found command (see the module doc); `Err` is a problem in the book.
 pub fn plan(found: &Found, experiments: &BTreeSet<String>) -> std::result::Result<Plan, String> {

@@ -37,7 +37,7 @@
 //! **Where it lives.** Beside `chain_replication` rather than inside it: `chain_replication` is
 //! bundled for the Rust playground on its own (`examples/ch10_craq.rs`), and this module needs
 //! `coordination::raft` and `coordination::linearizability` as well. The experiment
-//! (`examples/ch10_chain.rs`) and its tests (`tests/ch10_compare.rs`) use it.
+//! (`examples/ch10_chain.rs`) and its tests (`tests/part2/ch10_compare.rs`) use it.
 //!
 //! **Simplifications.** No failures; a client resends an unanswered request after
 //! [`RETRY_AFTER`] (a request lost in a leader change would otherwise block its client), which

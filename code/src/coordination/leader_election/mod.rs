@@ -30,7 +30,7 @@
 //! moves the decision to where the writes land: the storage has seen the new leader's larger
 //! token, so it refuses the old one. [`scenario`] stages both failures (the paused ex-leader
 //! and the slow-clocked ex-leader) and runs random pauses over many seeds; the tests in
-//! `code/tests/ch09_leader_election.rs` state the claims and check them.
+//! `code/tests/part2/ch09_leader_election.rs` state the claims and check them.
 //!
 //! **Invariants.** Lock service: at most one live lease per lock on its clock; tokens of new
 //! grants strictly increase; an expired lease is never renewed (both asserted). Storage with

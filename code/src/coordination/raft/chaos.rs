@@ -1,6 +1,6 @@
 //! One chaos run: a Raft cluster under a random nemesis and a hostile network, then judged.
 //!
-//! This is the unit of the chapter 10 campaign (`code/tests/ch10_raft_campaign.rs`). One seed
+//! This is the unit of the chapter 10 campaign (`code/tests/part2/ch10_raft_campaign.rs`). One seed
 //! fixes everything: the nemesis's schedule of crashes, restarts, pauses and partitions among
 //! the servers, every lost, duplicated and reordered message, every election timeout, and every
 //! client operation. A run has three phases:

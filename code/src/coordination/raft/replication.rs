@@ -21,7 +21,7 @@
 //! can still be overwritten by a leader of term 3 whose log lacks it, because voters compare
 //! last terms, not counts. The scenario test
 //! `figure_8_leader_does_not_commit_previous_term_entry_by_counting` replays it, and
-//! `code/tests/ch10_figure8_campaign.rs` shows that a campaign finds the bug when the rule is
+//! `code/tests/part2/ch10_figure8_campaign.rs` shows that a campaign finds the bug when the rule is
 //! switched off ([`CommitRule::CountAnyTerm`], a planted bug that exists only for that test).
 //!
 //! **Applying.** Every server applies committed entries in index order to its state machine.

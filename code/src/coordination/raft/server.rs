@@ -55,7 +55,7 @@ pub struct Config {
 // ANCHOR_END: config
 
 /// The leader's commit rule: the correct one, and a planted bug kept so that a test can show
-/// the campaign of `code/tests/ch10_figure8_campaign.rs` finds it. Never use the bug otherwise.
+/// the campaign of `code/tests/part2/ch10_figure8_campaign.rs` finds it. Never use the bug otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CommitRule {
     /// Commit the highest index stored on a majority only if its entry is from the leader's

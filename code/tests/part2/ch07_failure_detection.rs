@@ -153,7 +153,7 @@ fn a_crashed_sender_is_eventually_suspected_by_every_correct_monitor() {
         first_seed: 0,
         seeds: 300,
         threads: 0,
-        replay: "cargo test -p uds --release --test ch07_failure_detection \
+        replay: "cargo test -p uds --release --test part2 ch07_failure_detection \
                  a_crashed_sender_is_eventually_suspected (seed {seed})"
             .to_string(),
     }
@@ -315,7 +315,7 @@ fn gossip_membership_suspects_and_drops_crashed_members_at_every_correct_member(
         first_seed: 0,
         seeds: 100,
         threads: 0,
-        replay: "cargo test -p uds --release --test ch07_failure_detection \
+        replay: "cargo test -p uds --release --test part2 ch07_failure_detection \
                  gossip_membership (seed {seed})"
             .to_string(),
     }

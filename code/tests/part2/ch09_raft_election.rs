@@ -1,6 +1,6 @@
 //! Chapter 9's claims about leader election (Raft §5.2, §5.4.1, §9.3), on the simulator.
 //!
-//! `cargo test --release -p uds --test ch09_raft_election -- --nocapture`; `UDS_SEEDS=n`
+//! `cargo test --release -p uds --test part2 ch09_raft_election -- --nocapture`; `UDS_SEEDS=n`
 //! runs more seeds of the election campaign.
 
 use std::time::Duration;
@@ -59,7 +59,7 @@ fn election_safety_under_crashes_restarts_and_split_votes() {
         first_seed: 0,
         seeds: seeds(),
         threads: 0,
-        replay: "cargo test --release -p uds --test ch09_raft_election election_safety \
+        replay: "cargo test --release -p uds --test part2 ch09_raft_election::election_safety \
                  (seed {seed})"
             .into(),
     };

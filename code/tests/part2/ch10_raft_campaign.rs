@@ -2,7 +2,7 @@
 //! and reordering, over many seeds, with the safety invariants checked after every event and
 //! every client history checked for linearizability.
 //!
-//! `cargo test --release -p uds --test ch10_raft_campaign -- --nocapture` runs 1,000 seeds;
+//! `cargo test --release -p uds --test part2 ch10_raft_campaign -- --nocapture` runs 1,000 seeds;
 //! `UDS_SEEDS=100000` runs more, `UDS_FIRST_SEED=n` starts elsewhere, and
 //! `UDS_SEED=n ... replay_one_seed` replays one seed and prints what it did.
 
@@ -31,7 +31,7 @@ fn raft_is_safe_live_and_linearizable_under_a_nemesis() {
         first_seed: env("UDS_FIRST_SEED", 0),
         seeds: env("UDS_SEEDS", 1_000),
         threads: 0,
-        replay: "UDS_SEED={seed} cargo test --release -p uds --test ch10_raft_campaign \
+        replay: "UDS_SEED={seed} cargo test --release -p uds --test part2 ch10_raft_campaign \
                  replay_one_seed -- --nocapture"
             .into(),
     };

@@ -16,7 +16,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign::for_test("ch06_system_models", name, seeds)
+    Campaign::for_test(module_path!(), name, seeds)
 }
 
 /// A fair-loss link at its worst: it loses, duplicates and reorders.

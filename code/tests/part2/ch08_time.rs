@@ -15,7 +15,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign::for_test("ch08_time", name, seeds)
+    Campaign::for_test(module_path!(), name, seeds)
 }
 
 /// The shape of one random run of clock-stamping processes.

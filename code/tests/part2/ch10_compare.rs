@@ -16,7 +16,7 @@ use uds::sim::{Campaign, Latency, LinkConfig};
 use uds::coordination::chain_vs_raft::{RaftReadMode, RaftSetup, run_raft};
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign::for_test("ch10_compare", name, seeds)
+    Campaign::for_test(module_path!(), name, seeds)
 }
 
 /// A busy cluster whose shape varies with the seed: 1 to 5 servers, links with jitter that

@@ -299,7 +299,7 @@ fn campaign_run(seed: u64, fencing: bool) -> Result<Outcome, String> {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign::for_test("ch09_leader_election", name, seeds)
+    Campaign::for_test(module_path!(), name, seeds)
 }
 
 const CAMPAIGN_SEEDS: u64 = 2_000;

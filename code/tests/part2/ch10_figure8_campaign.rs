@@ -24,7 +24,7 @@
 //! commits the old entry in that round trip; the hunter kills it there often enough. The safety
 //! invariants (Figure 3) are checked after every event, as in every Raft run of this book.
 //!
-//! `cargo test --release -p uds --test ch10_figure8_campaign -- --nocapture` runs both claims;
+//! `cargo test --release -p uds --test part2 ch10_figure8_campaign -- --nocapture` runs both claims;
 //! `UDS_SEEDS` and `UDS_FIRST_SEED` change the seeds, and `UDS_SEED=n ... replay_figure_8_seed`
 //! replays one seed with the planted bug (`UDS_RULE=correct` for the correct rule).
 
@@ -186,8 +186,8 @@ fn campaign(name: &str, rule: &str) -> Campaign {
         seeds: env("UDS_SEEDS", 300),
         threads: 0,
         replay: format!(
-            "UDS_SEED={{seed}} UDS_RULE={rule} cargo test --release -p uds --test \
-             ch10_figure8_campaign replay_figure_8_seed -- --nocapture"
+            "UDS_SEED={{seed}} UDS_RULE={rule} cargo test --release -p uds --test part2 \
+             ch10_figure8_campaign::replay_figure_8_seed -- --nocapture"
         ),
     }
 }

@@ -21,7 +21,7 @@ fn us(n: u64) -> Duration {
 }
 
 fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign::for_test("ch10_chain", name, seeds)
+    Campaign::for_test(module_path!(), name, seeds)
 }
 
 /// A busy deployment whose shape varies with the seed: 1 to 5 replicas, jittery links that

@@ -1,0 +1,16 @@
+//! Integration tests of part II (chapters 6-10), one module per test file, in one test binary so
+//! that the crate is linked once for the whole part (see DESIGN.md, build-time budget). Run one
+//! file's tests with a filter: `cargo test -p uds --release --test part2 ch10_raft_campaign`.
+
+mod ch06_system_models;
+mod ch07_failure_detection;
+mod ch08_time;
+mod ch09_leader_election;
+mod ch09_raft_election;
+mod ch10_chain;
+mod ch10_compare;
+mod ch10_figure8_campaign;
+mod ch10_linearizability;
+mod ch10_raft_campaign;
+mod ch10_raft_cluster;
+mod ch10_raft_scenarios;
