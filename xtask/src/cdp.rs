@@ -39,44 +39,14 @@ pub struct Chrome {
     profile: TempDir,
 }
 
-/// `/usr/bin/chromium`, else `chromium` (or `chromium-browser`) on PATH.
-fn find_chromium() -> Option<PathBuf> {
-    let fixed = PathBuf::from("/usr/bin/chromium");
-    if fixed.is_file() {
-        return Some(fixed);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-const INSTALL: &str = "sudo apt-get update && sudo apt-get install -y chromium";
-
-/// Finds Chromium, installing Debian's package when running as root with apt-get.
+/// Chromium (`/usr/bin/chromium`, else `chromium` or `chromium-browser` on PATH), installing
+/// Debian's package when running as root with apt-get.
 pub fn chromium() -> Result<PathBuf> {
-    if let Some(p) = find_chromium() {
-        return Ok(p);
-    }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let has_apt = Command::new("apt-get")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !(is_root && has_apt) {
-        return Err(format!("Chromium not found (looked for /usr/bin/chromium and chromium on PATH); install it: {INSTALL}").into());
-    }
-    println!("check-browser: Chromium missing; installing Debian's package");
-    crate::util::run(Command::new("apt-get").arg("update"))?;
-    crate::util::run(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
-    find_chromium().ok_or_else(|| "apt-get installed chromium but it is still not found".into())
+    crate::util::debian_program(
+        &["chromium", "chromium-browser"],
+        "chromium",
+        "check-browser",
+    )
 }
 
 impl Chrome {

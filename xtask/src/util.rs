@@ -118,6 +118,57 @@ impl Drop for TempDir {
 }
 
 /// Every file under `dir`, recursively, sorted. A missing `dir` gives an empty list.
+/// The first of `names` found as `/usr/bin/<name>` or on PATH.
+pub fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names.iter().find_map(|name| {
+        std::iter::once(PathBuf::from("/usr/bin"))
+            .chain(std::env::split_paths(&path))
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A program from a Debian package (one of `names`), installed with apt-get when missing and
+/// running as root (as CI does); otherwise an error naming the exact command to install it.
+/// `why` says which check needs it.
+pub fn debian_program(names: &[&str], package: &str, why: &str) -> Result<PathBuf> {
+    if let Some(p) = find_program(names) {
+        return Ok(p);
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let has_apt = Command::new("apt-get")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !(is_root && has_apt) {
+        return Err(format!(
+            "{why} needs `{}` (Debian package {package}), which is not installed; install it: \
+             sudo apt-get update && sudo apt-get install -y {package}",
+            names[0]
+        )
+        .into());
+    }
+    println!(
+        "{why}: `{}` missing; installing Debian's package {package}",
+        names[0]
+    );
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", package])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    find_program(names).ok_or_else(|| {
+        format!(
+            "apt-get installed {package} but `{}` is still not found",
+            names[0]
+        )
+        .into()
+    })
+}
+
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
