@@ -133,7 +133,9 @@ pub fn check_claims<E: Rto>() {
     let mut yours = E::new(ms(200));
     assert_eq!(yours.rto(), Duration::from_secs(1), "before any sample");
     let mut reference = RtoEstimator::new(ms(200));
-    let samples = [100, 100, 300, 80, 120, 500, 90, 100, 100, 101, 99, 1_000, 100];
+    let samples = [
+        100, 100, 300, 80, 120, 500, 90, 100, 100, 101, 99, 1_000, 100,
+    ];
     for (i, r) in samples.into_iter().enumerate() {
         yours.on_sample(ms(r));
         reference.on_sample(ms(r));
@@ -150,7 +152,11 @@ pub fn check_claims<E: Rto>() {
     for _ in 0..50 {
         floor.on_sample(ms(5));
     }
-    assert_eq!(floor.rto(), Duration::from_secs(1), "the floor holds on a fast path");
+    assert_eq!(
+        floor.rto(),
+        Duration::from_secs(1),
+        "the floor holds on a fast path"
+    );
 }
 
 #[cfg(test)]

@@ -121,8 +121,7 @@ fn check_invariants(sim: &Sim<Endpoint>) -> Result<(), String> {
         return Ok(());
     };
     let receiver = &server.receiver;
-    if receiver.state() != State::Listen && client.sender.data_sent_end() > receiver.right_edge()
-    {
+    if receiver.state() != State::Listen && client.sender.data_sent_end() > receiver.right_edge() {
         return Err(format!(
             "the sender sent up to byte {} but the receiver's window ends at {}",
             client.sender.data_sent_end(),
@@ -172,8 +171,14 @@ pub fn run_transfer(config: &TransferConfig, seed: u64) -> Result<TransferReport
             break;
         }
     }
-    let client = sim.process(CLIENT).and_then(Endpoint::as_client).expect("node 0");
-    let server = sim.process(SERVER).and_then(Endpoint::as_server).expect("node 1");
+    let client = sim
+        .process(CLIENT)
+        .and_then(Endpoint::as_client)
+        .expect("node 0");
+    let server = sim
+        .process(SERVER)
+        .and_then(Endpoint::as_server)
+        .expect("node 1");
     let seconds = if config.bytes == u64::MAX {
         config.time_limit.as_secs_f64()
     } else {

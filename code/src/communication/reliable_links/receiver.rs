@@ -72,7 +72,10 @@ pub struct Receiver {
 impl Receiver {
     /// A receiver in LISTEN.
     pub fn new(config: ReceiverConfig) -> Receiver {
-        assert!(config.capacity > 0, "a receive buffer holds at least one byte");
+        assert!(
+            config.capacity > 0,
+            "a receive buffer holds at least one byte"
+        );
         Receiver {
             config,
             state: State::Listen,
@@ -110,7 +113,12 @@ impl Receiver {
 
     /// Bytes held: unread plus out of order. Invariant: at most the capacity.
     pub fn buffered(&self) -> u64 {
-        self.unread.len() as u64 + self.out_of_order.values().map(|v| v.len() as u64).sum::<u64>()
+        self.unread.len() as u64
+            + self
+                .out_of_order
+                .values()
+                .map(|v| v.len() as u64)
+                .sum::<u64>()
     }
 
     /// The earliest time at which [`Receiver::on_timeout`] has something to do.
@@ -138,7 +146,7 @@ impl Receiver {
             }
             State::Established | State::CloseWait if seg.syn => self.send_ack(),
             State::Established | State::CloseWait => self.on_data(seg),
-            State::LastAck if seg.ack == Some(2) => {
+            State::LastAck if seg.ack == Some(2) || seg.rst => {
                 self.state = State::Closed;
                 self.fin_deadline = None;
             }

@@ -89,7 +89,11 @@ mod tests {
         // RFC 6298 §2.2: R = 100 ms gives SRTT 100, RTTVAR 50, RTO = 100 + 4 * 50 = 300 ms,
         // raised to the 200 ms floor only if it were below it.
         let mut e = RtoEstimator::new(ms(200));
-        assert_eq!(e.rto, Duration::from_secs(1), "before any sample: 1 s (§2.1)");
+        assert_eq!(
+            e.rto,
+            Duration::from_secs(1),
+            "before any sample: 1 s (§2.1)"
+        );
         e.on_sample(ms(100));
         assert_eq!((e.srtt, e.rttvar, e.rto), (Some(ms(100)), ms(50), ms(300)));
     }
@@ -133,6 +137,9 @@ mod tests {
         }
         assert_eq!(e.rto, Duration::from_secs(60));
         e.on_sample(ms(100));
-        assert!(e.rto < ms(600), "a new sample recomputes the timeout, ending the back-off");
+        assert!(
+            e.rto < ms(600),
+            "a new sample recomputes the timeout, ending the back-off"
+        );
     }
 }

@@ -10,7 +10,7 @@
 
 // ANCHOR: segment
 /// One segment of the reliable transport.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Segment {
     /// The sequence number of the first thing this segment carries (SYN, data or FIN).
     pub seq: u64,
@@ -23,10 +23,30 @@ pub struct Segment {
     pub syn: bool,
     /// Closes this direction of the connection; occupies one sequence number after the data.
     pub fin: bool,
+    /// Reset: "I have no such connection". Sent by a closed end that receives a FIN.
+    pub rst: bool,
     /// Application bytes, numbered from `seq` (or from `seq + 1` after a SYN).
     pub payload: Vec<u8>,
 }
 // ANCHOR_END: segment
+
+/// A one-line summary (`SYN seq=0`, `seq=1001 ack=1 win=64000 len=1000`): the simulator
+/// fingerprints every message through its `Debug` text, and a kilobyte of payload printed
+/// byte by byte would dominate the cost of a run.
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (flag, name) in [(self.syn, "SYN "), (self.fin, "FIN "), (self.rst, "RST ")] {
+            if flag {
+                f.write_str(name)?;
+            }
+        }
+        write!(f, "seq={}", self.seq)?;
+        if let Some(ack) = self.ack {
+            write!(f, " ack={ack}")?;
+        }
+        write!(f, " win={} len={}", self.window, self.payload.len())
+    }
+}
 
 /// Bytes of header we charge each segment on a bandwidth-limited link (IPv4 + TCP, no options).
 pub const HEADER_BYTES: usize = 40;
@@ -40,6 +60,7 @@ impl Segment {
             window,
             syn: false,
             fin: false,
+            rst: false,
             payload: Vec::new(),
         }
     }
@@ -69,5 +90,6 @@ mod tests {
         s.fin = true;
         assert_eq!(s.seq_len(), 5);
         assert_eq!(s.wire_size(), HEADER_BYTES + 3);
+        assert_eq!(format!("{s:?}"), "SYN FIN seq=7 ack=1 win=100 len=3");
     }
 }

@@ -160,6 +160,7 @@ impl Sender {
         self.state = State::SynSent;
         self.send_at(0, 0, now);
         self.snd_nxt = 1;
+        self.rto_deadline = Some(now + self.rto.rto); // RFC 6298 §5.1
     }
 
     /// Buffers as much of `data` as the send buffer has room for; returns how much.
@@ -219,10 +220,14 @@ impl Sender {
 
     /// The earliest time at which [`Sender::on_timeout`] has something to do.
     pub fn next_timeout(&self) -> Option<Duration> {
-        [self.rto_deadline, self.persist_deadline, self.time_wait_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rto_deadline,
+            self.persist_deadline,
+            self.time_wait_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Handles a segment from the receiver.
@@ -233,6 +238,9 @@ impl Sender {
                 if seg.syn && seg.ack == Some(1) {
                     self.peer_next = seg.seq + 1;
                     self.peer_edge = 1 + seg.window;
+                    // RFC 5681 §3.1: ssthresh starts "arbitrarily high", e.g. the largest
+                    // window the receiver may advertise. Ours is its first window.
+                    self.ssthresh = seg.window.max(2 * self.config.mss);
                     self.snd_una = 1;
                     if let Some((1, sent)) = self.timed.take() {
                         self.rto.on_sample(now - sent);
@@ -254,6 +262,13 @@ impl Sender {
                 if seg.fin {
                     self.on_fin(now, seg.seq);
                 }
+            }
+            State::Closed if seg.fin && !seg.rst => {
+                // TIME-WAIT is over, but the server still resends its FIN: our last ACK was
+                // lost too often. A closed end answers with a reset (RFC 9293 §3.5.2).
+                let mut rst = Segment::ack(seg.ack.unwrap_or(0), seg.seq + 1, 0);
+                rst.rst = true;
+                self.outbox.push(rst);
             }
             State::Closed | State::Listen | State::SynReceived | State::CloseWait => {}
             State::LastAck => unreachable!("the client never closes passively"),
@@ -398,8 +413,11 @@ impl Sender {
     fn send_probe(&mut self, now: Duration) {
         self.stats.probes += 1;
         self.stats.segments += 1;
-        self.outbox
-            .push(Segment::ack(self.snd_una - 1, self.peer_next, CLIENT_WINDOW));
+        self.outbox.push(Segment::ack(
+            self.snd_una - 1,
+            self.peer_next,
+            CLIENT_WINDOW,
+        ));
         self.probes_in_a_row += 1;
         self.persist_deadline = Some(now + self.persist_interval());
     }
@@ -414,6 +432,9 @@ impl Sender {
     // ANCHOR: poll_transmit
     /// Sends what the windows allow and returns every segment to put on the wire.
     pub fn poll_transmit(&mut self, now: Duration) -> Vec<Segment> {
+        if self.state == State::Closed {
+            return std::mem::take(&mut self.outbox);
+        }
         if matches!(self.state, State::Established | State::FinWait1) {
             self.fill_window(now);
         }

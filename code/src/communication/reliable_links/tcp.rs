@@ -47,7 +47,9 @@ pub fn parse_ss(output: &str, port: u16) -> Result<KernelView, String> {
     let mut lines = output.lines();
     let info = loop {
         let Some(line) = lines.next() else {
-            return Err(format!("no connection with local port {port} in:\n{output}"));
+            return Err(format!(
+                "no connection with local port {port} in:\n{output}"
+            ));
         };
         let mut columns = line.split_whitespace();
         let is_ours = columns.nth(3).is_some_and(|addr| addr.ends_with(&local));
@@ -61,13 +63,17 @@ pub fn parse_ss(output: &str, port: u16) -> Result<KernelView, String> {
     };
     let number = |key: &str| -> Result<f64, String> {
         let v = field(key).ok_or_else(|| format!("no `{key}` in `{}`", info.trim()))?;
-        v.parse().map_err(|_| format!("`{key}:{v}` is not a number"))
+        v.parse()
+            .map_err(|_| format!("`{key}:{v}` is not a number"))
     };
     let rtt = field("rtt").ok_or_else(|| format!("no `rtt` in `{}`", info.trim()))?;
     let (rtt, rttvar) = rtt
         .split_once('/')
         .ok_or_else(|| format!("`rtt:{rtt}` is not `srtt/rttvar`"))?;
-    let ms = |v: &str| v.parse::<f64>().map_err(|_| format!("`{v}` is not a time in ms"));
+    let ms = |v: &str| {
+        v.parse::<f64>()
+            .map_err(|_| format!("`{v}` is not a time in ms"))
+    };
     Ok(KernelView {
         rtt_ms: ms(rtt)?,
         rttvar_ms: ms(rttvar)?,
@@ -85,7 +91,9 @@ pub fn kernel_view(port: u16) -> Result<KernelView, String> {
     let output = Command::new("ss")
         .args(["-tin", "sport", "=", &format!(":{port}")])
         .output()
-        .map_err(|e| format!("cannot run `ss` ({e}): install iproute2: apt-get install -y iproute2"))?;
+        .map_err(|e| {
+            format!("cannot run `ss` ({e}): install iproute2: apt-get install -y iproute2")
+        })?;
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         return Err(format!("`ss -tin` failed: {err}"));
@@ -229,10 +237,17 @@ segs_out:20 segs_in:18 data_segs_out:8 send 50413.5Mbps lastsnd:4 lastrcv:4 last
 
     #[test]
     fn a_missing_connection_or_field_is_an_error_not_a_panic() {
-        assert!(parse_ss(SAMPLE, 5555).is_err(), "5555 is the peer's port, not ours");
+        assert!(
+            parse_ss(SAMPLE, 5555).is_err(),
+            "5555 is the peer's port, not ours"
+        );
         assert!(parse_ss("", 1).is_err());
         let broken = SAMPLE.replace("rtt:0.052/0.021", "rtt:fast");
-        assert!(parse_ss(&broken, 41234).unwrap_err().contains("srtt/rttvar"));
+        assert!(
+            parse_ss(&broken, 41234)
+                .unwrap_err()
+                .contains("srtt/rttvar")
+        );
         let truncated: String = SAMPLE.lines().take(2).collect::<Vec<_>>().join("\n");
         assert!(parse_ss(&truncated, 41234).is_err());
     }
