@@ -1,7 +1,8 @@
 //! Chapter 2 experiment: the congestion window over time, the sawtooth of AIMD.
 //!
 //! One long transfer over a 100 ms round trip that loses a fraction of data segments at
-//! random. The figure draws `cwnd` (in segments) over time, with every fast retransmit and
+//! random. The figure draws `cwnd` (in whole segments, outside fast recovery, whose inflated
+//! window is bookkeeping) over time, with every fast retransmit and
 //! every retransmission timeout marked where it happened; the table sums the run up.
 //!
 //! outputs: code/outputs/ch02_cwnd.txt src/figures/ch02_cwnd.svg
@@ -66,6 +67,11 @@ fn main() -> ExitCode {
     let mut last = (0.0, 0.0);
     for t in &report.trace {
         match *t {
+            // Fast recovery inflates cwnd by a segment per duplicate ACK: bookkeeping for the
+            // ACK clock, not capacity. The figure skips those samples.
+            Trace::Window {
+                recovering: true, ..
+            } => {}
             Trace::Window { at, cwnd, .. } => {
                 let segments = (cwnd as f64 / mss).floor();
                 area += last.1 * (at - last.0);
@@ -116,7 +122,7 @@ fn main() -> ExitCode {
         "time (s)",
         "congestion window (segments)",
     )
-    .with(Series::line("cwnd", window))
+    .with(Series::line("cwnd (outside fast recovery)", window))
     .with(Series::points("fast retransmit", fast));
     if !timeouts.is_empty() {
         chart = chart.with(Series::points("timeout", timeouts));

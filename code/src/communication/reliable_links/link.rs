@@ -40,8 +40,14 @@ pub enum ReadRate {
 /// A cwnd sample or a loss event, for the congestion-window figure.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Trace {
-    /// At `at` seconds, `cwnd` and `ssthresh` in bytes.
-    Window { at: f64, cwnd: u64, ssthresh: u64 },
+    /// At `at` seconds, `cwnd` and `ssthresh` in bytes, and whether in fast recovery (where
+    /// `cwnd` is inflated by one segment per duplicate ACK, RFC 5681 §3.2).
+    Window {
+        at: f64,
+        cwnd: u64,
+        ssthresh: u64,
+        recovering: bool,
+    },
     /// Fast retransmit at `at` seconds, with the window before it.
     FastRetransmit { at: f64, cwnd: u64 },
     /// Retransmission timeout at `at` seconds, with the window before it.
@@ -181,7 +187,13 @@ impl Client {
         let (cwnd, ssthresh) = self.sender.cwnd();
         let changed = !matches!(trace.last(), Some(Trace::Window { cwnd: c, .. }) if *c == cwnd);
         if changed {
-            trace.push(Trace::Window { at, cwnd, ssthresh });
+            let recovering = self.sender.in_recovery();
+            trace.push(Trace::Window {
+                at,
+                cwnd,
+                ssthresh,
+                recovering,
+            });
         }
     }
 
