@@ -866,6 +866,11 @@ impl Sender {
         (self.cwnd, self.ssthresh)
     }
 
+    /// Whether the sender is in fast recovery (its `cwnd` then counts inflation, not capacity).
+    pub fn in_recovery(&self) -> bool {
+        self.in_recovery
+    }
+
     /// The retransmission timeout estimator.
     pub fn rto(&self) -> &RtoEstimator {
         &self.rto
