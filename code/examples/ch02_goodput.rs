@@ -223,7 +223,7 @@ fn loss_chart(points: &[Point], mss: u64, window: u64) -> Chart {
     ));
     chart.log_x = true;
     chart.log_y = true;
-    chart.legend = SeriesLabelPosition::UpperRight;
+    chart.legend = SeriesLabelPosition::LowerLeft;
     chart
 }
 
