@@ -21,7 +21,7 @@ struct Args {
     #[command(flatten)]
     common: ExperimentArgs,
     /// Runs (consecutive seeds from --seed) per loss rate.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 30)]
     runs: u64,
     /// Loss rates to try, in per cent, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0,1,5,10,20,30")]
@@ -111,12 +111,12 @@ fn report(args: &Args, setup: &Setup, rows: &[Row]) -> String {
     let mut table = Table::new(&[
         "loss",
         "requests",
-        "attempts",
+        "sent",
         "dup, no keys",
         "per 1,000",
         "1,000 p/(1-p)",
         "dup, keys",
-        "replays, keys",
+        "replays",
         "gave up",
     ]);
     for row in rows {
@@ -134,11 +134,11 @@ fn report(args: &Args, setup: &Setup, rows: &[Row]) -> String {
         ]);
     }
     format!(
-        "seeds {}..{} per row; {} clients x {} requests each; one-way delay uniform \
-         {}-{} ms;\nretry after {} ms without a response, at most {} attempts. \
-         \"dup\": executions beyond the first\nof one request (duplicate side effects); \
-         \"attempts\": requests sent, retries included;\n\"gave up\": requests abandoned \
-         after the last attempt, both runs together.\n\n{}",
+        "seeds {}..{} per row; {} clients x {} requests each; one-way delay uniform {}-{} ms;\n\
+         retry after {} ms without a response, at most {} attempts.\n\
+         \"sent\": requests sent, retries included. \"dup\": executions beyond the first of\n\
+         one request (duplicate side effects). \"replays\": responses replayed from the key\n\
+         store. \"gave up\": requests abandoned after the last attempt, both runs together.\n\n{}",
         args.common.seed,
         args.common.seed + args.runs - 1,
         setup.clients,

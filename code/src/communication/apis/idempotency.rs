@@ -115,8 +115,10 @@ impl<R: Clone> IdempotencyStore<R> {
         assert!(entry.response.is_none(), "key {key:?} completed twice");
         entry.response = Some(response);
     }
-    // ANCHOR_END: store
+}
+// ANCHOR_END: store
 
+impl<R: Clone> IdempotencyStore<R> {
     /// Forgets a key whose operation failed before any effect (so a retry may run it again).
     pub fn abandon(&mut self, key: &str) {
         if let Some(Entry { response: None, .. }) = self.entries.get(key) {
