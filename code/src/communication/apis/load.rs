@@ -84,7 +84,7 @@ async fn worker(
         if i >= config.requests || Instant::now() >= deadline {
             return (get, post);
         }
-        let is_post = i % config.post_every == 0;
+        let is_post = i.is_multiple_of(config.post_every);
         let started = Instant::now();
         let result = if is_post {
             let input = NoteInput {
