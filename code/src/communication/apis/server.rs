@@ -45,7 +45,7 @@ use super::types::{Note, NoteInput, NotePage};
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The longest `Idempotency-Key` accepted, in bytes.
 pub const MAX_KEY_BYTES: usize = 255;
-/// The page size when `limit` is absent, and the largest one allowed.
+/// The page size when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 20;
 /// The largest `limit` accepted.
 pub const MAX_LIMIT: usize = 100;
