@@ -202,3 +202,19 @@ pub async fn exchange(server: SocketAddr, bytes: &[u8]) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 // ANCHOR_END: dig
+
+// ANCHOR: resolver_for
+/// A real stub resolver (hickory-resolver) that asks only the server at `addr`, over UDP.
+pub fn resolver_for(addr: SocketAddr) -> io::Result<hickory_resolver::TokioResolver> {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+    let mut server = NameServerConfig::udp(addr.ip());
+    for connection in &mut server.connections {
+        connection.port = addr.port();
+    }
+    let config = ResolverConfig::from_name_servers(vec![server]);
+    hickory_resolver::TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .build()
+        .map_err(io::Error::other)
+}
+// ANCHOR_END: resolver_for
