@@ -398,6 +398,8 @@ pub struct Client {
     /// Questions in flight, by id: (sent at, name).
     sent: BTreeMap<u32, (Time, String)>,
     pub log: Vec<Observation>,
+    /// Replies to no question in flight (the network duplicated a question or a reply).
+    pub duplicates: u64,
 }
 
 impl Client {
@@ -410,7 +412,14 @@ impl Client {
             next: 0,
             sent: BTreeMap::new(),
             log: Vec::new(),
+            duplicates: 0,
         }
+    }
+
+    /// Registers a question that someone else delivers to the resolver for this client (a
+    /// test's `Sim::inject`), so that its reply is logged.
+    pub fn expect_reply(&mut self, id: u32, sent_at: Time, qname: &str) {
+        self.sent.insert(id, (sent_at, zone::fqdn(qname)));
     }
 
     fn arm(&self, ctx: &mut Ctx<'_, DnsMsg>) {
@@ -458,7 +467,10 @@ impl Process for DnsNode {
                     upstream_queries,
                 },
             ) => {
-                let (sent_at, qname) = c.sent.remove(&id).unwrap_or((ctx.now(), String::new()));
+                let Some((sent_at, qname)) = c.sent.remove(&id) else {
+                    c.duplicates += 1;
+                    return;
+                };
                 let latency = ctx.now().since(sent_at);
                 ctx.observe("dns.latency_ms", latency.as_secs_f64() * 1e3);
                 c.log.push(Observation {
@@ -483,7 +495,7 @@ impl Process for DnsNode {
                         break;
                     }
                     let id = u32::try_from(c.next).expect("fewer than 2^32 questions");
-                    c.sent.insert(id, (now, qname.clone()));
+                    c.sent.insert(id, (now, zone::fqdn(&qname)));
                     ctx.send(c.resolver, DnsMsg::Resolve { id, qname, qtype });
                     c.next += 1;
                 }
@@ -507,6 +519,14 @@ impl DnsNode {
 
     /// The client inside this node, if it is one.
     pub fn as_client(&self) -> Option<&Client> {
+        match self {
+            DnsNode::Client(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The client inside this node, if it is one, to change.
+    pub fn as_client_mut(&mut self) -> Option<&mut Client> {
         match self {
             DnsNode::Client(c) => Some(c),
             _ => None,
