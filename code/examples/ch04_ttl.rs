@@ -230,8 +230,11 @@ fn emit_charts(args: &Args, runs: &[Run]) -> std::io::Result<()> {
         upstream = upstream.with(Series::line(&label(r), per_bucket(args, r, queries)));
         stale = stale.with(Series::line(&label(r), per_bucket(args, r, stale_pct)));
     }
+    // Head room above the TTL 0 lines, so that the legend covers no data.
     latency.legend = SeriesLabelPosition::UpperRight;
+    latency.y_range = Some((0.0, head_room(&latency)));
     upstream.legend = SeriesLabelPosition::UpperRight;
+    upstream.y_range = Some((0.0, head_room(&upstream)));
     stale.legend = SeriesLabelPosition::UpperRight;
     stale.y_range = Some((0.0, 100.0));
     args.common
@@ -240,4 +243,14 @@ fn emit_charts(args: &Args, runs: &[Run]) -> std::io::Result<()> {
         .emit("src/figures/ch04_upstream.svg", &upstream.to_svg())?;
     args.common
         .emit("src/figures/ch04_stale.svg", &stale.to_svg())
+}
+
+/// The top of a y axis with a third of free space above the data, for the legend.
+fn head_room(chart: &Chart) -> f64 {
+    let top = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    (top * 1.5).max(1.0)
 }

@@ -6,6 +6,7 @@
 //! - `cache.rs`: a TTL cache with negative entries, std only (the chapter's runnable listing).
 //! - `resolver.rs`: name servers, an iterative caching resolver and clients as sans-I/O
 //!   processes on the simulator.
+//! - `node.rs`: the simulated nodes (name server, resolver, client) as one `Process`.
 //! - `scenario.rs`: the book's hierarchy on the simulator (latencies, clients, a change).
 //! - `server.rs`: the same lookup behind a real UDP socket on 127.0.0.1, speaking the DNS wire
 //!   format through hickory-proto, and a `dig`-style client.
@@ -13,6 +14,7 @@
 
 pub mod cache;
 pub mod exercise;
+pub mod node;
 pub mod resolver;
 pub mod scenario;
 pub mod server;
