@@ -14,6 +14,7 @@
 //!
 //! outputs: code/playground/appendix_first_sim.rs code/playground/appendix_ping.rs
 //! outputs: code/playground/ch01_tour.rs
+//! outputs: code/playground/ch03_key_schedule.rs
 //! outputs: code/playground/ch06_ping.rs code/playground/ch07_phi.rs
 //! outputs: code/playground/ch08_clocks.rs code/playground/ch09_fencing_demo.rs
 //! outputs: code/playground/ch10_craq.rs code/playground/ch10_linearizability.rs

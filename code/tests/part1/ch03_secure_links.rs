@@ -3,6 +3,7 @@
 //! from an unknown CA or for another name.
 
 use proptest::prelude::*;
+use uds::communication::secure_links::SecureLinkError as E;
 use uds::communication::secure_links::bench::{RustlsPair, rustls_handshake};
 use uds::communication::secure_links::cert::CertificateAuthority;
 use uds::communication::secure_links::demo::{Demo, NOW, SERVER_NAME};
@@ -12,7 +13,6 @@ use uds::communication::secure_links::real_tls::{
     ALPN_ECHO, EchoServer, Pki, TlsFailure, client_config, echo_once, server_config,
 };
 use uds::communication::secure_links::sim_link::{self, Receiver, Scenario};
-use uds::communication::secure_links::SecureLinkError as E;
 use uds::sim::LinkConfig;
 
 /// Runs a handshake step by step and returns the client's first error, if any.
@@ -29,7 +29,9 @@ fn handshake_error(demo: &mut Demo) -> Option<E> {
 }
 
 fn links(seed: u64) -> (SecureLink, SecureLink) {
-    Demo::new(seed).connect().expect("the demo handshake succeeds")
+    Demo::new(seed)
+        .connect()
+        .expect("the demo handshake succeeds")
 }
 
 #[test]
@@ -52,7 +54,10 @@ fn a_flipped_bit_in_a_record_is_rejected_as_tampered() {
         let mut forged = record.clone();
         forged[position] ^= 0x01;
         let got = server.open(&forged).unwrap_err();
-        assert!(matches!(got, E::Tampered { .. }), "byte {position}: {got:?}");
+        assert!(
+            matches!(got, E::Tampered { .. }),
+            "byte {position}: {got:?}"
+        );
     }
     // Rejections change nothing: the genuine record is still accepted.
     assert_eq!(server.open(&record).unwrap(), b"pay 10 euros");
@@ -120,7 +125,10 @@ fn an_expired_or_not_yet_valid_certificate_is_rejected() {
     };
     assert_eq!(handshake_error(&mut demo), Some(expired));
     demo.config.now = cert.not_before - 1;
-    assert!(matches!(handshake_error(&mut demo), Some(E::NotYetValid { .. })));
+    assert!(matches!(
+        handshake_error(&mut demo),
+        Some(E::NotYetValid { .. })
+    ));
     // The boundaries themselves are inside the validity period.
     for now in [cert.not_before, cert.not_after, NOW] {
         demo.config.now = now;
@@ -134,7 +142,12 @@ fn a_certificate_from_an_untrusted_ca_is_rejected() {
     let rogue = CertificateAuthority::new("Rogue CA", demo.random32());
     let key = demo.identity.key.clone();
     let cert = demo.identity.certificate.clone();
-    let forged = rogue.issue(SERVER_NAME, &key.verifying_key(), cert.not_before, cert.not_after);
+    let forged = rogue.issue(
+        SERVER_NAME,
+        &key.verifying_key(),
+        cert.not_before,
+        cert.not_after,
+    );
     demo.identity.certificate = forged;
     assert_eq!(
         handshake_error(&mut demo),
@@ -143,7 +156,12 @@ fn a_certificate_from_an_untrusted_ca_is_rejected() {
     // A rogue CA that copies the trusted CA's name still cannot sign for it.
     let copycat_key = demo.random32();
     let copycat = CertificateAuthority::new(&demo.ca.name.clone(), copycat_key);
-    let forged = copycat.issue(SERVER_NAME, &key.verifying_key(), cert.not_before, cert.not_after);
+    let forged = copycat.issue(
+        SERVER_NAME,
+        &key.verifying_key(),
+        cert.not_before,
+        cert.not_after,
+    );
     demo.identity.certificate = forged;
     assert_eq!(handshake_error(&mut demo), Some(E::BadCertificateSignature));
 }
@@ -257,7 +275,10 @@ fn on_the_simulator_a_clean_link_delivers_every_record_and_faults_are_named() {
     };
     let outcomes = sim_link::run(&duplicating, Receiver::InOrder, 200, 1);
     assert_eq!(outcomes.get("accepted"), Some(&200));
-    assert!(outcomes.get("replayed").is_some_and(|&n| n > 0), "{outcomes:?}");
+    assert!(
+        outcomes.get("replayed").is_some_and(|&n| n > 0),
+        "{outcomes:?}"
+    );
 }
 
 #[test]

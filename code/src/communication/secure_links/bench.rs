@@ -52,21 +52,31 @@ pub fn rustls_handshake(pair: &RustlsPair) -> Result<(), rustls::Error> {
     for _round in 0..10 {
         buf.clear();
         while client.wants_write() {
-            client.write_tls(&mut buf).expect("writing to a Vec cannot fail");
+            client
+                .write_tls(&mut buf)
+                .expect("writing to a Vec cannot fail");
         }
-        server.read_tls(&mut &buf[..]).expect("reading from a slice cannot fail");
+        server
+            .read_tls(&mut &buf[..])
+            .expect("reading from a slice cannot fail");
         server.process_new_packets()?;
         buf.clear();
         while server.wants_write() {
-            server.write_tls(&mut buf).expect("writing to a Vec cannot fail");
+            server
+                .write_tls(&mut buf)
+                .expect("writing to a Vec cannot fail");
         }
-        client.read_tls(&mut &buf[..]).expect("reading from a slice cannot fail");
+        client
+            .read_tls(&mut &buf[..])
+            .expect("reading from a slice cannot fail");
         client.process_new_packets()?;
         let idle = !client.wants_write() && !server.wants_write();
         if !client.is_handshaking() && !server.is_handshaking() && idle {
             return Ok(());
         }
     }
-    Err(rustls::Error::General("handshake did not finish in 10 rounds".into()))
+    Err(rustls::Error::General(
+        "handshake did not finish in 10 rounds".into(),
+    ))
 }
 // ANCHOR_END: rustls_in_memory

@@ -120,7 +120,10 @@ impl fmt::Display for SecureLinkError {
                 write!(f, "record {seq} out of order (expecting {expected})")
             }
             TooOld { seq, newest } => {
-                write!(f, "record {seq} is behind the replay window (newest {newest})")
+                write!(
+                    f,
+                    "record {seq} is behind the replay window (newest {newest})"
+                )
             }
             SequenceExhausted => write!(f, "sequence numbers exhausted"),
         }

@@ -124,18 +124,33 @@ pub fn check_claims<W: Window>() {
     for seq in 0..20 {
         assert_eq!(w.check_and_mark(seq), Ok(()), "in-order record {seq}");
     }
-    assert!(matches!(err(w.check_and_mark(19)), Some(SecureLinkError::Replayed { .. })));
-    assert!(matches!(err(w.check_and_mark(15)), Some(SecureLinkError::Replayed { .. })));
-    assert!(matches!(err(w.check_and_mark(11)), Some(SecureLinkError::TooOld { .. })));
+    assert!(matches!(
+        err(w.check_and_mark(19)),
+        Some(SecureLinkError::Replayed { .. })
+    ));
+    assert!(matches!(
+        err(w.check_and_mark(15)),
+        Some(SecureLinkError::Replayed { .. })
+    ));
+    assert!(matches!(
+        err(w.check_and_mark(11)),
+        Some(SecureLinkError::TooOld { .. })
+    ));
     // A gap: the missing numbers inside the window are still accepted, once.
     let mut w = W::with_size(8);
     for seq in [0, 1, 5, 3, 2, 4] {
         assert_eq!(w.check_and_mark(seq), Ok(()), "record {seq} after a gap");
     }
-    assert!(matches!(err(w.check_and_mark(3)), Some(SecureLinkError::Replayed { .. })));
+    assert!(matches!(
+        err(w.check_and_mark(3)),
+        Some(SecureLinkError::Replayed { .. })
+    ));
     // A jump of more than 64 clears the window.
     assert_eq!(w.check_and_mark(1_000), Ok(()));
-    assert!(matches!(err(w.check_and_mark(5)), Some(SecureLinkError::TooOld { .. })));
+    assert!(matches!(
+        err(w.check_and_mark(5)),
+        Some(SecureLinkError::TooOld { .. })
+    ));
     // Random shuffles with bounded displacement and duplicates, against a set.
     for seed in 0..200u64 {
         let mut rng = crate::sim::rng_stream(seed, 0);
@@ -158,7 +173,10 @@ pub fn check_claims<W: Window>() {
                 accepted.insert(seq);
                 newest = newest.max(seq);
             } else {
-                assert!(result.is_err(), "seed {seed}, size {size}: {seq} accepted twice");
+                assert!(
+                    result.is_err(),
+                    "seed {seed}, size {size}: {seq} accepted twice"
+                );
             }
         }
     }

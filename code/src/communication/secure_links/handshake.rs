@@ -95,7 +95,9 @@ fn link(our_secret: &Secret, their_secret: &Secret) -> SecureLink {
 fn shared_secret(ours: &StaticSecret, theirs: [u8; 32]) -> Result<Secret, SecureLinkError> {
     let shared = ours.diffie_hellman(&PublicKey::from(theirs));
     if !shared.was_contributory() {
-        return Err(SecureLinkError::Malformed("low-order X25519 key share".into()));
+        return Err(SecureLinkError::Malformed(
+            "low-order X25519 key share".into(),
+        ));
     }
     Ok(*shared.as_bytes())
 }
@@ -181,7 +183,10 @@ impl Client {
                 self.transcript.extend_from_slice(bytes);
                 self.step = ClientStep::CertificateVerify(key);
             }
-            (ClientStep::CertificateVerify(key), HandshakeMessage::CertificateVerify { signature }) => {
+            (
+                ClientStep::CertificateVerify(key),
+                HandshakeMessage::CertificateVerify { signature },
+            ) => {
                 let signed = [VERIFY_CONTEXT, &sha256(&self.transcript)].concat();
                 key.verify_strict(&signed, &Signature::from_bytes(&signature))
                     .map_err(|_| SecureLinkError::BadHandshakeSignature)?;
@@ -315,7 +320,14 @@ impl Server {
                 };
                 Ok(flight)
             }
-            (ServerStep::Finished { client_hs, flight_hash, keys }, HandshakeMessage::Finished { mac }) => {
+            (
+                ServerStep::Finished {
+                    client_hs,
+                    flight_hash,
+                    keys,
+                },
+                HandshakeMessage::Finished { mac },
+            ) => {
                 if !constant_time_eq(&mac, &finished_mac(&client_hs, &flight_hash)) {
                     return Err(SecureLinkError::BadFinished);
                 }
@@ -368,6 +380,8 @@ pub fn connect(
     }
     match (client.take_link(), server.take_link()) {
         (Some(c), Some(s)) => Ok((c, s)),
-        _ => Err(SecureLinkError::Malformed("handshake did not complete".into())),
+        _ => Err(SecureLinkError::Malformed(
+            "handshake did not complete".into(),
+        )),
     }
 }

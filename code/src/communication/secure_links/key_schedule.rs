@@ -61,7 +61,10 @@ pub fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> Secret {
 /// HKDF-Expand (RFC 5869 §2.3): `len` bytes bound to `info`, from a pseudorandom key.
 /// `len` is at most 255 * 32 bytes; more is a programming error.
 pub fn hkdf_expand(prk: &[u8], info: &[u8], len: usize) -> Vec<u8> {
-    assert!(len <= 255 * HASH_LEN, "HKDF-Expand yields at most 255 blocks");
+    assert!(
+        len <= 255 * HASH_LEN,
+        "HKDF-Expand yields at most 255 blocks"
+    );
     let mut okm = Vec::with_capacity(len);
     let mut block: Vec<u8> = Vec::new(); // T(0) is empty
     let mut counter = 1u8;
@@ -81,7 +84,10 @@ pub fn hkdf_expand(prk: &[u8], info: &[u8], len: usize) -> Vec<u8> {
 /// transcript hash. Labels and contexts are short constants, so their lengths fit a byte.
 pub fn expand_label(secret: &[u8], label: &str, context: &[u8], len: usize) -> Vec<u8> {
     let full_label = format!("uds {label}");
-    assert!(full_label.len() <= 255 && context.len() <= 255, "label too long");
+    assert!(
+        full_label.len() <= 255 && context.len() <= 255,
+        "label too long"
+    );
     let mut info = Vec::with_capacity(4 + full_label.len() + context.len());
     info.extend_from_slice(&(len as u16).to_be_bytes());
     info.push(full_label.len() as u8);

@@ -45,7 +45,9 @@ impl Pki {
         let ca_key = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, ca_name);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
         let ca = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca_params, ca_key);
 
@@ -133,7 +135,10 @@ impl std::error::Error for TlsFailure {}
 impl From<std::io::Error> for TlsFailure {
     /// tokio-rustls reports TLS errors as `io::Error`s wrapping a `rustls::Error`: unwrap it.
     fn from(e: std::io::Error) -> TlsFailure {
-        match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
             Some(tls) => TlsFailure::Tls(tls.clone()),
             None => TlsFailure::Io(e),
         }
@@ -198,7 +203,10 @@ pub async fn echo_once(
     let (_, conn) = tls.get_ref();
     let negotiated = Negotiated {
         version: format!("{:?}", conn.protocol_version().expect("handshake done")),
-        cipher_suite: format!("{:?}", conn.negotiated_cipher_suite().expect("done").suite()),
+        cipher_suite: format!(
+            "{:?}",
+            conn.negotiated_cipher_suite().expect("done").suite()
+        ),
         alpn: conn
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),

@@ -77,7 +77,10 @@ impl RecordSealer {
 
     /// One record carrying `plaintext` (at most [`MAX_PLAINTEXT`] bytes).
     pub fn seal(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, SecureLinkError> {
-        assert!(plaintext.len() <= MAX_PLAINTEXT, "split data into records first");
+        assert!(
+            plaintext.len() <= MAX_PLAINTEXT,
+            "split data into records first"
+        );
         // Stop before the counter wraps: a wrapped counter would reuse nonce 0.
         if self.next_seq == u64::MAX {
             return Err(SecureLinkError::SequenceExhausted);
@@ -90,7 +93,10 @@ impl RecordSealer {
             msg: plaintext,
             aad: &header,
         };
-        let body = self.aead.encrypt(&nonce, payload).expect("sizes are bounded");
+        let body = self
+            .aead
+            .encrypt(&nonce, payload)
+            .expect("sizes are bounded");
         Ok([&header[..], &body].concat())
     }
 }
@@ -125,7 +131,10 @@ impl RecordOpener {
         let body = r.take(len, "record body")?;
         r.finish("record")?;
         if header[0] != APPLICATION_DATA {
-            return Err(SecureLinkError::Malformed(format!("content type {}", header[0])));
+            return Err(SecureLinkError::Malformed(format!(
+                "content type {}",
+                header[0]
+            )));
         }
         let nonce = Nonce::from(record_nonce(&self.iv, seq));
         let payload = Payload {

@@ -82,13 +82,17 @@ pub fn outcome_name(result: &Result<Vec<u8>, SecureLinkError>) -> &'static str {
         Err(SecureLinkError::Replayed { .. }) => "replayed",
         Err(SecureLinkError::OutOfOrder { .. }) => "out of order",
         Err(SecureLinkError::TooOld { .. }) => "too old",
+        Err(SecureLinkError::Truncated { .. } | SecureLinkError::Malformed(_)) => "malformed",
         Err(_) => "other",
     }
 }
 
 impl ServerNode {
     fn open(&mut self, record: &[u8]) -> Result<Vec<u8>, SecureLinkError> {
-        let link = self.link.as_mut().expect("records come after the handshake");
+        let link = self
+            .link
+            .as_mut()
+            .expect("records come after the handshake");
         match self.receiver {
             Receiver::InOrder => link.open(record),
             Receiver::Window(_) => {
@@ -141,7 +145,10 @@ impl Process for LinkNode {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Wire>, _timer: TimerId) {
         let LinkNode::Client(c) = self else { return };
-        let link = c.link.as_mut().expect("the timer starts after the handshake");
+        let link = c
+            .link
+            .as_mut()
+            .expect("the timer starts after the handshake");
         let text = format!("record {}", c.sent);
         let mut record = link.seal(text.as_bytes()).expect("far from 2^64 records");
         if ctx.rng().random_bool(c.tamper) {
@@ -205,7 +212,8 @@ pub fn run(
     let mut sim = Sim::new(seed, clean, nodes);
     // ClientHello arrives at 5 ms, the server's flight at 10 ms; the client's Finished leaves
     // then and the first record at 11 ms. Switch the link between the two.
-    sim.run_until(Time::from_secs_f64(0.0105)).expect("no invariants");
+    sim.run_until(Time::from_secs_f64(0.0105))
+        .expect("no invariants");
     sim.set_link(CLIENT, SERVER, scenario.link.clone());
     let end = Time::from_millis(11 + records * 2 + 1_000);
     sim.run_until(end).expect("no invariants");

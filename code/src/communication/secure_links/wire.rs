@@ -29,7 +29,10 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `N` bytes as an array.
-    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], SecureLinkError> {
+    pub fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], SecureLinkError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N, what)?);
         Ok(out)
@@ -59,7 +62,9 @@ impl<'a> Reader<'a> {
             Ok(())
         } else {
             let extra = self.bytes.len();
-            Err(SecureLinkError::Malformed(format!("{extra} bytes after {what}")))
+            Err(SecureLinkError::Malformed(format!(
+                "{extra} bytes after {what}"
+            )))
         }
     }
 }
