@@ -2,11 +2,12 @@
 //!
 //! Our [`RecordOpener`](super::record::RecordOpener) accepts records only in order, which is
 //! right over TCP and fatal over a datagram link: one reordered or lost record and every later
-//! one is refused (the chapter's experiment shows it). DTLS (RFC 9147 §4.5.1, after RFC 4303
-//! §3.4.3) keeps instead a sliding window over the newest `size` sequence numbers: a record is
-//! accepted if its number is new and not older than the window; a duplicate is a replay; a
-//! record behind the window is dropped because the receiver can no longer tell. The window is
-//! consulted only for records that already passed authentication, so a forger cannot move it.
+//! one is refused (the chapter's experiment shows it). DTLS 1.3 (RFC 9147), like IPsec's ESP
+//! before it (RFC 4303 §3.4.3), keeps instead a sliding window over the newest `size` sequence
+//! numbers: a record is accepted if its number is new and not older than the window; a
+//! duplicate is a replay; a record behind the window is dropped because the receiver can no
+//! longer tell. The window is consulted only for records that already passed authentication,
+//! so a forger cannot move it.
 //!
 //! Implement [`starter::ReplayWindow`] (`size` at most 64: one `u64` bitmap does). The claims:
 //! each sequence number is accepted at most once; every number within `size` of the newest
