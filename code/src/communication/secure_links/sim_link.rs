@@ -64,10 +64,10 @@ pub struct ServerNode {
 
 /// The two nodes of a run.
 pub enum LinkNode {
-    /// Node 0.
-    Client(ClientNode),
+    /// Node 0 (boxed: the two halves differ much in size).
+    Client(Box<ClientNode>),
     /// Node 1.
-    Server(ServerNode),
+    Server(Box<ServerNode>),
 }
 
 const CLIENT: NodeId = NodeId(0);
@@ -191,7 +191,7 @@ pub fn run(
         Receiver::InOrder => 64,
     };
     let nodes = vec![
-        LinkNode::Client(ClientNode {
+        LinkNode::Client(Box::new(ClientNode {
             client,
             hello,
             link: None,
@@ -199,14 +199,14 @@ pub fn run(
             sent: 0,
             interval: Duration::from_millis(1),
             tamper: scenario.tamper,
-        }),
-        LinkNode::Server(ServerNode {
+        })),
+        LinkNode::Server(Box::new(ServerNode {
             server,
             link: None,
             receiver,
             window: ReplayWindow::with_size(window_size),
             outcomes: BTreeMap::new(),
-        }),
+        })),
     ];
     let clean = LinkConfig::constant(Duration::from_millis(5));
     let mut sim = Sim::new(seed, clean, nodes);
