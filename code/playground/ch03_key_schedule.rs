@@ -74,7 +74,8 @@ pub mod key_schedule {
 //! This file uses only `hmac` and `sha2`, so it runs on the Rust playground (chapter 3's
 //! runnable listing). A test checks it against the `hkdf` crate and RFC 5869's test vectors.
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// HMAC-SHA-256, the pseudorandom function under everything here.
