@@ -14,7 +14,8 @@
 //!
 //! outputs: code/playground/appendix_first_sim.rs code/playground/appendix_ping.rs
 //! outputs: code/playground/ch01_tour.rs code/playground/ch02_transfer.rs
-//! outputs: code/playground/ch04_ttl_cache.rs code/playground/ch05_idempotency.rs
+//! outputs: code/playground/ch03_key_schedule.rs code/playground/ch04_ttl_cache.rs
+//! outputs: code/playground/ch05_idempotency.rs
 //! outputs: code/playground/ch06_ping.rs code/playground/ch07_phi.rs
 //! outputs: code/playground/ch08_clocks.rs code/playground/ch09_fencing_demo.rs
 //! outputs: code/playground/ch10_craq.rs code/playground/ch10_linearizability.rs
