@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
+use hickory_resolver::net::{DnsError, NetError};
 use uds::communication::discovery::server::{dig, exchange, resolver_for, start};
 use uds::communication::discovery::zone::book_zones;
 use uds::experiment::ExperimentArgs;
@@ -69,10 +70,15 @@ async fn session() -> Result<String, Box<dyn std::error::Error>> {
     match resolver.lookup("nope.example.com.", RecordType::A).await {
         Ok(found) => writeln!(out, "  nope.example.com. A -> unexpected {found:?}")?,
         Err(e) if e.is_nx_domain() => {
-            let ttl = e.into_soa().map_or(0, |soa| soa.ttl);
+            // The negative TTL hickory-resolver computed itself: min(SOA TTL, SOA MINIMUM).
+            let ttl = match &e {
+                NetError::Dns(DnsError::NoRecordsFound(no)) => no.negative_ttl,
+                _ => None,
+            };
+            let ttl = ttl.map_or("none".to_string(), |t| format!("{t} s"));
             writeln!(
                 out,
-                "  lookup nope.example.com. A  -> NXDOMAIN, negative TTL {ttl} s"
+                "  lookup nope.example.com. A  -> NXDOMAIN, negative TTL {ttl}"
             )?
         }
         Err(e) => writeln!(out, "  nope.example.com. A -> error {e}")?,
@@ -93,7 +99,8 @@ async fn session() -> Result<String, Box<dyn std::error::Error>> {
         writeln!(out, "  {name} {qtype}: {}", summary(&reply))?;
     }
 
-    // A header that promises one question, followed by nothing: the id can be read.
+    // A header that promises one question, followed by only two bytes of it (a label length
+    // of 3 and one letter): the id can be read, the question cannot.
     let malformed = [0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w'];
     let reply = Message::from_vec(&exchange(addr, &malformed).await?)?;
     writeln!(
