@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::RecordType as WireType;
+use hickory_resolver::net::{DnsError, NetError};
 use rand::{RngExt, SeedableRng};
 use uds::communication::discovery::resolver::{
     Client, DnsMsg, DnsNode, NameServer, Observation, Outcome, ResolveError, Resolver,
@@ -110,18 +111,28 @@ fn cached_answers_are_served_until_just_before_the_ttl_and_refetched_at_it() {
 #[test]
 fn a_zero_ttl_answer_is_never_served_from_the_cache() {
     let mut sim = quiet_sim(0);
-    for s in 0..3 {
-        let o = ask(
-            &mut sim,
-            Time::from_millis(s * 2_000),
-            "www.example.com.",
-            RecordType::A,
-        );
-        assert!(
-            o.upstream_queries >= 1,
-            "question {s} was served from the cache"
-        );
-    }
+    // The first answer reaches the resolver at COLD_MS; the second question comes 1 ns later,
+    // the third and fourth seconds later: each one goes upstream again.
+    let stored = Time::from_millis(COLD_MS);
+    let www = |at| (at, "www.example.com.", RecordType::A);
+    let log = ask_all(
+        &mut sim,
+        &[
+            www(Time::ZERO),
+            www(stored + Duration::from_nanos(1)),
+            www(Time::from_millis(2_000)),
+            www(Time::from_millis(4_000)),
+        ],
+    );
+    let queries: Vec<u32> = log.iter().map(|o| o.upstream_queries).collect();
+    assert_eq!(
+        queries,
+        [3, 1, 1, 1],
+        "a question was served from the cache"
+    );
+    // The last entry expires at the very instant it was stored: no clamp to a minimum TTL.
+    let last_stored = Time::from_millis(4_000 + 2 * 40);
+    assert_eq!(expiry(&sim, "www.example.com.", RecordType::A), last_stored);
 }
 
 #[test]
@@ -160,6 +171,12 @@ fn negative_answers_are_cached_for_the_soa_minimum() {
     );
     assert_eq!(nodata.outcome, Outcome::NoData);
     let expires = expiry(&sim, "www.example.com.", RecordType::Ns);
+    let one_round_trip = Duration::from_millis(2 * 40); // delegations cached: example.com only
+    assert_eq!(
+        expires,
+        Time::from_secs_f64(100.0) + one_round_trip + Duration::from_secs(60),
+        "NODATA is cached for the same 60 s"
+    );
     let again = ask(
         &mut sim,
         expires - Duration::from_nanos(1),
@@ -362,6 +379,15 @@ fn hickory_resolver_gets_the_real_servers_answers() {
             .await
             .expect_err("nope does not exist");
         assert!(err.is_nx_domain(), "{err}");
+        let hickory_negative_ttl = match &err {
+            NetError::Dns(DnsError::NoRecordsFound(no)) => no.negative_ttl,
+            _ => None,
+        };
+        assert_eq!(
+            hickory_negative_ttl,
+            Some(60),
+            "hickory's min(SOA TTL, MINIMUM)"
+        );
         assert_eq!(err.into_soa().expect("SOA in authority").ttl, 60);
         server.abort();
     });
