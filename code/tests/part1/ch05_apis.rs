@@ -425,15 +425,14 @@ async fn paging_while_notes_are_inserted_and_deleted_neither_skips_nor_repeats()
             .await
             .unwrap();
         seen.extend(page.items.iter().map(|n| n.id));
-        // Between pages: three inserts, and a delete of a note already read.
+        // Between pages: three inserts, and a delete of the last note read, the very note
+        // the cursor points after (offset paging would skip the next page's first note).
         for k in 0..3 {
             post(&c, &url, &format!("r{round}-{k}"), json!({"title": "late"})).await;
         }
-        if let Some(&first) = seen.first() {
-            c.delete(format!("{url}/notes/{first}"))
-                .send()
-                .await
-                .unwrap();
+        if let Some(&last) = seen.last() {
+            let deleted = c.delete(format!("{url}/notes/{last}")).send().await;
+            assert_eq!(deleted.unwrap().status(), StatusCode::NO_CONTENT);
         }
         round += 1;
         match page.next_cursor {
