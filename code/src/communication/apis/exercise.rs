@@ -16,6 +16,10 @@
 //!    and from `t + lease_ms` on returns `Execute` again (the earlier handler is presumed dead)
 //!    and re-reserves the key as begun at `now`.
 //! 5. `complete` records the response and the completion time `now`.
+//!
+//! The sums above are mathematical: times and durations may be as large as `u64::MAX`, so
+//! `t + retention_ms` must not overflow (with the book's overflow checks it would panic; the
+//! test tries a huge clock). Compare `now.saturating_sub(t)` with the duration instead.
 
 use super::idempotency::Begin;
 
