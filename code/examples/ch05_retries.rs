@@ -67,7 +67,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let seeds = args.common.seed..args.common.seed + args.runs;
+    let Some(end) = args.common.seed.checked_add(args.runs) else {
+        eprintln!("error: --seed plus --runs must fit in 64 bits");
+        return ExitCode::FAILURE;
+    };
+    let seeds = args.common.seed..end;
     let rows: Vec<Row> = std::thread::scope(|scope| {
         let handles: Vec<_> = setups
             .iter()

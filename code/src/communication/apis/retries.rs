@@ -89,6 +89,12 @@ impl Setup {
         if self.latency_min > self.latency_max || self.timeout.is_zero() {
             return Err("need latency_min <= latency_max and a positive timeout".into());
         }
+        // Bounds that keep the run's horizon (timeouts x attempts x operations) far from
+        // overflowing a Duration or the simulator's clock.
+        let minute = Duration::from_secs(60);
+        if self.timeout > minute || self.latency_max > minute || self.max_attempts > 1_000 {
+            return Err("timeout and one-way delay at most 60 s, at most 1,000 attempts".into());
+        }
         Ok(())
     }
 }
