@@ -219,6 +219,51 @@ fn a_changed_handshake_message_breaks_the_signature_or_the_finished_mac() {
 }
 
 #[test]
+fn a_small_order_key_share_is_refused_on_both_sides() {
+    // The u-coordinates 0 and 1 have small order: with either, X25519 outputs all zeros
+    // whatever the other side's secret, so an attacker would know the "shared" secret.
+    for share in [[0u8; 32], {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    }] {
+        let mut demo = Demo::new(13);
+        let (mut client, hello) = Client::start(demo.config.clone(), demo.entropy());
+        let forged = HandshakeMessage::ServerHello {
+            random: demo.random32(),
+            key_share: share,
+        }
+        .encode();
+        let got = client.on_message(&forged);
+        assert!(
+            matches!(&got, Err(E::Malformed(m)) if m.contains("low-order")),
+            "client: {got:?}"
+        );
+
+        let HandshakeMessage::ClientHello {
+            random,
+            server_name,
+            ..
+        } = HandshakeMessage::decode(&hello).unwrap()
+        else {
+            panic!("a ClientHello")
+        };
+        let forged = HandshakeMessage::ClientHello {
+            random,
+            key_share: share,
+            server_name,
+        }
+        .encode();
+        let mut server = Server::new(demo.identity.clone(), demo.entropy());
+        let got = server.on_message(&forged);
+        assert!(
+            matches!(&got, Err(E::Malformed(m)) if m.contains("low-order")),
+            "server: {got:?}"
+        );
+    }
+}
+
+#[test]
 fn messages_out_of_turn_are_unexpected() {
     let mut demo = Demo::new(12);
     let (mut client, hello) = Client::start(demo.config.clone(), demo.entropy());
