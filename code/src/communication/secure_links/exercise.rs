@@ -2,7 +2,7 @@
 //!
 //! Our [`RecordOpener`](super::record::RecordOpener) accepts records only in order, which is
 //! right over TCP and fatal over a datagram link: one reordered or lost record and every later
-//! one is refused (the chapter's experiment shows it). DTLS 1.3 (RFC 9147), like IPsec's ESP
+//! one is refused (the chapter's experiment shows it). DTLS 1.3 (RFC 9147 §4.5.1), like IPsec's ESP
 //! before it (RFC 4303 §3.4.3), keeps instead a sliding window over the newest `size` sequence
 //! numbers: a record is accepted if its number is new and not older than the window; a
 //! duplicate is a replay; a record behind the window is dropped because the receiver can no

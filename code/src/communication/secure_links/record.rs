@@ -17,8 +17,9 @@
 //!
 //! TLS 1.3 does not send the sequence number: both sides count, and a replayed, dropped or
 //! reordered record simply fails the tag check, because the receiver computes the wrong
-//! nonce. TLS can afford that because TCP delivers its bytes in order. We send it (as DTLS 1.3
-//! does, RFC 9147) so that every rejection names its cause; it costs 8 bytes per record.
+//! nonce. TLS can afford that because TCP delivers its bytes in order. We send all 8 bytes of
+//! it, in the clear, so that every rejection names its cause. DTLS 1.3 (RFC 9147 §4) must send
+//! it too, because datagrams arrive out of order, but only its low 8 or 16 bits, encrypted.
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce};
