@@ -14,7 +14,9 @@
 //!   NODATA (SOA in the authority section), or NXDOMAIN (SOA in the authority section).
 //!
 //! Simplifications: no TCP, no EDNS (a response over 512 bytes is truncated with TC set, as
-//! RFC 1035 §4.2.1 asks), class IN only.
+//! RFC 1035 §4.2.1 asks), class IN only. An OPT record in a query (hickory-resolver sends one by
+//! default) is ignored and the response carries none; RFC 6891 asks a server without EDNS to
+//! answer such queries with FORMERR instead, after which a client may retry without OPT.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
