@@ -27,7 +27,7 @@ impl ExperimentArgs {
         };
         let path = root.join(relative);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
         }
         std::fs::write(&path, contents).map_err(|e| with_path(e, &path))
     }
