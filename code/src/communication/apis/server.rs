@@ -291,6 +291,8 @@ fn write_problem(id: u64, error: WriteError) -> Response {
          content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem,
          content_type = "application/problem+json"),
+        (status = "4XX", description = "Other refusals (bad body, no such note)",
+         body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn replace_note(
     State(state): State<Shared>,
