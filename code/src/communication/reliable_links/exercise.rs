@@ -2,7 +2,9 @@
 //!
 //! Implement [`starter::Estimator`]: `on_sample` takes one round-trip time measured on a
 //! segment sent once, and `back_off` doubles the timeout after the timer expires. The rules
-//! (RFC 6298 §2 and §5.5), in whole microseconds:
+//! (RFC 6298 §2 and §5.5), computed with `Duration`'s own arithmetic (`d * n` and `d / n`,
+//! which truncate to whole nanoseconds; converting to whole microseconds or to `f64` rounds
+//! differently and fails the comparison after a few samples):
 //!
 //! - before any sample, `rto()` is 1 s, raised to `min_rto` if that is larger;
 //! - the first sample `r` sets `srtt = r` and `rttvar = r / 2`;
