@@ -288,8 +288,9 @@ fn random_transfer(seed: u64) -> TransferConfig {
 }
 
 /// The real thing: an echo over the kernel's TCP on loopback, and the kernel's own view of
-/// the connection (`ss -tin`): a round-trip time well under a millisecond's order, a
-/// congestion window of at least the initial 10 segments, every byte acknowledged.
+/// the connection (`ss -tin`): a positive round-trip time (tens of microseconds on an idle
+/// machine; the bound asserted is a loose 100 ms, for loaded CI machines), a congestion window
+/// of at least the initial 10 segments, every byte acknowledged.
 #[test]
 fn a_real_tcp_echo_on_loopback_and_the_kernels_view_of_it() {
     let rt = tcp::runtime().expect("tokio starts");
