@@ -520,8 +520,8 @@ pub mod rto {
 //! doubles (§5.5, exponential back-off) and stays doubled until a new sample arrives. Samples
 //! come only from segments sent once (Karn's rule, §3): the ACK of a retransmitted segment
 //! could answer either copy, so the sample would be ambiguous. The sender enforces that rule;
-//! this estimator only does the arithmetic. Times are whole microseconds, so every result is
-//! exact and the tests can check the RFC's numbers to the microsecond.
+//! this estimator only does the arithmetic, in `Duration`s (whole nanoseconds; the divisions by
+//! 8 and 4 truncate), so the tests can check the RFC's formulas exactly.
 
 use std::time::Duration;
 

@@ -1142,17 +1142,20 @@ impl CampaignReport {
 
 impl Campaign {
     /// A campaign over seeds `0..seeds` on every core, for the test `name` of the integration
-    /// test file `test_file` (`code/tests/<test_file>.rs`): a failure names the command that
-    /// reruns that test.
-    pub fn for_test(test_file: &str, name: &str, seeds: u64) -> Campaign {
+    /// test module `module` (pass `module_path!()`: `part2::ch10_chain` is the module
+    /// `ch10_chain` of the test binary `code/tests/part2/main.rs`): a failure names the command
+    /// that reruns that test.
+    pub fn for_test(module: &str, name: &str, seeds: u64) -> Campaign {
+        let (binary, filter) = match module.split_once("::") {
+            Some((binary, path)) => (binary, format!("{path}::{name}")),
+            None => (module, name.to_string()),
+        };
         Campaign {
             name: name.to_string(),
             first_seed: 0,
             seeds,
             threads: 0,
-            replay: format!(
-                "cargo test -p uds --release --test {test_file} {name} (seed {{seed}})"
-            ),
+            replay: format!("cargo test -p uds --release --test {binary} {filter} (seed {{seed}})"),
         }
     }
 

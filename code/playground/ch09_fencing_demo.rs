@@ -68,7 +68,7 @@ pub mod leader_election {
 //! moves the decision to where the writes land: the storage has seen the new leader's larger
 //! token, so it refuses the old one. [`scenario`] stages both failures (the paused ex-leader
 //! and the slow-clocked ex-leader) and runs random pauses over many seeds; the tests in
-//! `code/tests/ch09_leader_election.rs` state the claims and check them.
+//! `code/tests/part2/ch09_leader_election.rs` state the claims and check them.
 //!
 //! **Invariants.** Lock service: at most one live lease per lock on its clock; tokens of new
 //! grants strictly increase; an expired lease is never renewed (both asserted). Storage with
@@ -1485,17 +1485,20 @@ impl CampaignReport {
 
 impl Campaign {
     /// A campaign over seeds `0..seeds` on every core, for the test `name` of the integration
-    /// test file `test_file` (`code/tests/<test_file>.rs`): a failure names the command that
-    /// reruns that test.
-    pub fn for_test(test_file: &str, name: &str, seeds: u64) -> Campaign {
+    /// test module `module` (pass `module_path!()`: `part2::ch10_chain` is the module
+    /// `ch10_chain` of the test binary `code/tests/part2/main.rs`): a failure names the command
+    /// that reruns that test.
+    pub fn for_test(module: &str, name: &str, seeds: u64) -> Campaign {
+        let (binary, filter) = match module.split_once("::") {
+            Some((binary, path)) => (binary, format!("{path}::{name}")),
+            None => (module, name.to_string()),
+        };
         Campaign {
             name: name.to_string(),
             first_seed: 0,
             seeds,
             threads: 0,
-            replay: format!(
-                "cargo test -p uds --release --test {test_file} {name} (seed {{seed}})"
-            ),
+            replay: format!("cargo test -p uds --release --test {binary} {filter} (seed {{seed}})"),
         }
     }
 

@@ -1275,7 +1275,7 @@ pub mod raft {
 pub mod chaos {
 //! One chaos run: a Raft cluster under a random nemesis and a hostile network, then judged.
 //!
-//! This is the unit of the chapter 10 campaign (`code/tests/ch10_raft_campaign.rs`). One seed
+//! This is the unit of the chapter 10 campaign (`code/tests/part2/ch10_raft_campaign.rs`). One seed
 //! fixes everything: the nemesis's schedule of crashes, restarts, pauses and partitions among
 //! the servers, every lost, duplicated and reordered message, every election timeout, and every
 //! client operation. A run has three phases:
@@ -2592,7 +2592,7 @@ pub mod replication {
 //! can still be overwritten by a leader of term 3 whose log lacks it, because voters compare
 //! last terms, not counts. The scenario test
 //! `figure_8_leader_does_not_commit_previous_term_entry_by_counting` replays it, and
-//! `code/tests/ch10_figure8_campaign.rs` shows that a campaign finds the bug when the rule is
+//! `code/tests/part2/ch10_figure8_campaign.rs` shows that a campaign finds the bug when the rule is
 //! switched off ([`CommitRule::CountAnyTerm`], a planted bug that exists only for that test).
 //!
 //! **Applying.** Every server applies committed entries in index order to its state machine.
@@ -2924,7 +2924,7 @@ pub struct Config {
 // ANCHOR_END: config
 
 /// The leader's commit rule: the correct one, and a planted bug kept so that a test can show
-/// the campaign of `code/tests/ch10_figure8_campaign.rs` finds it. Never use the bug otherwise.
+/// the campaign of `code/tests/part2/ch10_figure8_campaign.rs` finds it. Never use the bug otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CommitRule {
     /// Commit the highest index stored on a majority only if its entry is from the leader's
@@ -3439,17 +3439,20 @@ impl CampaignReport {
 
 impl Campaign {
     /// A campaign over seeds `0..seeds` on every core, for the test `name` of the integration
-    /// test file `test_file` (`code/tests/<test_file>.rs`): a failure names the command that
-    /// reruns that test.
-    pub fn for_test(test_file: &str, name: &str, seeds: u64) -> Campaign {
+    /// test module `module` (pass `module_path!()`: `part2::ch10_chain` is the module
+    /// `ch10_chain` of the test binary `code/tests/part2/main.rs`): a failure names the command
+    /// that reruns that test.
+    pub fn for_test(module: &str, name: &str, seeds: u64) -> Campaign {
+        let (binary, filter) = match module.split_once("::") {
+            Some((binary, path)) => (binary, format!("{path}::{name}")),
+            None => (module, name.to_string()),
+        };
         Campaign {
             name: name.to_string(),
             first_seed: 0,
             seeds,
             threads: 0,
-            replay: format!(
-                "cargo test -p uds --release --test {test_file} {name} (seed {{seed}})"
-            ),
+            replay: format!("cargo test -p uds --release --test {binary} {filter} (seed {{seed}})"),
         }
     }
 

@@ -10,6 +10,7 @@ mod browser;
 mod cdp;
 mod chapters;
 mod exercises;
+mod features;
 mod html;
 mod listings;
 mod markdown;
@@ -38,6 +39,8 @@ Single steps:
   check-listings       every Rust listing is an include of an existing, non-empty file/anchor
   check-chapters       every chapter linked from SUMMARY.md meets the chapter bar (diagrams,
                        listings, a Run button, a figure or table, exercises, further reading)
+  check-features       `cargo run -p uds` resolves dependency features as `--workspace` does
+                       (so examples reuse the test build instead of rebuilding)
   check-outputs        checked-in experiment outputs are exactly what the experiments produce
   check-html           no unexpanded {{#...}} directive in the built HTML
   check-playground     every runnable listing compiles and runs (< 6 s) exactly as Run sends it
@@ -92,6 +95,7 @@ fn step(command: &str) -> Option<fn() -> util::Result> {
         "outputs" => outputs::outputs,
         "check-listings" => listings::check_listings,
         "check-chapters" => chapters::check_chapters,
+        "check-features" => features::check_features,
         "check-exercises" => exercises::check_exercises,
         "check-outputs" => outputs::check_outputs,
         "check-html" => html::check_html,

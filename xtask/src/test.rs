@@ -6,7 +6,9 @@
 //! with the experiments that `check-outputs` runs.
 
 use crate::util::{self, Result, repo_root};
-use crate::{actionlint, browser, chapters, exercises, html, listings, outputs, playground, tools};
+use crate::{
+    actionlint, browser, chapters, exercises, features, html, listings, outputs, playground, tools,
+};
 use std::process::Command;
 use std::time::Instant;
 
@@ -34,6 +36,7 @@ pub fn test() -> Result {
                 "warnings",
             ]),
         ),
+        ("check-features", Box::new(features::check_features)),
         (
             "cargo test",
             Box::new(|| {

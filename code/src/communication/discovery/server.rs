@@ -13,17 +13,19 @@
 //! - a name outside our zones gets REFUSED; otherwise NOERROR with an answer, a referral, or
 //!   NODATA (SOA in the authority section), or NXDOMAIN (SOA in the authority section).
 //!
-//! Simplifications: no TCP, no EDNS (a response over 512 bytes is truncated with TC set, as
-//! RFC 1035 §4.2.1 asks), class IN only. An OPT record in a query (hickory-resolver sends one by
-//! default) is ignored and the response carries none; RFC 6891 asks a server without EDNS to
-//! answer such queries with FORMERR instead, after which a client may retry without OPT.
+//! - EDNS(0) (RFC 6891), which hickory-resolver uses by default: a query with an OPT record gets
+//!   one back, carrying our version (0) and buffer size, and a query of a later EDNS version gets
+//!   BADVERS (§6.1.3). A response is truncated (TC set) above the smaller of the two buffer
+//!   sizes, or above 512 bytes for a query without OPT (RFC 1035 §4.2.1).
+//!
+//! Simplifications: no TCP, class IN only, and EDNS options are ignored.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{self, DNSClass, Name};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -32,6 +34,11 @@ use super::zone::{self, Lookup, RData, Record, RecordType, Zone};
 
 /// The largest DNS message over UDP without EDNS (RFC 1035 §4.2.1).
 pub const MAX_UDP_PAYLOAD: usize = 512;
+
+/// The largest UDP response we send to a client that offers a larger buffer with EDNS(0):
+/// 1280 bytes (the smallest IPv6 link MTU) minus the IPv6 and UDP headers, so that a response
+/// is never fragmented.
+pub const EDNS_UDP_PAYLOAD: u16 = 1232;
 
 /// Our record type for a wire type.
 pub fn record_type_of(t: rr::RecordType) -> RecordType {
@@ -81,15 +88,15 @@ pub fn handle_packet(zones: &[Zone], packet: &[u8]) -> Option<Vec<u8>> {
     let request = match Message::from_vec(packet) {
         Ok(request) => request,
         Err(_) => {
-            return encode(&Message::error_msg(
-                id,
-                OpCode::Query,
-                ResponseCode::FormErr,
-            ));
+            return encode(
+                &Message::error_msg(id, OpCode::Query, ResponseCode::FormErr),
+                MAX_UDP_PAYLOAD,
+            );
         }
     };
-    let response = respond(zones, &request);
-    encode(&response)
+    let mut response = respond(zones, &request);
+    let limit = negotiate_edns(&request, &mut response);
+    encode(&response, limit)
 }
 // ANCHOR_END: handle_packet
 
@@ -147,11 +154,28 @@ fn authorities_not_ns(answers: &[Record], authorities: &[Record]) -> bool {
             .any(|r| r.data.record_type() != RecordType::Ns)
 }
 
-/// The wire bytes of `message`, truncated (TC set) if over 512 bytes; `None` if it cannot be
-/// encoded, which our zones never cause.
-fn encode(message: &Message) -> Option<Vec<u8>> {
+/// EDNS(0) (RFC 6891): a request with an OPT record gets one back with our version (0) and
+/// buffer size, and BADVERS if it asked for a later version (§6.1.3). Returns the largest
+/// response the client can take: 512 bytes without OPT, else the smaller of the two buffers.
+pub fn negotiate_edns(request: &Message, response: &mut Message) -> usize {
+    let Some(theirs) = &request.edns else {
+        return MAX_UDP_PAYLOAD;
+    };
+    if theirs.version() > 0 {
+        let (id, op_code) = (request.metadata.id, request.metadata.op_code);
+        *response = Message::error_msg(id, op_code, ResponseCode::BADVERS);
+    }
+    let mut ours = Edns::new();
+    ours.set_version(0).set_max_payload(EDNS_UDP_PAYLOAD);
+    response.set_edns(ours);
+    usize::from(theirs.max_payload().clamp(512, EDNS_UDP_PAYLOAD))
+}
+
+/// The wire bytes of `message`, truncated (TC set) if over `limit` bytes; `None` if it cannot
+/// be encoded, which our zones never cause.
+fn encode(message: &Message, limit: usize) -> Option<Vec<u8>> {
     let bytes = message.to_vec().ok()?;
-    if bytes.len() <= MAX_UDP_PAYLOAD {
+    if bytes.len() <= limit {
         return Some(bytes);
     }
     message.truncate().to_vec().ok()

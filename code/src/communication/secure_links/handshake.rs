@@ -35,7 +35,9 @@ use x25519_dalek::{PublicKey, StaticSecret};
 
 use super::cert::{Certificate, TrustAnchor, verify_certificate};
 use super::error::SecureLinkError;
-use super::key_schedule::{KeySchedule, Secret, finished_mac, sha256, traffic_keys};
+use super::key_schedule::{
+    KeySchedule, Secret, finished_mac, finished_mac_is_valid, sha256, traffic_keys,
+};
 use super::messages::HandshakeMessage;
 use super::record::{RecordOpener, RecordSealer};
 
@@ -196,7 +198,7 @@ impl Client {
             (ClientStep::Finished, HandshakeMessage::Finished { mac }) => {
                 let (shared, hello_hash) = self.shared.expect("set at ServerHello");
                 let (_, client_hs, server_hs) = KeySchedule::handshake(&shared, &hello_hash);
-                if !constant_time_eq(&mac, &finished_mac(&server_hs, &sha256(&self.transcript))) {
+                if !finished_mac_is_valid(&server_hs, &sha256(&self.transcript), &mac) {
                     return Err(SecureLinkError::BadFinished);
                 }
                 self.transcript.extend_from_slice(bytes);
@@ -226,12 +228,6 @@ impl Client {
         Ok(Vec::new())
     }
     // ANCHOR_END: client_step
-}
-
-/// Compares two MACs in time independent of where they differ, so that an attacker cannot
-/// learn a correct MAC byte by byte from response times.
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Where the server is in the handshake.
@@ -328,7 +324,7 @@ impl Server {
                 },
                 HandshakeMessage::Finished { mac },
             ) => {
-                if !constant_time_eq(&mac, &finished_mac(&client_hs, &flight_hash)) {
+                if !finished_mac_is_valid(&client_hs, &flight_hash, &mac) {
                     return Err(SecureLinkError::BadFinished);
                 }
                 self.link = Some(link(&keys.server_application, &keys.client_application));

@@ -179,6 +179,19 @@ pub fn finished_key(handshake_traffic_secret: &Secret) -> Secret {
 pub fn finished_mac(handshake_traffic_secret: &Secret, transcript_hash: &Secret) -> Secret {
     hmac(&finished_key(handshake_traffic_secret), &[transcript_hash])
 }
+
+/// Whether `mac` is the right Finished MAC. The `hmac` crate compares in constant time, so the
+/// time taken does not reveal how many leading bytes of a forged MAC were right.
+pub fn finished_mac_is_valid(
+    handshake_traffic_secret: &Secret,
+    transcript_hash: &Secret,
+    mac: &Secret,
+) -> bool {
+    let key = finished_key(handshake_traffic_secret);
+    let mut check = <HmacSha256 as KeyInit>::new_from_slice(&key).expect("any key length");
+    check.update(transcript_hash);
+    check.verify_slice(mac).is_ok()
+}
 // ANCHOR_END: schedule
 
 #[cfg(test)]
