@@ -53,7 +53,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<String, String> {
-    let rt = tcp::runtime()?;
+    let rt = uds::experiment::runtime()?;
     let (echoes, nagle, nodelay) = rt.block_on(async {
         let (addr, _server) = tcp::echo_server()
             .await

@@ -28,13 +28,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match uds::experiment::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start tokio: {e}");
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };

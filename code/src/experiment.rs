@@ -33,6 +33,15 @@ impl ExperimentArgs {
     }
 }
 
+/// A current-thread tokio runtime, for the examples and tests that talk to a real server on
+/// loopback; the error says what failed.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start tokio: {e}"))
+}
+
 fn with_path(e: std::io::Error, path: &Path) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }

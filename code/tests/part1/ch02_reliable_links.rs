@@ -293,7 +293,7 @@ fn random_transfer(seed: u64) -> TransferConfig {
 /// of at least the initial 10 segments, every byte acknowledged.
 #[test]
 fn a_real_tcp_echo_on_loopback_and_the_kernels_view_of_it() {
-    let rt = tcp::runtime().expect("tokio starts");
+    let rt = uds::experiment::runtime().expect("tokio starts");
     let report = rt
         .block_on(async {
             let (addr, _server) = tcp::echo_server().await.map_err(|e| e.to_string())?;
@@ -320,7 +320,7 @@ fn a_real_tcp_echo_on_loopback_and_the_kernels_view_of_it() {
 /// median exchange is fast, and it is not slower than with Nagle.
 #[test]
 fn nodelay_removes_the_write_write_read_stall() {
-    let rt = tcp::runtime().expect("tokio starts");
+    let rt = uds::experiment::runtime().expect("tokio starts");
     let (nagle, nodelay) = rt
         .block_on(async {
             let nodelay = tcp::nagle_latency(true, 9).await?;

@@ -334,10 +334,7 @@ fn rustls_handshakes_in_memory() {
 
 /// A runtime for the loopback tests.
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+    uds::experiment::runtime().expect("tokio starts")
 }
 
 /// Starts an echo server with a fresh PKI for `localhost`; fails with the command that starts

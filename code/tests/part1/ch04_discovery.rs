@@ -345,10 +345,7 @@ fn every_reply_is_correct_and_nothing_stays_pending_on_a_lossy_duplicating_netwo
 // The real server, over UDP on 127.0.0.1.
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+    uds::experiment::runtime().expect("tokio starts")
 }
 
 fn all_zones() -> Vec<Zone> {

@@ -208,14 +208,6 @@ pub async fn nagle_latency(nodelay: bool, rounds: usize) -> Result<Duration, Str
 }
 // ANCHOR_END: nagle
 
-/// A current-thread tokio runtime, for the examples and tests.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start tokio: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
