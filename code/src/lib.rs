@@ -14,6 +14,7 @@ pub mod exercise;
 pub mod experiment;
 pub mod intro;
 pub mod plot;
+pub mod servers;
 pub mod sim;
 /// Reference models (timeouts, ping-pong, M/M/1) that measure the simulator against SimPy.
 pub mod sim_models;

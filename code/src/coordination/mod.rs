@@ -27,11 +27,17 @@
 //! - [`chain_vs_raft`] (chapter 10): Raft run under chain replication's workload and cost
 //!   model, for the comparison of throughput, latency and stale reads.
 
+pub mod async_transactions;
+pub mod atomic_commit;
+pub mod broadcast;
 pub mod chain_replication;
 pub mod chain_vs_raft;
+pub mod crdt;
 pub mod failure_detection;
 pub mod leader_election;
+pub mod leaderless;
 pub mod linearizability;
 pub mod raft;
 pub mod system_models;
 pub mod time;
+pub mod transactions;

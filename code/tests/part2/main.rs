@@ -1,4 +1,4 @@
-//! Integration tests of part II (chapters 6-10), one module per test file, in one test binary so
+//! Integration tests of part II (chapters 6-13), one module per test file, in one test binary so
 //! that the crate is linked once for the whole part (see DESIGN.md, build-time budget). Run one
 //! file's tests with a filter: `cargo test -p uds --release --test part2 ch10_raft_campaign`.
 
@@ -14,3 +14,8 @@ mod ch10_linearizability;
 mod ch10_raft_campaign;
 mod ch10_raft_cluster;
 mod ch10_raft_scenarios;
+mod ch11_crdt;
+mod ch11_leaderless;
+mod ch12_atomic_commit;
+mod ch12_isolation;
+mod ch13_async_transactions;

@@ -1,0 +1,3 @@
+//! Chapter 12: a transactional key-value engine with read committed, snapshot isolation and serializable (strict 2PL) modes, and the isolation-anomaly scenarios.
+//!
+//! Work in progress (issue 8).

@@ -1,0 +1,1 @@
+//! Integration tests of chapter 11 (work in progress, issue 8).

@@ -1,0 +1,1 @@
+//! Integration tests of chapter 12 (work in progress, issue 8).
