@@ -42,6 +42,8 @@ pub fn test() -> Result {
             Box::new(|| {
                 // Chapter 2's tests read the kernel's view of a loopback connection with `ss`.
                 util::debian_program(&["ss"], "iproute2", "cargo test (chapter 2)")?;
+                // Chapter 12 runs its isolation scenarios against a real PostgreSQL server.
+                util::postgres_bindir("cargo test (chapter 12)")?;
                 cargo(&["test", "--workspace", "--release"])()
             }),
         ),

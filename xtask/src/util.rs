@@ -133,7 +133,41 @@ pub fn find_program(names: &[&str]) -> Option<PathBuf> {
 /// running as root (as CI does); otherwise an error naming the exact command to install it.
 /// `why` says which check needs it.
 pub fn debian_program(names: &[&str], package: &str, why: &str) -> Result<PathBuf> {
-    if let Some(p) = find_program(names) {
+    debian_install(
+        || find_program(names),
+        &format!("`{}`", names[0]),
+        package,
+        why,
+    )
+}
+
+/// The folder of PostgreSQL's server programs (`initdb`, `postgres`), which Debian keeps off
+/// PATH in the folder that `pg_config --bindir` names; installs Debian's `postgresql` like
+/// [`debian_program`]. Chapter 12's tests and experiment start a throw-away server from there.
+pub fn postgres_bindir(why: &str) -> Result<PathBuf> {
+    let found = || {
+        let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let complete = dir.join("initdb").is_file() && dir.join("postgres").is_file();
+        (out.status.success() && complete).then_some(dir)
+    };
+    debian_install(
+        found,
+        "PostgreSQL's server (`initdb` and `postgres` in `pg_config --bindir`)",
+        "postgresql",
+        why,
+    )
+}
+
+/// `found()`, or else install `package` with apt-get (as root) and try again; `what` names the
+/// missing thing in messages.
+fn debian_install(
+    found: impl Fn() -> Option<PathBuf>,
+    what: &str,
+    package: &str,
+    why: &str,
+) -> Result<PathBuf> {
+    if let Some(p) = found() {
         return Ok(p);
     }
     let is_root = Command::new("id")
@@ -146,27 +180,18 @@ pub fn debian_program(names: &[&str], package: &str, why: &str) -> Result<PathBu
         .is_ok_and(|o| o.status.success());
     if !(is_root && has_apt) {
         return Err(format!(
-            "{why} needs `{}` (Debian package {package}), which is not installed; install it: \
-             sudo apt-get update && sudo apt-get install -y {package}",
-            names[0]
+            "{why} needs {what} (Debian package {package}), which is not installed; install it: \
+             sudo apt-get update && sudo apt-get install -y {package}"
         )
         .into());
     }
-    println!(
-        "{why}: `{}` missing; installing Debian's package {package}",
-        names[0]
-    );
+    println!("{why}: {what} missing; installing Debian's package {package}");
     run(Command::new("apt-get").arg("update"))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "--no-install-recommends", package])
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    find_program(names).ok_or_else(|| {
-        format!(
-            "apt-get installed {package} but `{}` is still not found",
-            names[0]
-        )
-        .into()
-    })
+    found()
+        .ok_or_else(|| format!("apt-get installed {package} but {what} is still not found").into())
 }
 
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
