@@ -135,6 +135,11 @@ struct Withdraw {
     amount: i64,
 }
 
+/// Committed rows `(id, value)`, sorted by id.
+type Rows = Vec<(i64, i64)>;
+/// A committed transaction of the workload: its index and the two balances it read.
+type Committed = (usize, i64, i64);
+
 /// The program of a transaction: given what it read, what it writes.
 fn program(w: Withdraw, seen_a: i64, seen_b: i64) -> Option<(i64, i64)> {
     (seen_a + seen_b >= w.amount).then_some((w.a, seen_a - w.amount))
@@ -147,7 +152,7 @@ fn interleave(
     isolation: Isolation,
     txs: &[Withdraw],
     schedule: &[usize],
-) -> (Vec<(i64, i64)>, Vec<(usize, i64, i64)>) {
+) -> (Rows, Vec<Committed>) {
     let mut db = Engine::with_rows(&[(0, 50), (1, 50)]);
     let ids: Vec<usize> = txs.iter().map(|_| db.begin(isolation)).collect();
     // Per transaction: 0 read, 1 write, 2 commit, 3 done.
