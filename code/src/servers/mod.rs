@@ -1,3 +1,6 @@
-//! Real servers that tests and experiments start for themselves (PostgreSQL), each in a temporary directory on this machine, stopped when its guard drops.
+//! Real servers that tests and experiments start for themselves, each in a temporary directory
+//! on this machine, reachable only from it, and stopped and deleted when its guard drops.
 //!
-//! Work in progress (issue 8).
+//! - [`postgres`]: a throw-away PostgreSQL cluster (chapter 12's anomaly table).
+
+pub mod postgres;
