@@ -120,7 +120,7 @@ fn the_idempotent_consumer_solution_applies_every_message_once() {
 
 #[test]
 #[ignore = "exercise: implement starter::apply_once, then run \
-            `cargo test -p uds --release --test part2 ch13_async_transactions::exercise_idempotent_consumer -- --ignored`"]
+            `cargo test -p uds --release --test part2 ch13_async_transactions::exercise -- --ignored`"]
 fn exercise_idempotent_consumer() {
     let result = uds::exercise::starter_or_solution(
         || check_apply_once(starter::apply_once),
