@@ -13,12 +13,12 @@ fn campaign(name: &str, seeds: u64) -> Campaign {
     Campaign::for_test(module_path!(), name, seeds)
 }
 
-/// Random crash schedules to run, each on all three systems: `UDS_SEEDS`, or 300.
+/// Random crash schedules to run, each on all three systems: `UDS_SEEDS`, or 150.
 fn seeds() -> u64 {
     std::env::var("UDS_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(150)
 }
 
 #[test]
