@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     runs: u64,
     /// The largest fanout tried (from 1).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     max_fanout: usize,
 }
 
@@ -136,7 +136,16 @@ fn main() -> ExitCode {
         estimate,
     ));
     rounds_chart.y_range = Some((0.0, push_estimate(n, 1).ceil() + 2.0));
-    messages_chart.y_range = Some((0.0, (args.max_fanout as f64 + 1.0) * 12.0));
+    let most = messages_chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    messages_chart.y_range = Some((0.0, (most / 10.0).ceil() * 10.0 + 10.0));
+    // Whole fanouts only: a range about ten wide makes the axis tick every integer.
+    let x_range = Some((0.0, args.max_fanout.max(9) as f64 + 1.0));
+    rounds_chart.x_range = x_range;
+    messages_chart.x_range = x_range;
 
     let text = format!(
         "{n} processes, one rumor from process 0, mean of {} seeded runs per row\n\

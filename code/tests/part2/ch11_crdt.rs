@@ -128,6 +128,7 @@ fn join<T: StateCrdt>(a: &T, b: &T) -> T {
 /// same value but different metadata (an OR-Set that has seen a remove and one that has not)
 /// would behave differently at their next merge, so a law that held only for values would not
 /// make replicas converge.
+// ANCHOR: laws
 fn check_laws<T: Fixture>() {
     let mut runner = TestRunner::new(Config {
         cases: 256,
@@ -152,6 +153,7 @@ fn check_laws<T: Fixture>() {
         panic!("{}: {e}", std::any::type_name::<T>());
     }
 }
+// ANCHOR_END: laws
 
 /// Replicas exchanging states around a ring in a random order, twice round, all reach the
 /// join of every state: the same state and the same value.
@@ -348,7 +350,7 @@ mod broadcast {
         );
     }
 
-    /// Agreement (Cachin, Guerraoui and Rodrigues 2011, §3.3): process 1 is correct and
+    /// Agreement (Cachin, Guerraoui and Rodrigues 2011): process 1 is correct and
     /// delivered, so it relays, and every correct process delivers.
     #[test]
     fn reliable_broadcast_survives_a_sender_crash_after_one_copy() {

@@ -61,7 +61,6 @@ pub enum GossipMsg {
 /// The round timer.
 const ROUND: TimerId = TimerId(0);
 
-// ANCHOR: gossiper
 /// One process of a gossip group of `n`.
 #[derive(Clone, Debug)]
 pub struct Gossiper {
@@ -123,6 +122,7 @@ impl Process for Gossiper {
         ctx.set_timer(ROUND, self.round);
     }
 
+    // ANCHOR: gossiper
     /// One round: call `fanout` peers, pushing or asking as the style says.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, GossipMsg>, _timer: TimerId) {
         ctx.set_timer(ROUND, self.round);
@@ -154,9 +154,10 @@ impl Process for Gossiper {
         }
     }
 
+    // ANCHOR_END: gossiper
+
     fn durable(&self) {}
 }
-// ANCHOR_END: gossiper
 
 /// What one run measured.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,8 +2,8 @@
 //!
 //! *Broadcast* sends one message to every process of a group; what makes the variants differ is
 //! what they promise when the sender, or the network, fails. Following Cachin, Guerraoui and
-//! Rodrigues ("Introduction to Reliable and Secure Distributed Programming", 2nd ed., 2011,
-//! chapter 3), from weakest to strongest:
+//! Rodrigues ("Introduction to Reliable and Secure Distributed Programming", 2nd ed., Springer,
+//! 2011), from weakest to strongest:
 //!
 //! - **Best-effort** ([`reliable::Mode::BestEffort`]): the sender sends a copy to each process.
 //!   If the sender is correct (never crashes), every correct process delivers the message. If

@@ -5,7 +5,7 @@
 //! sending to one process" a state a run can reach, and the test
 //! `reliable_broadcast_survives_a_sender_crash_after_one_copy` reaches it.
 //!
-//! *Eager reliable broadcast* (Cachin, Guerraoui and Rodrigues 2011, §3.3): when a process
+//! *Eager reliable broadcast* (Cachin, Guerraoui and Rodrigues 2011): when a process
 //! first receives a message it delivers it and relays it to every other process. If a correct
 //! process delivered, it relays to all, and being correct it finishes relaying, so every
 //! correct process receives a copy: *agreement* holds whatever the original sender did.
@@ -75,6 +75,8 @@ impl Broadcaster {
         }
     }
 
+    // ANCHOR_END: broadcaster
+    // ANCHOR: relay
     /// Delivers `id` if new; queues a copy for every process except `me` and `skip`.
     fn deliver_and_send(&mut self, ctx: &mut Ctx<'_, Data>, id: MessageId, skip: Option<NodeId>) {
         if !self.seen.insert(id) {
@@ -93,6 +95,7 @@ impl Broadcaster {
         }
     }
 
+    // ANCHOR_END: relay
     /// Puts the next queued copy on the wire, and paces the rest.
     fn send_next(&mut self, ctx: &mut Ctx<'_, Data>) {
         if let Some((to, msg)) = self.outbox.pop_front() {
@@ -115,6 +118,7 @@ impl Process for Broadcaster {
         }
     }
 
+    // ANCHOR: on_message
     fn on_message(&mut self, ctx: &mut Ctx<'_, Data>, from: NodeId, msg: Data) {
         match self.mode {
             Mode::BestEffort => {
@@ -125,6 +129,7 @@ impl Process for Broadcaster {
             Mode::Reliable => self.deliver_and_send(ctx, msg.id, Some(from)),
         }
     }
+    // ANCHOR_END: on_message
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Data>, _timer: TimerId) {
         self.send_next(ctx);
@@ -132,4 +137,3 @@ impl Process for Broadcaster {
 
     fn durable(&self) {}
 }
-// ANCHOR_END: broadcaster

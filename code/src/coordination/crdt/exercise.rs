@@ -1,4 +1,4 @@
-//! Exercise: the original observed-remove set, with tombstones (RR-7506, §3.3.5).
+//! Exercise: the original observed-remove set, with tombstones (RR-7506).
 //!
 //! Before the optimised [`OrSet`](super::orset::OrSet), the OR-Set kept two grow-only sets of
 //! `(element, tag)` pairs: `added`, every add ever made, and `removed`, the tombstones of every

@@ -1,4 +1,4 @@
-//! G-Counter: a counter that only grows (RR-7506, §3.1.1).
+//! G-Counter: a counter that only grows (RR-7506).
 //!
 //! Each replica counts its own increments in its own entry; the value is the sum of the
 //! entries. Merging takes the entry-wise maximum. That is safe because only replica `i` ever

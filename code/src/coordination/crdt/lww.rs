@@ -1,4 +1,4 @@
-//! LWW-Register: the write with the largest timestamp wins (RR-7506, §3.2.1).
+//! LWW-Register: the write with the largest timestamp wins (RR-7506).
 //!
 //! Each write is stamped with `(timestamp, replica)`; merge keeps the write with the larger
 //! stamp. The replica id in the stamp is the tie-breaker, and it is not decoration: if two
@@ -34,6 +34,8 @@ pub struct LwwRegister<T> {
     current: Option<(Stamp, T)>,
 }
 
+// ANCHOR_END: lww
+
 impl<T> Default for LwwRegister<T> {
     fn default() -> Self {
         LwwRegister { current: None }
@@ -46,6 +48,7 @@ impl<T: Clone + PartialEq + std::fmt::Debug> LwwRegister<T> {
         LwwRegister::default()
     }
 
+    // ANCHOR: lww_set
     /// Replica `replica` writes `value` when its clock reads `now`; returns the stamp used.
     pub fn set(&mut self, replica: ReplicaId, now: u64, value: T) -> Stamp {
         let floor = self.current.as_ref().map_or(0, |(s, _)| s.timestamp + 1);
@@ -57,12 +60,14 @@ impl<T: Clone + PartialEq + std::fmt::Debug> LwwRegister<T> {
         stamp
     }
 
+    // ANCHOR_END: lww_set
     /// The stamp of the current value.
     pub fn stamp(&self) -> Option<Stamp> {
         self.current.as_ref().map(|(s, _)| *s)
     }
 }
 
+// ANCHOR: lww_merge
 impl<T: Clone + PartialEq + std::fmt::Debug> StateCrdt for LwwRegister<T> {
     type Value = Option<T>;
 
@@ -78,7 +83,7 @@ impl<T: Clone + PartialEq + std::fmt::Debug> StateCrdt for LwwRegister<T> {
         self.current.as_ref().map(|(_, v)| v.clone())
     }
 }
-// ANCHOR_END: lww
+// ANCHOR_END: lww_merge
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@
 //! `code/tests/part2/ch11_crdt.rs` check those three laws and convergence, generically over this
 //! trait, for every type below.
 //!
-//! The types, all from the report above (section numbers of RR-7506 in each file):
+//! The types, all described in the report above:
 //!
 //! - [`gcounter::GCounter`]: a counter that only grows; one entry per replica.
 //! - [`pncounter::PnCounter`]: increments and decrements as two grow-only counters.

@@ -1,4 +1,4 @@
-//! MV-Register: a register that keeps concurrent writes as siblings (RR-7506, §3.2.2).
+//! MV-Register: a register that keeps concurrent writes as siblings (RR-7506).
 //!
 //! Each write carries a vector clock (chapter 8's
 //! [`VectorClock`](crate::coordination::time::vector::VectorClock)): the join of the clocks of
@@ -24,6 +24,8 @@ pub struct MvRegister<T> {
     siblings: Vec<(VectorClock, T)>,
 }
 
+// ANCHOR_END: mvregister
+
 impl<T> Default for MvRegister<T> {
     fn default() -> Self {
         MvRegister {
@@ -38,6 +40,7 @@ impl<T: Clone + PartialEq + std::fmt::Debug> MvRegister<T> {
         MvRegister::default()
     }
 
+    // ANCHOR: mv_set
     /// Replica `replica` writes `value`, overwriting every sibling it holds.
     pub fn set(&mut self, replica: ReplicaId, value: T) {
         let mut clock = VectorClock::default();
@@ -48,12 +51,14 @@ impl<T: Clone + PartialEq + std::fmt::Debug> MvRegister<T> {
         self.siblings = vec![(clock, value)];
     }
 
+    // ANCHOR_END: mv_set
     /// The siblings with their clocks.
     pub fn siblings(&self) -> &[(VectorClock, T)] {
         &self.siblings
     }
 }
 
+// ANCHOR: mv_merge
 impl<T: Clone + PartialEq + std::fmt::Debug> StateCrdt for MvRegister<T> {
     type Value = Vec<T>;
 
@@ -78,7 +83,7 @@ impl<T: Clone + PartialEq + std::fmt::Debug> StateCrdt for MvRegister<T> {
         self.siblings.iter().map(|(_, v)| v.clone()).collect()
     }
 }
-// ANCHOR_END: mvregister
+// ANCHOR_END: mv_merge
 
 #[cfg(test)]
 mod tests {

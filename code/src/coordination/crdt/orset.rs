@@ -1,6 +1,6 @@
 //! OR-Set, add-wins: a set where a remove cancels only the adds it has observed.
 //!
-//! The observed-remove set of RR-7506 (§3.3.5) tags every add with a unique tag and lets a
+//! The observed-remove set of RR-7506 tags every add with a unique tag and lets a
 //! remove delete the tags it can see; an add concurrent with a remove carries a tag the remove
 //! never saw, so it survives: *add wins*. That version keeps the removed tags forever
 //! (tombstones; the chapter's exercise builds it). This one is the optimisation of Bieniusa,
@@ -29,7 +29,7 @@ pub struct Dot {
     pub counter: u64,
 }
 
-// ANCHOR: orset
+// ANCHOR: orset_state
 /// An add-wins observed-remove set of `E`s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrSet<E: Ord> {
@@ -40,6 +40,8 @@ pub struct OrSet<E: Ord> {
     /// no trailing zero entries (so equal contexts are equal vectors).
     context: VectorClock,
 }
+
+// ANCHOR_END: orset_state
 
 impl<E: Ord> Default for OrSet<E> {
     fn default() -> Self {
@@ -56,6 +58,7 @@ impl<E: Ord + Clone + std::fmt::Debug> OrSet<E> {
         OrSet::default()
     }
 
+    // ANCHOR: orset_ops
     /// Replica `replica` adds `element` with a fresh dot. The element's older dots are all
     /// covered by the context, so the new dot replaces them.
     pub fn add(&mut self, replica: ReplicaId, element: E) -> Dot {
@@ -74,6 +77,7 @@ impl<E: Ord + Clone + std::fmt::Debug> OrSet<E> {
         self.entries.remove(element);
     }
 
+    // ANCHOR_END: orset_ops
     /// Whether `element` is in the set.
     pub fn contains(&self, element: &E) -> bool {
         self.entries.contains_key(element)
@@ -85,6 +89,7 @@ impl<E: Ord + Clone + std::fmt::Debug> OrSet<E> {
     }
 }
 
+// ANCHOR: orset_merge
 impl<E: Ord + Clone + std::fmt::Debug> StateCrdt for OrSet<E> {
     type Value = BTreeSet<E>;
 
@@ -119,7 +124,7 @@ impl<E: Ord + Clone + std::fmt::Debug> StateCrdt for OrSet<E> {
         self.entries.keys().cloned().collect()
     }
 }
-// ANCHOR_END: orset
+// ANCHOR_END: orset_merge
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
-//! PN-Counter: a counter that goes up and down (RR-7506, §3.1.2).
+//! PN-Counter: a counter that goes up and down (RR-7506).
 //!
 //! A decrement cannot lower a G-Counter entry (the merge's maximum would undo it), so the
 //! PN-Counter keeps two G-Counters: one of increments (`p`) and one of decrements (`n`). The
