@@ -25,7 +25,7 @@ fn our_sets(size: u32) -> (OrSet<u32>, OrSet<u32>) {
         a.add(0, e);
     }
     let mut b = a.clone();
-    for e in (0..size).filter(|e| e % 10 == 0) {
+    for e in (0..size).filter(|e| e.is_multiple_of(10)) {
         a.remove(&e);
     }
     for e in (0..size).filter(|e| e % 10 == 5) {
@@ -53,7 +53,7 @@ fn their_sets(size: u32) -> (Orswot<u32, u8>, Orswot<u32, u8>) {
         add(&mut a, 0, e);
     }
     let mut b = a.clone();
-    for e in (0..size).filter(|e| e % 10 == 0) {
+    for e in (0..size).filter(|e| e.is_multiple_of(10)) {
         remove(&mut a, e);
     }
     for e in (0..size).filter(|e| e % 10 == 5) {

@@ -7,7 +7,7 @@
 //! partitioned they accept conflicting updates; then each merges the other's state.
 //! `--skew-ms N` sets b's clock N ms behind a's (default 0), for the LWW exercise.
 //!
-//! Run: `cargo run -p uds --example ch11_crdt` (or `-- --skew-ms 50`)
+//! Run: `cargo run --release -p uds --example ch11_crdt` (or `-- --skew-ms 50`)
 use uds::coordination::crdt::StateCrdt;
 use uds::coordination::crdt::lww::LwwRegister;
 use uds::coordination::crdt::mvregister::MvRegister;

@@ -31,7 +31,7 @@ impl Fixture for GCounter {
 impl Fixture for PnCounter {
     fn op(&mut self, replica: usize, code: u8, arg: u8) {
         let by = u64::from(arg % 4);
-        if code % 2 == 0 {
+        if code.is_multiple_of(2) {
             self.increment(replica, by);
         } else {
             self.decrement(replica, by);
@@ -54,7 +54,7 @@ impl Fixture for MvRegister<u8> {
 
 impl Fixture for OrSet<u8> {
     fn op(&mut self, replica: usize, code: u8, arg: u8) {
-        if code % 2 == 0 {
+        if code.is_multiple_of(2) {
             self.add(replica, arg % 4);
         } else {
             self.remove(&(arg % 4));
@@ -64,7 +64,7 @@ impl Fixture for OrSet<u8> {
 
 impl Fixture for starter::TombstoneOrSet<u8> {
     fn op(&mut self, replica: usize, code: u8, arg: u8) {
-        if code % 2 == 0 {
+        if code.is_multiple_of(2) {
             self.add(replica, arg % 4);
         } else {
             self.remove(&(arg % 4));
@@ -74,7 +74,7 @@ impl Fixture for starter::TombstoneOrSet<u8> {
 
 impl Fixture for solution::TombstoneOrSet<u8> {
     fn op(&mut self, replica: usize, code: u8, arg: u8) {
-        if code % 2 == 0 {
+        if code.is_multiple_of(2) {
             self.add(replica, arg % 4);
         } else {
             self.remove(&(arg % 4));
@@ -209,9 +209,8 @@ fn tombstone_or_set_solution_is_a_semilattice_and_converges() {
 }
 
 #[test]
-#[ignore = "exercise: implement starter::TombstoneOrSet's remove and merge, then run \
-            `cargo test -p uds --release --test part2 ch11_crdt::exercise_tombstone_or_set \
-            -- --ignored`"]
+#[ignore = "exercise: implement starter::TombstoneOrSet, then run `cargo test -p uds --release \
+            --test part2 ch11_crdt::exercise_tombstone_or_set -- --ignored`"]
 fn exercise_tombstone_or_set() {
     uds::exercise::starter_or_solution(
         || {
