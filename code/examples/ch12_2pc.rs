@@ -99,7 +99,13 @@ fn blocking_table(config: &Config, downtimes_ms: &[u64]) -> (String, String) {
             ]);
             points.push((down.as_secs_f64(), lock_held_max.as_secs_f64()));
         }
-        chart = chart.with(Series::line(crash.label(), points));
+        // The two middle crash points give almost the same line: draw one dashed so that both
+        // stay visible.
+        let series = match crash {
+            CrashPoint::DuringForce => Series::dashed(crash.label(), points),
+            _ => Series::line(crash.label(), points),
+        };
+        chart = chart.with(series);
     }
     let header = format!(
         "one transaction, 3 participants voting yes, one-way latency {} ms, decision force {} \
