@@ -256,7 +256,8 @@ mod tests {
         flipped[HEADER + 2] ^= 0x01;
         let mut long = frame.clone();
         long[..4].copy_from_slice(&(MAX_PAYLOAD as u32 + 1).to_le_bytes());
-        let cases: Vec<(&str, Vec<u8>, fn(&FrameError) -> bool)> = vec![
+        type Case = (&'static str, Vec<u8>, fn(&FrameError) -> bool);
+        let cases: Vec<Case> = vec![
             ("empty", vec![], |e| {
                 matches!(e, FrameError::Incomplete { have: 0, .. })
             }),
