@@ -131,6 +131,8 @@ fn campaign_table(config: &Config, first: u64, seeds: u64) -> (String, bool) {
                 total.coordinator_crashes += run.coordinator_crashes;
                 total.participant_crashes += run.participant_crashes;
                 total.in_doubt += run.in_doubt;
+                total.refused_in_doubt += run.refused_in_doubt;
+                total.refused_working += run.refused_working;
             }
             Err(why) => {
                 eprintln!("seed {seed} FAILED: {why}");
@@ -146,6 +148,14 @@ fn campaign_table(config: &Config, first: u64, seeds: u64) -> (String, bool) {
         ("coordinator crashes", total.coordinator_crashes),
         ("participant crashes", total.participant_crashes),
         ("prepared (in-doubt) transactions resolved", total.in_doubt),
+        (
+            "WORK refused: lock held by an in-doubt txn",
+            total.refused_in_doubt,
+        ),
+        (
+            "WORK refused: lock held by unprepared work",
+            total.refused_working,
+        ),
     ];
     for (what, count) in rows {
         table.row(vec![what.to_string(), count.to_string()]);

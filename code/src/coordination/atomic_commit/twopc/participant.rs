@@ -150,7 +150,13 @@ impl Participant {
                 ctx.send(self.coordinator, Msg::WorkDone { txn });
             }
             None => {
-                ctx.count("2pc.refused_locked"); // blocked by a transaction holding the lock
+                // Blocked by the lock's holder: count whether it is in doubt or still working.
+                let holder = self.lock.and_then(|t| self.txns.get(&t).copied());
+                if holder == Some(TxnState::Prepared) {
+                    ctx.count("2pc.refused_in_doubt");
+                } else {
+                    ctx.count("2pc.refused_working");
+                }
                 self.abort(ctx, txn);
                 ctx.send(self.coordinator, Msg::Vote { txn, yes: false });
             }

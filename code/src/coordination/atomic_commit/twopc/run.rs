@@ -141,6 +141,10 @@ pub struct CampaignRun {
     pub participant_crashes: u64,
     /// Transactions that were in doubt at some participant.
     pub in_doubt: u64,
+    /// WORK refused because the lock was held by a transaction in doubt at that participant.
+    pub refused_in_doubt: u64,
+    /// WORK refused because the lock was held by a transaction not yet prepared there.
+    pub refused_working: u64,
 }
 
 // ANCHOR: campaign_run
@@ -170,6 +174,8 @@ pub fn campaign_run(seed: u64, config: &Config, faults: &Faults) -> Result<Campa
             _ => {}
         }
     }
+    run.refused_in_doubt = sim.metrics().counter("2pc.refused_in_doubt");
+    run.refused_working = sim.metrics().counter("2pc.refused_working");
     check_termination(&sim, config, &mut run)?;
     Ok(run)
 }
