@@ -20,6 +20,7 @@
 //! outputs: code/playground/ch08_clocks.rs code/playground/ch09_fencing_demo.rs
 //! outputs: code/playground/ch10_craq.rs code/playground/ch10_linearizability.rs
 //! outputs: code/playground/ch10_raft.rs
+//! outputs: code/playground/ch11_quorum.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
 
