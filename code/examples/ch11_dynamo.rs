@@ -26,11 +26,21 @@ struct Args {
     /// How many seeds, starting at `--seed`.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     seeds: u64,
+    /// Replies a read waits for (of N = 3).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3))]
+    r: u64,
+    /// Acknowledgements a write waits for (of N = 3).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3))]
+    w: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let quorum = Quorum { n: 3, r: 2, w: 2 };
+    let quorum = Quorum {
+        n: 3,
+        r: args.r as usize,
+        w: args.w as usize,
+    };
     let mut table = Table::new(&[
         "sloppy",
         "seeds",
@@ -78,7 +88,7 @@ fn main() -> ExitCode {
         ]);
     }
     let text = format!(
-        "N=3 R=2 W=2, 5 servers, 3 clients, 8 keys; crashes, restarts and partitions for 600 ms.\n\
+        "{quorum}, 5 servers, 3 clients, 8 keys; crashes, restarts and partitions for 600 ms.\n\
          A stale read misses a put that completed before the read started; read/put pairs\n\
          counts (read, earlier completed put) pairs on seeds without a stale read.\n\n{}",
         table.render()

@@ -77,7 +77,6 @@ fn main() -> ExitCode {
         "time since the write completed (ms)",
         "probability that a read is stale",
     );
-    chart.y_range = Some((0.0, 1.0));
     chart.x_range = Some((0.0, SINCE_MS[SINCE_MS.len() - 1]));
     chart.legend = SeriesLabelPosition::UpperRight;
     let mut worst = (0.0f64, String::new(), 0.0f64);
@@ -138,6 +137,13 @@ fn main() -> ExitCode {
                 points(&predicted),
             ));
     }
+    // The y axis ends at the next tenth above the highest point.
+    let top = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    chart.y_range = Some((0.0, ((top * 10.0).floor() + 1.0) / 10.0));
     let text = format!(
         "P(stale read) t ms after the write completed; {} latency, N={n}.\n\
          store: {} writes on the simulated store; PBS model: {} WARS trials.\n\

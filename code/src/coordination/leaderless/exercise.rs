@@ -15,7 +15,7 @@
 //! Run the tests with
 //!
 //! ```text
-//! cargo test -p uds --release --lib exercise_rack_aware -- --ignored
+//! cargo test -p uds --release --lib exercise_rack_aware_preference -- --ignored
 //! ```
 
 use super::ring::Ring;
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     #[ignore = "exercise: implement starter::rack_aware_preference, then run \
-                `cargo test -p uds --release --lib exercise_rack_aware -- --ignored`"]
+                `cargo test -p uds --release --lib exercise_rack_aware_preference -- --ignored`"]
     fn exercise_rack_aware_preference() {
         crate::exercise::starter_or_solution(
             || check(starter::rack_aware_preference),

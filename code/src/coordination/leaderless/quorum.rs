@@ -6,7 +6,7 @@
 //! completed write. If `r + w <= n` the quorums may miss each other, and a read may be stale.
 //!
 //! How stale, and for how long? Bailis, Venkataraman, Franklin, Hellerstein and Stoica,
-//! "Probabilistically Bounded Staleness for Practical Partial Quorums" (PVLDB 5(8), 2012),
+//! "Probabilistically Bounded Staleness for Practical Partial Quorums" (PVLDB, VLDB 2012),
 //! answer with the **WARS** model: a write travels to each replica `i` in `W_i`, its
 //! acknowledgement comes back in `A_i`; a read request travels in `R_i` and its response in
 //! `S_i`. The write *commits* when the `w`-th acknowledgement arrives; a read issued `t` later
