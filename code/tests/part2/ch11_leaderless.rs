@@ -260,6 +260,8 @@ fn with_sloppy_quorums_a_read_can_miss_a_completed_write() {
         .expect("some seed shows a stale read with sloppy quorums");
     let why = check_fresh_reads(&run(&setup, first).unwrap().history).unwrap_err();
     println!("seed {first}: {why}");
-    println!("replay: cargo run --release -p uds --example ch11_dynamo -- --seed {first}");
+    println!(
+        "replay: cargo run --release -p uds --example ch11_dynamo -- --seed {first} --seeds 1"
+    );
 }
 // ANCHOR_END: campaign

@@ -123,7 +123,7 @@ impl Client {
         let req = self.next_req;
         self.next_req += 1;
         let put = ctx.rng().random_bool(self.workload.put_fraction);
-        let put = put.then(|| ((self.id as u64) << 32) | req);
+        let put = put.then_some(((self.id as u64) << 32) | req);
         let msg = match put {
             Some(value) => {
                 let context = self.contexts.get(&key).cloned().unwrap_or_default();

@@ -133,7 +133,8 @@ mod tests {
             tree(&leaves)
         };
         // (changed leaves, leaves found, hashes compared)
-        let cases: [(&[(usize, u64)], &[usize], usize); 5] = [
+        type Case<'a> = (&'a [(usize, u64)], &'a [usize], usize);
+        let cases: [Case; 5] = [
             (&[], &[], 1),
             (&[(0, 9)], &[0], 7),             // root, 2 + 2 + 2 on the path down
             (&[(0, 9), (1, 9)], &[0, 1], 7),  // siblings share their path

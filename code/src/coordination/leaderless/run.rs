@@ -255,14 +255,15 @@ pub fn check_convergence(setup: &StoreSetup, out: &RunOutcome) -> Result<(), Str
                 ));
             }
         }
-        for put in &out.history {
-            if let (true, Outcome::Written(clock)) = (put.key == key, &put.outcome) {
-                if !first.is_some_and(|s| s.covers(clock)) {
-                    return Err(format!(
-                        "key {key}: the completed put of {:?} is lost",
-                        put.put
-                    ));
-                }
+        for put in out.history.iter().filter(|p| p.key == key) {
+            let Outcome::Written(clock) = &put.outcome else {
+                continue;
+            };
+            if !first.is_some_and(|s| s.covers(clock)) {
+                return Err(format!(
+                    "key {key}: the completed put of {:?} is lost",
+                    put.put
+                ));
             }
         }
     }
