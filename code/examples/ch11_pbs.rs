@@ -38,11 +38,16 @@ struct Args {
     #[arg(long, value_enum, default_value = "exponential")]
     latency: Tail,
     /// Writes measured per (N, R, W); the model draws ten times as many.
-    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+    #[arg(long, default_value_t = 2000, value_parser = trials_range())]
     trials: u64,
     /// Replicas per key (the quorum sizes are 1 and 2 in every combination).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..=9))]
     n: u64,
+}
+
+/// The accepted numbers of trials.
+fn trials_range() -> clap::builder::RangedU64ValueParser {
+    clap::value_parser!(u64).range(10..=1_000_000)
 }
 
 /// Delays after the write's acknowledgement at which reads start, in milliseconds.
@@ -118,7 +123,7 @@ fn main() -> ExitCode {
             if gap > worst.0 {
                 worst = (
                     gap,
-                    format!("N={} R={} W={} at {} ms", q.n, q.r, q.w, SINCE_MS[i]),
+                    format!("N={} R={} W={}, {} ms", q.n, q.r, q.w, SINCE_MS[i]),
                     se2,
                 );
             }
@@ -147,7 +152,7 @@ fn main() -> ExitCode {
     let text = format!(
         "P(stale read) t ms after the write completed; {} latency, N={n}.\n\
          store: {} writes on the simulated store; PBS model: {} WARS trials.\n\
-         Largest gap between store and model: {:.3} ({}); two standard errors there: {:.3}.\n\n{}",
+         Largest store-model gap: {:.3} ({}); two standard errors there: {:.3}.\n\n{}",
         match args.latency {
             Tail::Exponential => "exponential (mean 1 ms)",
             Tail::Pareto => "Pareto (shape 1.5, median 0.69 ms)",
