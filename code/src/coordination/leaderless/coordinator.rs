@@ -32,10 +32,14 @@ pub(super) enum Kind {
 /// A request this server coordinates.
 #[derive(Clone, Debug)]
 pub(super) struct Pending {
+    /// Who asked, and its request number (echoed in the answer).
     client: NodeId,
     req: u64,
+    /// The key read or written.
     key: Key,
+    /// A get, or a put with the version it writes.
     kind: Kind,
+    /// When this server received the request (deadlines count from here).
     started: Time,
     /// The key's owners.
     owners: Vec<usize>,
