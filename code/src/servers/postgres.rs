@@ -5,7 +5,11 @@
 //! starts it listening only on a Unix socket inside that directory (no TCP at all:
 //! `listen_addresses=''`), and waits, for a bounded time, until it accepts connections.
 //! Dropping the guard stops the server (`pg_ctl stop -m fast`) and deletes the directory, also
-//! when a test panics, since `Drop` runs while unwinding.
+//! when a test panics, since `Drop` runs while unwinding. A process killed outright (SIGKILL, a
+//! harness timeout) runs no `Drop`, and a postmaster whose parent dies keeps running; so a small
+//! watchdog (`sh`) waits on a pipe that only this process holds open, and when the pipe closes
+//! without the guard having dismissed it, it stops the server (SIGINT, a fast shutdown) and
+//! deletes the directory.
 //!
 //! PostgreSQL refuses to run as root. When we are root (as in CI containers), the directory is
 //! given to the `postgres` user that Debian's package creates, and `initdb` and `postgres` run
@@ -36,6 +40,8 @@ pub struct PostgresServer {
     /// The user the server runs as, when we are root.
     run_as: Option<(u32, u32)>,
     child: Option<Child>,
+    /// Stops the server and deletes `dir` if this process dies without dropping the guard.
+    watchdog: Option<Child>,
 }
 
 impl PostgresServer {
@@ -54,11 +60,13 @@ impl PostgresServer {
         } else {
             None
         };
+        let watchdog = spawn_watchdog(dir.path());
         let mut server = PostgresServer {
             dir,
             bindir,
             run_as,
             child: None,
+            watchdog,
         };
         server.initdb()?;
         server.launch()?;
@@ -195,6 +203,11 @@ impl PostgresServer {
 
 impl Drop for PostgresServer {
     fn drop(&mut self) {
+        // Dismiss the watchdog first: from here on, this guard does its job.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -214,6 +227,32 @@ impl Drop for PostgresServer {
         let _ = child.wait();
         // `self.dir` is deleted when it drops, right after this.
     }
+}
+
+/// Starts the watchdog of the cluster in `dir`: a shell that blocks reading a pipe whose
+/// writing end only this process holds (Rust opens it close-on-exec, so the servers do not
+/// inherit it). If this process dies, even by SIGKILL, the kernel closes that end; the read
+/// returns, and the shell sends the postmaster named in `postmaster.pid` SIGINT (a fast
+/// shutdown), waits up to 10 s for it to exit, and deletes `dir`. It ignores SIGINT, SIGTERM and
+/// SIGHUP, which a terminal or a harness may send to the whole process group. `None` if it
+/// cannot start (the guard's `Drop` still cleans up in every case but a killed process).
+fn spawn_watchdog(dir: &Path) -> Option<Child> {
+    const SCRIPT: &str = r#"trap '' INT TERM HUP
+read -r _
+pid=$(head -n 1 "$1/data/postmaster.pid" 2>/dev/null)
+if [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null; then
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+rm -rf "$1""#;
+    Command::new("sh")
+        .args(["-c", SCRIPT, "uds-pg-watchdog"])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
 }
 
 /// The folder of the server binaries, from `pg_config --bindir`.
