@@ -48,7 +48,7 @@ struct Args {
     #[arg(long)]
     scenario: Option<String>,
     /// With --scenario: only this level.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, requires = "scenario")]
     level: Option<Level>,
 }
 

@@ -198,7 +198,10 @@ pub fn scenarios() -> Vec<Scenario> {
                 commit(2),
             ],
             // Lost update: both read 10 and both committed an update based on it.
-            anomaly: |t| t.committed(0) && t.committed(1),
+            anomaly: |t| {
+                let read_10 = |i| t.rows(i) == vec![(1, 10)];
+                t.committed(0) && t.committed(1) && read_10(0) && read_10(1)
+            },
         },
         Scenario {
             name: "G-single",
