@@ -184,12 +184,20 @@ impl Backend for PgBackend {
         }
         for i in 0..self.sessions.len() {
             if self.sessions[i].busy {
-                // A stuck statement: cancel it and collect its error.
+                // A stuck statement: cancel it and collect its error. The cancel is
+                // asynchronous, so the lock may still show as waiting for a moment; keep
+                // waiting until the error arrives, or the rollback below would read it as its
+                // own answer and every later answer of this session would be one behind.
                 let pid = self.sessions[i].pid;
                 self.monitor
                     .execute("select pg_cancel_backend($1)", &[&pid])
                     .map_err(|e| format!("monitor: {e}"))?;
-                self.wait(i)?;
+                let deadline = Instant::now() + STATEMENT_TIMEOUT;
+                while self.wait(i)?.is_none() {
+                    if Instant::now() > deadline {
+                        return Err(format!("session {i} ignored its cancel request"));
+                    }
+                }
             }
             if self.sessions[i].in_transaction {
                 self.send(i, Job::Control("rollback".into(), StmtResult::RolledBack))?;
