@@ -36,7 +36,7 @@ pub fn check_chapters() -> Result {
     let tests = exercise_tests(&root.join("code"))?;
     let mut failures = Vec::new();
     println!(
-        "{:<26} {:>6} {:>8} {:>8} {:>8} {:>7} {:>9}  status",
+        "{:<34} {:>6} {:>8} {:>8} {:>8} {:>7} {:>9}  status",
         "chapter", "words", "diagrams", "listings", "runnable", "fig+tab", "exercises"
     );
     for link in markdown::summary_links(&summary) {
@@ -55,7 +55,7 @@ pub fn check_chapters() -> Result {
         let f = facts(&text);
         let missing = judge(&f, &listing_problems, &tests);
         println!(
-            "{:<26} {:>6} {:>8} {:>8} {:>8} {:>7} {:>9}  {}",
+            "{:<34} {:>6} {:>8} {:>8} {:>8} {:>7} {:>9}  {}",
             link.path,
             f.words,
             f.diagrams,
