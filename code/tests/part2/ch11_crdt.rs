@@ -226,7 +226,8 @@ fn exercise_tombstone_or_set() {
 
 /// Add-wins, as a transcript: a and b both hold 3; a removes 3 while b, concurrently, adds 3
 /// again; after they exchange states both hold 3. A later remove at a replica that has seen
-/// b's add removes it.
+/// b's add removes it. And an add right after a remove at the same replica is present (a
+/// `remove` that deleted the pairs from `added` would reuse a tag that is already tombstoned).
 fn add_wins<T: Fixture<Value = BTreeSet<u8>>>() {
     let (add, remove) = (0, 1);
     let mut a = T::default();
@@ -234,6 +235,14 @@ fn add_wins<T: Fixture<Value = BTreeSet<u8>>>() {
     let mut b = a.clone();
     a.op(0, remove, 3);
     b.op(1, add, 3);
+    // a adds 3 again after its remove: the new add has a tag no remove has seen.
+    let mut again = a.clone();
+    again.op(0, add, 3);
+    assert_eq!(
+        again.value(),
+        BTreeSet::from([3]),
+        "an add after a remove at the same replica is present"
+    );
     let (a2, b2) = (join(&a, &b), join(&b, &a));
     assert_eq!(
         a2.value(),

@@ -5,9 +5,10 @@
 //! add that some remove observed. An element is present while one of its pairs is added and
 //! not removed. Both sets only grow, so the join is the union of each.
 //!
-//! Implement [`starter::TombstoneOrSet::remove`] (move every pair of the element that this
-//! replica holds in `added` into `removed`) and [`starter::TombstoneOrSet::merge`] (the union
-//! of both sets), then run the same property tests the library's CRDTs pass:
+//! Implement [`starter::TombstoneOrSet::remove`] (copy every pair of the element that this
+//! replica holds in `added` into `removed`; `added` keeps them, since both sets only grow) and
+//! [`starter::TombstoneOrSet::merge`] (the union of both sets), then run the same property tests
+//! the library's CRDTs pass:
 //!
 //! ```text
 //! cargo test -p uds --release --test part2 ch11_crdt::exercise_tombstone_or_set -- --ignored
@@ -59,7 +60,7 @@ pub mod starter {
 
         /// Removes `element`: tombstones every add of it this replica has seen.
         pub fn remove(&mut self, _element: &E) {
-            todo!("move every (element, tag) of `added` into `removed`")
+            todo!("copy every (element, tag) of `added` into `removed`")
         }
     }
 
