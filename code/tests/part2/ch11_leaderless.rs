@@ -2,10 +2,12 @@
 //! campaign over many seeds with crashes, restarts and partitions.
 //!
 //! Run: `cargo test -p uds --release --test part2 ch11_leaderless`. The campaigns run
-//! `UDS_SEEDS` seeds (default 1,000).
+//! `UDS_SEEDS` seeds (default 1,000) from `UDS_FIRST_SEED` (default 0); a failing seed prints
+//! the command that replays that seed alone.
 
 use std::time::Duration;
 
+use uds::coordination::leaderless::merkle::leaf_of;
 use uds::coordination::leaderless::run::campaign_setup;
 use uds::coordination::leaderless::{
     Quorum, StoreMsg, StoreNode, StoreSetup, build, check_convergence, check_fresh_reads, run,
@@ -13,11 +15,27 @@ use uds::coordination::leaderless::{
 use uds::coordination::time::vector::VectorClock;
 use uds::sim::{Campaign, Fault, NodeId, Sim};
 
-fn seeds() -> u64 {
-    std::env::var("UDS_SEEDS")
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1000)
+        .unwrap_or(default)
+}
+
+fn seeds() -> u64 {
+    env("UDS_SEEDS", 1000)
+}
+
+/// A campaign over `seeds` seeds from `UDS_FIRST_SEED` whose failures name the command that
+/// reruns the test `name` on the failing seed alone.
+fn campaign(name: &str, seeds: u64) -> Campaign {
+    let mut campaign = Campaign::for_test(module_path!(), name, seeds.max(1));
+    campaign.first_seed = env("UDS_FIRST_SEED", 0);
+    campaign.replay = format!(
+        "UDS_FIRST_SEED={{seed}} UDS_SEEDS=1 cargo test -p uds --release --test part2 \
+         ch11_leaderless::{name}"
+    );
+    campaign
 }
 
 const STRICT: Quorum = Quorum { n: 3, r: 2, w: 2 };
@@ -220,10 +238,24 @@ fn anti_entropy_repairs_a_replica_and_sends_only_the_keys_that_differ() {
         }
     }
     let keys_sent = sim.metrics().counter("ae_keys") - before;
+    // Only keys of the differing leaves travel: those sharing a range and a Merkle leaf with
+    // a missed key, once each way per exchange. Shipping the whole ranges would send more.
+    let leaves = setup.config.merkle_leaves;
+    let place = |k: u64| (ring.range_of(k), leaf_of(k, leaves));
+    let in_leaves = (0..64u64)
+        .filter(|&k| missed.iter().any(|&m| place(m) == place(k)))
+        .count() as u64;
+    let in_ranges = (0..64u64)
+        .filter(|&k| missed.iter().any(|&m| ring.range_of(m) == ring.range_of(k)))
+        .count() as u64;
+    println!(
+        "{keys_sent} keys sent; {in_leaves} in the differing leaves, {in_ranges} in their ranges"
+    );
     assert!(keys_sent >= missed.len() as u64, "{keys_sent} keys sent");
     assert!(
-        keys_sent < 64,
-        "anti-entropy sent {keys_sent} keys to repair {}",
+        keys_sent <= 2 * in_leaves && keys_sent < 2 * in_ranges,
+        "anti-entropy sent {keys_sent} keys to repair {} ({in_leaves} keys share their leaves, \
+         {in_ranges} their ranges)",
         missed.len()
     );
 }
@@ -239,14 +271,14 @@ fn strict_claims(seed: u64) -> Result<(), String> {
 // ANCHOR: campaign
 #[test]
 fn strict_quorums_read_every_completed_write_and_replicas_converge() {
-    let campaign = Campaign::for_test(module_path!(), "strict_quorums_read", seeds());
+    let campaign = campaign("strict_quorums_read", seeds());
     campaign.run(strict_claims).assert_passed();
 }
 
 #[test]
 fn with_sloppy_quorums_replicas_still_converge() {
     let setup = campaign_setup(STRICT, true);
-    let campaign = Campaign::for_test(module_path!(), "with_sloppy_quorums_replicas", seeds() / 4);
+    let campaign = campaign("with_sloppy_quorums_replicas", seeds() / 4);
     campaign
         .run(|seed| check_convergence(&setup, &run(&setup, seed)?))
         .assert_passed();
