@@ -700,9 +700,9 @@ use super::{ReplicaId, StateCrdt};
 /// An increment/decrement counter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PnCounter {
-    /// Every increment, per replica.
+    /// Every increment, per replica. Invariant: a G-Counter, so only replica `i` raises entry `i`.
     p: GCounter,
-    /// Every decrement, per replica, as a positive amount.
+    /// Every decrement, per replica, as a positive amount. Invariant: the same as `p`'s.
     n: GCounter,
 }
 
