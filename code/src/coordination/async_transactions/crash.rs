@@ -5,10 +5,12 @@
 //! would leave a different state behind: between two writes of one transaction, between a
 //! commit and the message that reports it, between a publish and the row that records it. When
 //! the schedule says so, `point` returns [`Halt::Crash`], the `?` operator unwinds the call
-//! (dropping an open `rusqlite::Transaction`, which rolls it back, exactly what SQLite does to
-//! a transaction whose process died: its journal is rolled back on the next open), and the
-//! driver throws away every connection and in-memory value of the process and reopens its
-//! database file. What survives is what was committed, and what the broker holds.
+//! (dropping an open `rusqlite::Transaction`, which rolls it back: the state a dead process
+//! leaves too, since in WAL mode SQLite ignores, on the next open, log frames that no commit
+//! covers), and the driver throws away every connection and in-memory value of the process and
+//! reopens its database file. What survives is what was committed, and what the broker holds.
+//! The connections are closed cleanly, so SQLite's recovery of a killed process's files is not
+//! itself exercised.
 //!
 //! Two schedules: [`Schedule::AtHit`] crashes at the k-th point reached, once, so running
 //! k = 1, 2, ... up to the number of points of a crash-free run crashes at every step;

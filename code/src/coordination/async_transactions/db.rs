@@ -50,7 +50,8 @@ pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
 }
 
 /// Opens (or creates) the database file at `path`. Reopening after a crash is this same call:
-/// SQLite rolls back whatever transaction the dead connection left open.
+/// whatever transaction the dead connection left open is gone (rolled back when its
+/// connection was dropped; after a real kill, SQLite would ignore its uncommitted log frames).
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     // Write-ahead logging: a commit appends to the log instead of creating and deleting a

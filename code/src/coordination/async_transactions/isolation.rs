@@ -49,10 +49,11 @@ pub fn interleavings(saga: u64, semantic_lock: bool) -> Result<Interleavings, St
         let mut o = Orchestrated::open(dir.path(), semantic_lock).map_err(|e| e.to_string())?;
         let mut no_crash = Crasher::new(Schedule::Never);
         o.begin(saga).map_err(err)?;
-        let mut done = false;
         for _ in 0..position {
-            done = o.step(saga, &mut no_crash).map_err(err)?.is_some();
+            o.step(saga, &mut no_crash).map_err(err)?;
         }
+        // After the saga's last action: this is the last position.
+        let done = o.outcome(saga).map_err(err)?.is_some();
         let flight = o.participant(Step::Flight);
         let mut awarded = award_miles(flight, saga).map_err(|e| e.to_string())?;
         o.run(saga, &mut no_crash).map_err(err)?;

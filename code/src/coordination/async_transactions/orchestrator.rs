@@ -32,10 +32,14 @@ pub fn refusing_step(saga: u64) -> Option<Step> {
     Step::TRIP.get((saga % 5) as usize).copied()
 }
 
-/// Commands sent, and commands that found their work already done (sent again after a crash).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Commands sent, distinct commands, and resent commands that found their work already done.
+/// A command resent after a crash that rolled back the participant's transaction counts in
+/// `sent` but neither in `distinct` (it was sent before) nor in `repeated` (it did work).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Calls {
     pub sent: u64,
+    /// The distinct commands, as `(saga, action)`.
+    pub distinct: std::collections::BTreeSet<(u64, String)>,
     pub repeated: u64,
 }
 
@@ -70,7 +74,7 @@ impl Orchestrated {
 
     /// A crash: every connection (and any transaction it had open) is dropped, then reopened.
     pub fn restart(&mut self) -> rusqlite::Result<()> {
-        let calls = self.calls;
+        let calls = std::mem::take(&mut self.calls);
         *self = Orchestrated::open(&self.dir.clone(), self.semantic_lock)?;
         self.calls = calls;
         Ok(())
@@ -114,6 +118,14 @@ impl Orchestrated {
         ))
     }
 
+    /// How saga `saga` ended, or `None` while it still has actions to run.
+    pub fn outcome(&self, saga: u64) -> Result<Option<Outcome>, Halt> {
+        Ok(match self.load(saga)?.next_action() {
+            Action::Finish(outcome) => Some(outcome),
+            _ => None,
+        })
+    }
+
     // ANCHOR: step
     /// Runs one action of saga `saga`; returns its outcome once it has ended.
     pub fn step(&mut self, saga: u64, crash: &mut Crasher) -> Result<Option<Outcome>, Halt> {
@@ -153,6 +165,7 @@ impl Orchestrated {
         crash: &mut Crasher,
     ) -> Result<super::saga::Reply, Halt> {
         self.calls.sent += 1;
+        self.calls.distinct.insert((saga, format!("{action:?}")));
         let lock = self.semantic_lock;
         let conn = &mut self
             .participants

@@ -367,7 +367,7 @@ fn run_in(dir: &Path, kind: Kind, crash: &mut Crasher, lock: bool) -> Result<Tal
             (t.effects, t.twice) = effect_counts(participants.iter().map(|p| p.1))?;
             t.published = o.calls.sent;
             t.duplicates = o.calls.repeated;
-            t.unique = t.published - t.duplicates;
+            t.unique = o.calls.distinct.len() as u64;
         }
         Kind::Choreographed => {
             let mut run = ChoreographedRun {
