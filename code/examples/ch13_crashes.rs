@@ -50,6 +50,12 @@ fn run(args: &Args) -> Result<(), String> {
             args.crash_probability
         ));
     }
+    let Some(end) = args.common.seed.checked_add(args.runs) else {
+        return Err(format!(
+            "--seed {} plus --runs {} does not fit in 64 bits",
+            args.common.seed, args.runs
+        ));
+    };
     let mut table = Table::new(&[
         "system", "runs", "crashes", "sent", "unique", "dup", "effects", "twice", "lost", "commit",
         "comp",
@@ -62,7 +68,7 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let p = args.crash_probability;
     for kind in Kind::SAFE {
-        let seeds = args.common.seed..args.common.seed + args.runs;
+        let seeds = args.common.seed..end;
         let t = random(kind, seeds, p)?;
         row(&mut table, kind, format!("{}, random", kind.name()), &t);
     }
