@@ -55,6 +55,15 @@ fn orchestrated_sagas_end_all_committed_or_all_compensated_with_a_crash_at_every
         t.duplicates > 0,
         "some command was sent again after a crash"
     );
+    assert_eq!(
+        t.effects, t.unique,
+        "one effect per distinct command, however often it was sent"
+    );
+    assert_eq!(
+        t.published - t.unique,
+        t.crashes,
+        "every crash resends one command"
+    );
 }
 
 #[test]
