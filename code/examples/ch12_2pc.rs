@@ -34,11 +34,19 @@ struct Args {
 }
 
 const LATENCY: Duration = Duration::from_millis(5);
+/// The longest coordinator downtime the experiment accepts (ten simulated minutes).
+const MAX_DOWN_MS: u64 = 600_000;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.downtime_ms.is_empty() || args.downtime_ms.contains(&0) {
-        eprintln!("error: --downtime-ms needs at least one downtime, each at least 1 ms");
+    if args.downtime_ms.is_empty() || args.downtime_ms.iter().any(|&d| d == 0 || d > MAX_DOWN_MS) {
+        eprintln!(
+            "error: --downtime-ms needs at least one downtime, each from 1 to {MAX_DOWN_MS} ms"
+        );
+        return ExitCode::FAILURE;
+    }
+    if args.seeds == 0 || args.common.seed.checked_add(args.seeds).is_none() {
+        eprintln!("error: --seeds must be at least 1, and --seed plus --seeds must fit in a u64");
         return ExitCode::FAILURE;
     }
     let config = Config::default();
@@ -147,7 +155,7 @@ fn campaign_table(config: &Config, first: u64, seeds: u64) -> (String, bool) {
         ("transactions aborted", total.aborted),
         ("coordinator crashes", total.coordinator_crashes),
         ("participant crashes", total.participant_crashes),
-        ("prepared (in-doubt) transactions resolved", total.in_doubt),
+        ("prepared at a participant, then resolved", total.in_doubt),
         (
             "WORK refused: lock held by an in-doubt txn",
             total.refused_in_doubt,

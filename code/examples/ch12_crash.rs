@@ -38,6 +38,10 @@ fn main() -> ExitCode {
         eprintln!("error: --workloads, --txns and --keys must be at least 1");
         return ExitCode::FAILURE;
     }
+    let Some(end) = args.common.seed.checked_add(args.workloads) else {
+        eprintln!("error: --seed plus --workloads must fit in a u64");
+        return ExitCode::FAILURE;
+    };
     let mut table = Table::new(&[
         "workload",
         "crash points",
@@ -47,7 +51,7 @@ fn main() -> ExitCode {
         "unacked commit kept",
     ]);
     let mut total = CrashReport::default();
-    for seed in args.common.seed..args.common.seed + args.workloads {
+    for seed in args.common.seed..end {
         let workload = Workload::generate(seed, args.txns, args.keys);
         let report = match check_every_crash_point(&workload, redo) {
             Ok(report) => report,

@@ -184,7 +184,7 @@ fn two_phase_commit_campaign() {
     println!(
         "{} seeds in {:.1} s: {committed} transactions committed, {aborted} aborted; \
          {coordinator} coordinator and {participant} participant crashes; {in_doubt} \
-         prepared transactions resolved",
+         (transaction, participant) pairs prepared and then resolved",
         report.passed + report.failures.len() as u64,
         report.elapsed.as_secs_f64(),
     );
