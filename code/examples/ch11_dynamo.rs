@@ -5,8 +5,8 @@
 //! keys, 600 ms of random crashes, restarts and partitions, then quiet time for hinted
 //! handoff and anti-entropy) and checks (1) that every read covers every put completed before
 //! it started and (2) that replicas converge with no completed put lost. The table counts the
-//! seeds where each check fails, and the anti-entropy traffic. With `--seeds 1` it prints the
-//! first stale read of that seed, if any.
+//! seeds where each check fails, and the anti-entropy traffic. With `--seeds 1` (a replay) it
+//! prints the keys' owners, the seed's faults and the first stale read of that seed, if any.
 //!
 //! outputs: code/outputs/ch11_dynamo.txt
 //!
@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use uds::coordination::leaderless::run::campaign_setup;
+use uds::coordination::leaderless::run::faults;
 use uds::coordination::leaderless::{Quorum, check_convergence, check_fresh_reads, run};
 use uds::experiment::{ExperimentArgs, Table};
 
@@ -50,6 +51,20 @@ fn main() -> ExitCode {
         "AE hashes/seed",
         "AE keys/seed",
     ]);
+    if args.seeds == 1 {
+        // A replay: what the run was made of, to read a stale read against.
+        let setup = campaign_setup(quorum, false);
+        let ring = setup.ring();
+        println!("Owners (preference lists) of the keys; clients are nodes 5 to 7:");
+        for key in 0..setup.workload.keys {
+            println!("  key {key}: servers {:?}", ring.preference_list(key, 3));
+        }
+        println!("Faults of seed {}:", args.common.seed);
+        for (at, fault) in faults(&setup, args.common.seed) {
+            println!("  at {:.3}s {fault}", at.as_secs_f64());
+        }
+        println!();
+    }
     for sloppy in [false, true] {
         let setup = campaign_setup(quorum, sloppy);
         let (mut stale, mut checked, mut diverged, mut hashes, mut keys) = (0, 0, 0, 0, 0);

@@ -154,22 +154,8 @@ pub struct RunOutcome {
 pub fn run(setup: &StoreSetup, seed: u64) -> Result<RunOutcome, String> {
     let mut sim = build(setup, seed)?;
     let end = Time::ZERO + setup.workload.stop_at;
-    if let Some(nemesis) = &setup.nemesis {
-        let mut rng = rng_stream(seed, u64::MAX);
-        // Crashes and restarts of servers only; partitions of anyone, clients included.
-        let crashes = Nemesis {
-            partition: false,
-            ..nemesis.clone()
-        };
-        let cuts = Nemesis {
-            crash: false,
-            pause: false,
-            ..nemesis.clone()
-        };
-        let total = sim.node_count() - 1; // the probe stays out of it
-        sim.schedule(&crashes.schedule(&mut rng, setup.servers, Time::ZERO, end));
-        sim.schedule(&cuts.schedule(&mut rng, total, Time::ZERO, end));
-        sim.schedule_fault(end, Fault::Heal);
+    for (at, fault) in faults(setup, seed) {
+        sim.schedule_fault(at, fault);
     }
     let stop = end + setup.workload.timeout + setup.settle;
     sim.run_until(stop).map_err(|e| e.to_string())?;
@@ -192,6 +178,33 @@ pub fn run(setup: &StoreSetup, seed: u64) -> Result<RunOutcome, String> {
     })
 }
 // ANCHOR_END: run
+
+/// The faults of a run with `seed`, in time order: crashes and restarts of servers only,
+/// partitions of anyone (clients included, the probe excepted), and a final heal.
+pub fn faults(setup: &StoreSetup, seed: u64) -> Vec<(Time, Fault)> {
+    let Some(nemesis) = &setup.nemesis else {
+        return Vec::new();
+    };
+    let end = Time::ZERO + setup.workload.stop_at;
+    let mut rng = rng_stream(seed, u64::MAX);
+    let crashes = Nemesis {
+        partition: false,
+        ..nemesis.clone()
+    };
+    let cuts = Nemesis {
+        crash: false,
+        pause: false,
+        ..nemesis.clone()
+    };
+    let total = setup.servers + setup.clients; // the probe stays out of it
+    let mut all = crashes
+        .schedule(&mut rng, setup.servers, Time::ZERO, end)
+        .faults;
+    all.extend(cuts.schedule(&mut rng, total, Time::ZERO, end).faults);
+    all.push((end, Fault::Heal));
+    all.sort_by_key(|(at, _)| *at); // stable: faults at one instant keep their order
+    all
+}
 
 // ANCHOR: check_fresh_reads
 /// Every get covers every put of its key that completed before the get started. Returns the
