@@ -186,7 +186,7 @@ fn a_read_repairs_the_owner_that_missed_a_write() {
 }
 
 #[test]
-fn anti_entropy_repairs_a_replica_and_sends_only_the_keys_that_differ() {
+fn anti_entropy_repairs_a_replica_and_sends_only_the_keys_of_differing_leaves() {
     // Dynamo §4.7: one owner misses writes to a few keys; Merkle exchanges find just those.
     let mut setup = campaign_setup(STRICT, false);
     setup.clients = 0;
