@@ -20,6 +20,8 @@ struct Pinger {
     seen: Vec<u64>,
     saved: u64,
     ticks_at: Vec<Time>,
+    /// How many times `on_start` ran in this incarnation.
+    starts: u32,
 }
 
 impl Process for Pinger {
@@ -27,6 +29,7 @@ impl Process for Pinger {
     type Durable = u64;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, u64>) {
+        self.starts += 1;
         if ctx.id() == A {
             ctx.set_timer(TICK, Duration::from_millis(10));
         }
@@ -116,6 +119,36 @@ fn a_paused_sender_fires_its_overdue_timer_once_on_resume() {
     sim.run_until(Time::from_millis(100)).unwrap();
     let ticks = &sim.process(A).unwrap().ticks_at;
     assert_eq!(ticks, &[Time::from_millis(10), Time::from_millis(100)]);
+}
+
+#[test]
+fn faults_applied_before_the_start_event_start_each_incarnation_once() {
+    // Crashed before its start event: no start (and no panic) until it restarts.
+    let mut sim = pair(one_ms());
+    sim.apply(Fault::Crash(A));
+    sim.run_until(Time::from_millis(30)).unwrap();
+    assert!(sim.process(B).unwrap().seen.is_empty());
+    sim.apply(Fault::Restart(A));
+    sim.run_until(Time::from_millis(45)).unwrap();
+    assert_eq!(sim.process(A).unwrap().starts, 1);
+    assert_eq!(sim.process(B).unwrap().seen, vec![1], "first ping at 40 ms");
+
+    // Crashed and restarted before its start event: the restart starts it, once.
+    let mut sim = pair(one_ms());
+    sim.apply(Fault::Crash(A));
+    sim.apply(Fault::Restart(A));
+    sim.run_until(Time::from_millis(15)).unwrap();
+    assert_eq!(sim.process(A).unwrap().starts, 1);
+
+    // Paused before its start event: it starts when it resumes.
+    let mut sim = pair(one_ms());
+    sim.apply(Fault::Pause(A));
+    sim.run_until(Time::from_millis(30)).unwrap();
+    assert_eq!(sim.process(A).unwrap().starts, 0);
+    sim.apply(Fault::Resume(A));
+    sim.run_until(Time::from_millis(45)).unwrap();
+    assert_eq!(sim.process(A).unwrap().starts, 1);
+    assert_eq!(sim.process(B).unwrap().seen, vec![1], "first ping at 40 ms");
 }
 
 #[test]
