@@ -4666,6 +4666,9 @@ struct Node<P: Process> {
     timers: Vec<u64>,
     /// Events that arrived while the node was paused, in arrival order.
     deferred: Vec<Entry<P::Msg>>,
+    /// Whether `on_start` has run (at its start event, or at a restart that came first).
+    /// Invariant: `on_start` runs once per incarnation, never on a crashed or paused node.
+    started: bool,
 }
 
 /// Counts of what the network did to messages.
@@ -4755,6 +4758,7 @@ impl<P: Process> Sim<P> {
                 clock: Clock::default(),
                 timers: Vec::new(),
                 deferred: Vec::new(),
+                started: false,
             });
             sim.push(Time::ZERO, EventKind::Start(NodeId(i)));
         }
@@ -4844,7 +4848,20 @@ impl<P: Process> Sim<P> {
         self.now = entry.at;
         self.events += 1;
         match entry.kind {
-            EventKind::Start(id) => self.start(id),
+            EventKind::Start(id) => match self.nodes[id.0].state {
+                // A fault applied before the start event (`apply` at time zero): a restart
+                // has already started the node, a crashed node starts when it restarts, and a
+                // paused one starts when it resumes.
+                NodeState::Up if !self.nodes[id.0].started => self.start(id),
+                NodeState::Paused => {
+                    let kind = EventKind::Start(id);
+                    self.defer(id, entry.at, entry.seq, kind);
+                }
+                NodeState::Up | NodeState::Crashed => {
+                    self.events -= 1;
+                    return Ok(true);
+                }
+            },
             EventKind::Fault(fault) => self.apply_fault(*fault),
             EventKind::Deliver { from, to, msg } => match self.nodes[to.0].state {
                 NodeState::Up => self.deliver(from, to, msg),
@@ -4887,6 +4904,7 @@ impl<P: Process> Sim<P> {
     }
 
     fn start(&mut self, id: NodeId) {
+        self.nodes[id.0].started = true;
         if self.recorder.level > TraceLevel::Off {
             self.recorder
                 .record(self.now, TraceKind::Start { node: id.0 });
