@@ -39,7 +39,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start tokio: {e}"))
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))
 }
 
 fn with_path(e: std::io::Error, path: &Path) -> std::io::Error {
