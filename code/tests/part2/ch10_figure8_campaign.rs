@@ -39,14 +39,7 @@ use uds::sim::{
     Campaign, Exponential, Fault, Latency, LinkConfig, NodeId, NodeState, Time, rng_stream,
 };
 
-fn env(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a number")),
-        Err(_) => default,
-    }
-}
+use crate::support::env;
 
 /// The knobs of the leader hunter.
 #[derive(Clone, Debug)]

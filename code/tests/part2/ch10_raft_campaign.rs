@@ -11,14 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use uds::coordination::raft::chaos::{Chaos, run_chaos};
 use uds::sim::Campaign;
 
-fn env(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a number")),
-        Err(_) => default,
-    }
-}
+use crate::support::env;
 
 // ANCHOR: campaign
 /// Raft's safety properties (Figure 3) hold, every client finishes once faults are repaired

@@ -15,12 +15,7 @@ use uds::coordination::leaderless::{
 use uds::coordination::time::vector::VectorClock;
 use uds::sim::{Campaign, Fault, NodeId, Sim};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
+use crate::support::env;
 
 fn seeds() -> u64 {
     env("UDS_SEEDS", 1000)

@@ -21,14 +21,7 @@ use uds::coordination::atomic_commit::wal::{
 };
 use uds::sim::Campaign;
 
-fn env(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a number")),
-        Err(_) => default,
-    }
-}
+use crate::support::env;
 
 fn record() -> impl Strategy<Value = Record> {
     let txn = any::<u64>();

@@ -2,6 +2,8 @@
 //! that the crate is linked once for the whole part (see DESIGN.md, build-time budget). Run one
 //! file's tests with a filter: `cargo test -p uds --release --test part2 ch10_raft_campaign`.
 
+mod support;
+
 mod ch06_system_models;
 mod ch07_failure_detection;
 mod ch08_time;
