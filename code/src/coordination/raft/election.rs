@@ -10,9 +10,16 @@
 //!
 //! Why it is safe. *Election safety*: two candidates winning the same term would need two
 //! majorities, which share a server, which would have voted twice in that term; `voted_for` is
-//! durable, so not even a crash lets it. *Leader completeness* (§5.4): a committed entry is on a
-//! majority, every winner got votes from a majority, the two share a voter, and that voter only
-//! votes for a log at least as up to date as its own, so the winner holds the entry.
+//! durable, so not even a crash lets it. *Leader completeness* (§5.4.3) takes two rules, not one.
+//! The election restriction compares *up-to-dateness*, not completeness: the later last term
+//! wins, and with equal last terms the longer log (§5.4.1). A committed entry is on a majority,
+//! every winner got votes from a majority, and the two share a voter, which voted only for a log
+//! at least as up to date as its own. A log can outrank the voter's without holding the entry
+//! (a later last term is enough), so the proof needs the commit rule too (§5.4.2): a leader
+//! commits by counting replicas only for an entry of its own term. Then every log that outranks
+//! the voter's ends in an entry written by a later leader, and by induction over terms every
+//! later leader already held the committed entry. Without that rule, the paper's Figure 8 loses
+//! a committed entry; chapter 10 plants the bug and its campaign catches it.
 //!
 //! Why it is live. If all servers timed out together they would split the vote forever.
 //! Timeouts drawn at random from a range (150-300 ms in the paper) make it likely that one

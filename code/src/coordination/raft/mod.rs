@@ -45,11 +45,15 @@ pub mod election;
 pub mod history;
 pub mod invariants;
 pub mod kv;
+pub mod leadership;
 pub mod log;
 pub mod message;
+pub mod reads;
 pub mod replication;
 pub mod rules;
 pub mod server;
+pub mod snapshot;
+pub mod storage;
 pub mod time_to_elect;
 
 pub use cluster::{Cluster, KvNode};

@@ -245,12 +245,15 @@ impl Server {
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
-        // §5.1: a higher term, from anyone, makes this server a follower of that term.
+        // ANCHOR: adopt_higher_term
+        // §5.1: a higher term, from anyone, makes this server a follower of that term, before
+        // the handler below sees the message.
         if let Some(term) = msg.term()
             && term > self.current_term
         {
             self.become_follower(ctx, term, None);
         }
+        // ANCHOR_END: adopt_higher_term
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),

@@ -1,0 +1,1 @@
+//! CheckQuorum and PreVote (work in progress, issue 9).

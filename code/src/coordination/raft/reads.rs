@@ -1,0 +1,1 @@
+//! ReadIndex and lease reads (work in progress, issue 9).

@@ -1,0 +1,1 @@
+//! Snapshots and log compaction (work in progress, issue 9).

@@ -1,0 +1,1 @@
+//! Persistence as an effect (work in progress, issue 9).

@@ -1,0 +1,1 @@
+//! One Raft server per OS process (work in progress, issue 9).

@@ -1,0 +1,1 @@
+//! A fault-injecting TCP proxy in front of each node (work in progress, issue 9).

@@ -1,0 +1,1 @@
+//! Chapter 10, Raft in practice: ReadIndex, lease reads and batching (issue 9).
