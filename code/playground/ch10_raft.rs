@@ -36,10 +36,21 @@ fn main() {
     sim.apply(Fault::Crash(old));
     println!("{}: crash {old}", sim.now());
 
+    // Step until a server leads a later term, and print the instant it was elected.
+    while !cluster::leaders(&sim).iter().any(|&(_, t)| t > term) {
+        sim.step().expect("Raft's invariants hold");
+    }
+    for (leader, t) in cluster::leaders(&sim)
+        .into_iter()
+        .filter(|&(_, t)| t > term)
+    {
+        println!("{}: {leader} elected, term {t}", sim.now());
+    }
+
     sim.run_until(Time::from_millis(3_000))
         .expect("Raft's invariants hold");
     for (leader, term) in cluster::leaders(&sim) {
-        println!("{}: {leader} leads term {term}", sim.now());
+        println!("end of the run, {}: {leader} leads term {term}", sim.now());
     }
 
     let history = cluster::histories(&sim);
@@ -1867,9 +1878,16 @@ pub mod election {
 //!
 //! Why it is safe. *Election safety*: two candidates winning the same term would need two
 //! majorities, which share a server, which would have voted twice in that term; `voted_for` is
-//! durable, so not even a crash lets it. *Leader completeness* (§5.4): a committed entry is on a
-//! majority, every winner got votes from a majority, the two share a voter, and that voter only
-//! votes for a log at least as up to date as its own, so the winner holds the entry.
+//! durable, so not even a crash lets it. *Leader completeness* (§5.4.3) takes two rules, not one.
+//! The election restriction compares *up-to-dateness*, not completeness: the later last term
+//! wins, and with equal last terms the longer log (§5.4.1). A committed entry is on a majority,
+//! every winner got votes from a majority, and the two share a voter, which voted only for a log
+//! at least as up to date as its own. A log can outrank the voter's without holding the entry
+//! (a later last term is enough), so the proof needs the commit rule too (§5.4.2): a leader
+//! commits by counting replicas only for an entry of its own term. Then every log that outranks
+//! the voter's ends in an entry written by a later leader, and by induction over terms every
+//! later leader already held the committed entry. Without that rule, the paper's Figure 8 loses
+//! a committed entry; chapter 10 plants the bug and its campaign catches it.
 //!
 //! Why it is live. If all servers timed out together they would split the vote forever.
 //! Timeouts drawn at random from a range (150-300 ms in the paper) make it likely that one
@@ -2297,6 +2315,9 @@ impl KvStore {
 }
 
 }
+pub mod leadership {
+//! CheckQuorum and PreVote (work in progress, issue 9).
+}
 pub mod log {
 //! The replicated log: Raft's one data structure, and the vocabulary around it.
 //!
@@ -2567,6 +2588,9 @@ impl Message {
         }
     }
 }
+}
+pub mod reads {
+//! ReadIndex and lease reads (work in progress, issue 9).
 }
 pub mod replication {
 //! Log replication (§5.3), the commit rule (§5.4.2) and applying committed entries.
@@ -3114,12 +3138,15 @@ impl Server {
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
-        // §5.1: a higher term, from anyone, makes this server a follower of that term.
+        // ANCHOR: adopt_higher_term
+        // §5.1: a higher term, from anyone, makes this server a follower of that term, before
+        // the handler below sees the message.
         if let Some(term) = msg.term()
             && term > self.current_term
         {
             self.become_follower(ctx, term, None);
         }
+        // ANCHOR_END: adopt_higher_term
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
@@ -3233,6 +3260,12 @@ impl Server {
         Ok(())
     }
 }
+}
+pub mod snapshot {
+//! Snapshots and log compaction (work in progress, issue 9).
+}
+pub mod storage {
+//! Persistence as an effect (work in progress, issue 9).
 }
 pub mod time_to_elect {
 //! How long a cluster is without a leader after its leader crashes (§9.3, Figure 16).
