@@ -1,6 +1,7 @@
 //! Chapter 9 figure: the lease arithmetic of the paused ex-leader, on one time axis.
 //!
-//! Runs the chapter's story (`scenario::paused_ex_leader`, with fencing) one millisecond at a
+//! Runs the chapter's story (`scenario::paused_ex_leader`, with fencing; `--pause-ms` changes
+//! the length of A's pause) one millisecond at a
 //! time and records, at every millisecond of true time: whether the lock service counts a live
 //! lease for A or for B, whether A's own clock still says A leads, whether A is paused, and the
 //! writes the storage received. It draws them as lanes of one timeline, and marks the numbers
@@ -13,10 +14,11 @@
 //! Run: `cargo run --release -p uds --example ch09_lease_timeline -- --write .`
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use uds::coordination::leader_election::scenario::{
-    LOCK, Setup, client, client_state, paused_ex_leader, service, storage,
+    LOCK, Setup, client, client_state, paused_ex_leader_for, service, storage,
 };
 use uds::experiment::ExperimentArgs;
 use uds::sim::{NodeState, Time};
@@ -29,6 +31,9 @@ struct Args {
     /// How much of the story to draw, in milliseconds of true time.
     #[arg(long, default_value_t = 2_600, value_parser = clap::value_parser!(u64).range(1_600..=10_000))]
     until_ms: u64,
+    /// How long A is paused, from 510 ms, in milliseconds.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=5_000))]
+    pause_ms: u64,
 }
 
 /// What was true at one millisecond.
@@ -54,7 +59,7 @@ struct Write {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut sim = paused_ex_leader(true);
+    let mut sim = paused_ex_leader_for(true, Duration::from_millis(args.pause_ms));
     let mut samples = Vec::with_capacity(args.until_ms as usize + 1);
     for ms in 0..=args.until_ms {
         if let Err(e) = sim.run_until(Time::from_millis(ms)) {
@@ -62,7 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         let now = sim.now();
-        let lease = service(&sim).locks.get(LOCK).and_then(|l| l.lease.clone());
+        let lease = service(&sim).locks.get(LOCK).and_then(|l| l.lease);
         let live = |holder| {
             lease
                 .as_ref()
@@ -91,9 +96,37 @@ fn main() -> ExitCode {
         .collect();
     let setup = Setup::book(true);
     let svg = draw(&samples, &writes, &setup);
-    if args.common.write.is_none() {
-        println!("{svg}");
-    }
+    let first = |on: fn(&Sample) -> bool| spans(&samples, on).first().copied();
+    let when = |span: Option<(u64, u64)>, end: bool| match span {
+        Some((_, b)) if end && b < args.until_ms => format!("{b} ms"),
+        Some((a, _)) if !end => format!("{a} ms"),
+        _ => "never".to_string(),
+    };
+    println!("A paused from 510 ms for {} ms", args.pause_ms);
+    println!(
+        "A's lease at the service ends: {}",
+        when(first(|s| s.service_a), true)
+    );
+    println!(
+        "A stops believing it leads:    {}",
+        when(first(|s| s.a_believes), true)
+    );
+    println!(
+        "B's lease at the service from: {}",
+        when(first(|s| s.service_b), false)
+    );
+    let count = |by_a: bool, accepted: bool| {
+        writes
+            .iter()
+            .filter(|w| w.by_a == by_a && w.accepted == accepted)
+            .count()
+    };
+    println!(
+        "writes at the storage: A {} accepted, {} refused; B {} accepted",
+        count(true, true),
+        count(true, false),
+        count(false, true)
+    );
     if let Err(e) = args
         .common
         .emit("src/figures/ch09_lease_timeline.svg", &svg)
@@ -154,7 +187,7 @@ fn draw(samples: &[Sample], writes: &[Write], setup: &Setup) -> String {
     let lanes = [
         "A's lease at the service",
         "A's lease on A's clock",
-        "A paused (a 2 s GC)",
+        "A paused (a GC)",
         "B's lease at the service",
         "writes at the storage",
     ];
