@@ -169,18 +169,20 @@ impl Chart {
             .y_label_area_size(72)
             .build_cartesian_2d(x, y)
             .expect("valid chart ranges");
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
+        let x_format = |v: &f64| self.x_tick_label(*v);
+        let y_format = |v: &f64| tick_label(*v);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .x_labels(x_label_count(self.x_ticks.as_deref()))
-            .x_label_formatter(&|v| self.x_tick_label(*v))
-            .y_label_formatter(&|v| tick_label(*v))
+            .x_label_formatter(&x_format)
+            .y_label_formatter(&y_format)
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .expect("drawing into a string cannot fail");
+            .light_line_style(RGBColor(235, 235, 235));
+        if let Some(n) = x_label_count(self.x_ticks.as_deref()) {
+            mesh.x_labels(n);
+        }
+        mesh.draw().expect("drawing into a string cannot fail");
         for (i, s) in self.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let legend_color = color;
@@ -234,17 +236,15 @@ fn tick_label(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// How many x ticks to ask plotters for: its default, or enough for one per integer when the
-/// labelled values are integers (so that every listed value gets a tick).
-fn x_label_count(ticks: Option<&[f64]>) -> usize {
-    const DEFAULT: usize = 10;
-    match ticks {
-        Some(t) if t.iter().all(|v| v.fract() == 0.0) => {
-            let (lo, hi) = bounds(t.iter().copied());
-            ((hi - lo) as usize + 1).max(2)
-        }
-        _ => DEFAULT,
+/// How many x ticks to ask plotters for when `x_ticks` lists integers: one per integer, so that
+/// every listed value gets a tick. `None` keeps plotters' default.
+fn x_label_count(ticks: Option<&[f64]>) -> Option<usize> {
+    let ticks = ticks?;
+    if !ticks.iter().all(|v| v.fract() == 0.0) {
+        return None;
     }
+    let (lo, hi) = bounds(ticks.iter().copied());
+    Some(((hi - lo) as usize + 1).max(2))
 }
 
 /// The smallest and largest value, or (0, 1) for no values.
