@@ -10,6 +10,7 @@
 //! from `UDS_FUZZ_SEED`.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry as Slot;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -410,11 +411,12 @@ async fn a_seeded_fuzz_of_thousands_of_frames_is_refused_frame_by_frame() {
                         break msg;
                     }
                 };
-                if !open.contains_key(&(from, to)) {
-                    let stream = TcpStream::connect(raft.addr(NodeId(to))).await.unwrap();
-                    open.insert((from, to), stream);
-                }
-                let stream = open.get_mut(&(from, to)).expect("opened above");
+                let stream = match open.entry((from, to)) {
+                    Slot::Occupied(open) => open.into_mut(),
+                    Slot::Vacant(slot) => {
+                        slot.insert(TcpStream::connect(raft.addr(NodeId(to))).await.unwrap())
+                    }
+                };
                 stream.write_all(&frame(from, &msg)).await.unwrap();
             }
         }
