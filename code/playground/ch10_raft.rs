@@ -2045,6 +2045,86 @@ impl Server {
     // ANCHOR_END: become_leader
 }
 }
+pub mod exercise {
+//! Exercise: the rule by which a Raft server grants its vote (§5.2 and §5.4.1).
+//!
+//! A voter has three pieces of state that matter: its current term, whom it voted for in that
+//! term, and the last entry of its log (index and term). A `RequestVote` carries the
+//! candidate's term and the index and term of the candidate's last entry. Implement
+//! [`starter::Rule::grant`], which says whether the voter grants the vote. Assume, as the
+//! server does, that a request with a higher term has already made the voter adopt that term
+//! with no vote cast, so `request.term <= voter.current_term` whenever `grant` is asked.
+//!
+//! The claims to make true are this file's tests: the rule's three conditions, a duplicated
+//! request (the network duplicates messages) answered the same way twice, and agreement with
+//! the book's server on random states. Run the starter's with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_vote_rule -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+use super::log::{LogIndex, Term};
+use super::message::RequestVote;
+use crate::sim::NodeId;
+
+/// What a voter knows when a `RequestVote` arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Voter {
+    /// Its current term (already raised to the request's term if that was higher).
+    pub current_term: Term,
+    /// Whom it voted for in `current_term`.
+    pub voted_for: Option<NodeId>,
+    /// The index of its last log entry (0 for an empty log).
+    pub last_log_index: LogIndex,
+    /// The term of its last log entry (0 for an empty log).
+    pub last_log_term: Term,
+}
+
+/// A vote-granting rule.
+pub trait VoteRule {
+    /// Whether `voter` grants its vote to the candidate of `request`.
+    fn grant(voter: &Voter, request: &RequestVote) -> bool;
+}
+
+/// Your version.
+pub mod starter {
+    use super::{RequestVote, VoteRule, Voter};
+
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(_voter: &Voter, _request: &RequestVote) -> bool {
+            todo!("same term, no vote for anyone else, and a log at least as up to date")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{RequestVote, VoteRule, Voter};
+
+    // ANCHOR: vote_rule
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(voter: &Voter, request: &RequestVote) -> bool {
+            let same_term = request.term == voter.current_term;
+            // A duplicate of the request this voter already granted is granted again.
+            let free = voter.voted_for.is_none_or(|v| v == request.candidate);
+            // Later last term wins; with equal last terms, the longer log (§5.4.1).
+            let up_to_date = (request.last_log_term, request.last_log_index)
+                >= (voter.last_log_term, voter.last_log_index);
+            same_term && free && up_to_date
+        }
+    }
+    // ANCHOR_END: vote_rule
+}
+
+}
 pub mod history {
 //! What the clients saw, in the shape the linearizability checker reads.
 //!
