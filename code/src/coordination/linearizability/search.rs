@@ -43,6 +43,12 @@
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
+//! One that would remember more than `max_configurations` configurations gives up with
+//! [`Verdict::OutOfMemory`], so that it costs a bounded amount of memory too: the memo table is
+//! the only structure that grows with the work done (the stack and the list grow with the
+//! history). A step adds at most one configuration, so a search within a budget of `s` steps
+//! never holds more than `s`; the cap matters for searches allowed many more steps than fit in
+//! memory. [`super::check_report`] turns either into "unknown" for that partition.
 //!
 //! Simplification: the search keeps the longest sequence it ever built, which is what an
 //! explanation shows. It does not minimise the history (Lowe's "just-in-time" linearization and
@@ -157,6 +163,8 @@ pub enum Verdict<S> {
     Illegal { prefix: Vec<usize>, state: S },
     /// The search took `max_steps` steps without deciding.
     GaveUp,
+    /// The search would have remembered more than `max_configurations` configurations.
+    OutOfMemory,
 }
 
 /// A verdict and what it cost.
@@ -170,14 +178,26 @@ pub struct Search<S> {
     pub configurations: usize,
 }
 
-// ANCHOR: search
 /// Searches for a linearization of the operations `partition` (indexes into `history`),
-/// visiting at most `max_steps` events.
+/// visiting at most `max_steps` events, with no cap on memory but the one `max_steps` implies.
 pub fn search<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partition: &[usize],
     max_steps: u64,
+) -> Search<M::State> {
+    search_bounded(model, history, partition, max_steps, usize::MAX)
+}
+
+// ANCHOR: search
+/// Searches for a linearization of the operations `partition` (indexes into `history`),
+/// visiting at most `max_steps` events and remembering at most `max_configurations`.
+pub fn search_bounded<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    max_steps: u64,
+    max_configurations: usize,
 ) -> Search<M::State> {
     let ops: Vec<&Operation<M::Input, M::Output>> =
         partition.iter().map(|&i| &history[i]).collect();
@@ -212,7 +232,15 @@ pub fn search<M: Model>(
             let useless = output.is_none() && next.as_ref() == Some(&state);
             if let Some(next_state) = next.filter(|_| !useless) {
                 placed.insert(op);
-                if seen.insert((placed.clone(), next_state.clone())) {
+                let configuration = (placed.clone(), next_state.clone());
+                if seen.len() >= max_configurations && !seen.contains(&configuration) {
+                    return Search {
+                        verdict: Verdict::OutOfMemory,
+                        steps,
+                        configurations: seen.len(),
+                    };
+                }
+                if seen.insert(configuration) {
                     // A new configuration: place the operation and start again from the front.
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
                     events.lift(entry);

@@ -55,6 +55,7 @@ pub mod server;
 pub mod snapshot;
 pub mod storage;
 pub mod time_to_elect;
+pub mod witness;
 
 pub use cluster::{Cluster, KvNode};
 pub use log::{Entry, LogIndex, Term};
