@@ -17,7 +17,10 @@
 //!   operation at a time.
 //! - `Illegal(explanation)`: no such order exists. The [`Explanation`] names the partition, the
 //!   longest prefix that could be ordered, and the operations that could not come after it.
-//! - `Unknown`: the search used up its budget of steps without deciding.
+//! - `Unknown`: the search used up its budget of steps (or memory) without deciding.
+//!
+//! [`check_report`] says more: for every partition (key), its verdict, the [`Method`] that
+//! decided it, and what that cost ([`Report`]).
 //!
 //! The answer is exact, not a heuristic: `Ok` and `Illegal` are both proofs, up to the budget.
 //! The price is time. Deciding linearizability is NP-complete in general (Gibbons and Korach,
@@ -48,6 +51,22 @@
 //! - The budget is per partition, counted in events visited. [`DEFAULT_MAX_STEPS`], a million,
 //!   bounds a search to a few seconds in release mode; a linearizable history of a thousand
 //!   operations on three keys takes about ten thousand steps per key, milliseconds in all.
+//!
+//! Three things keep the checker's cost bounded and its answers useful on hard histories:
+//!
+//! - **Effort spread across partitions.** Searching the keys one after another, each with the
+//!   whole budget, lets one hard but legal key eat seconds before an easy illegal key is even
+//!   looked at. [`check_report`] deepens iteratively instead: every undecided key gets a small
+//!   budget, then twice as much, and so on up to the budget, so a key is decided in the first
+//!   round whose budget suffices, whatever the others cost. Checking per key is sound by
+//!   locality; Horn and Kroening generalise this splitting to *P-compositionality* ("Faster
+//!   linearizability checking via P-compositionality", FORTE 2015, LNCS 9039).
+//! - **Bounded memory.** The memo table grows with the steps; past
+//!   [`DEFAULT_MAX_CONFIGURATIONS`] entries the search stops and the key is unknown, never an
+//!   out-of-memory crash.
+//! - **Witnesses.** Where the search gives up, a linearization proposed by the system under
+//!   test (for Raft, each command at the instant it was first committed) can be checked in one
+//!   pass ([`witness`]); if it holds, the key is linearizable, whoever proposed it.
 //!
 //! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
 //! it takes to check a history of it.
@@ -214,7 +233,7 @@ pub fn check_report<M: Model>(
                     report.verdict = CheckResult::Illegal(e);
                     illegal = true;
                 }
-                Verdict::OutOfMemory => report.method = Method::UnknownMemory,
+                Verdict::GaveUp if search.out_of_memory => report.method = Method::UnknownMemory,
                 Verdict::GaveUp if budget >= limits.max_steps => {
                     report.method = Method::UnknownBudget;
                 }

@@ -43,10 +43,10 @@
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
-//! One that would remember more than `max_configurations` configurations gives up with
-//! [`Verdict::OutOfMemory`], so that it costs a bounded amount of memory too: the memo table is
-//! the only structure that grows with the work done (the stack and the list grow with the
-//! history). A step adds at most one configuration, so a search within a budget of `s` steps
+//! One that would remember more than `max_configurations` configurations gives up too, with
+//! [`Search::out_of_memory`] set, so that it costs a bounded amount of memory as well: the memo
+//! table is the only structure that grows with the work done (the stack and the list grow with
+//! the history). A step adds at most one configuration, so a search within a budget of `s` steps
 //! never holds more than `s`; the cap matters for searches allowed many more steps than fit in
 //! memory. [`super::check_report`] turns either into "unknown" for that partition.
 //!
@@ -161,10 +161,9 @@ pub enum Verdict<S> {
     /// No order works. `prefix` is the longest sequence of history indexes the model accepted
     /// in real-time order, and `state` the model state after it.
     Illegal { prefix: Vec<usize>, state: S },
-    /// The search took `max_steps` steps without deciding.
+    /// The search took `max_steps` steps, or reached `max_configurations` configurations
+    /// ([`Search::out_of_memory`]), without deciding.
     GaveUp,
-    /// The search would have remembered more than `max_configurations` configurations.
-    OutOfMemory,
 }
 
 /// A verdict and what it cost.
@@ -176,6 +175,8 @@ pub struct Search<S> {
     pub steps: u64,
     /// Configurations (set of operations, state) memoised.
     pub configurations: usize,
+    /// Whether the search gave up because it reached its cap on configurations.
+    pub out_of_memory: bool,
 }
 
 /// Searches for a linearization of the operations `partition` (indexes into `history`),
@@ -216,6 +217,7 @@ pub fn search_bounded<M: Model>(
                 verdict: Verdict::GaveUp,
                 steps,
                 configurations: seen.len(),
+                out_of_memory: false,
             };
         }
         steps += 1;
@@ -235,9 +237,10 @@ pub fn search_bounded<M: Model>(
                 let configuration = (placed.clone(), next_state.clone());
                 if seen.len() >= max_configurations && !seen.contains(&configuration) {
                     return Search {
-                        verdict: Verdict::OutOfMemory,
+                        verdict: Verdict::GaveUp,
                         steps,
                         configurations: seen.len(),
+                        out_of_memory: true,
                     };
                 }
                 if seen.insert(configuration) {
@@ -263,6 +266,7 @@ pub fn search_bounded<M: Model>(
                     verdict: Verdict::Illegal { prefix, state },
                     steps,
                     configurations: seen.len(),
+                    out_of_memory: false,
                 };
             };
             let undone = events.op[call];
@@ -277,6 +281,7 @@ pub fn search_bounded<M: Model>(
         verdict: Verdict::Linearizable,
         steps,
         configurations: seen.len(),
+        out_of_memory: false,
     }
 }
 // ANCHOR_END: search
