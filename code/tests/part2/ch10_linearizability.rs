@@ -806,3 +806,17 @@ fn replay_one_majority_crash_seed() {
         Err(why) => panic!("seed {seed}: {why}"),
     }
 }
+
+/// Seeds of the majority-crash campaign (out of the first 1,000) on which the search gives up on
+/// one key within the default budget and the witness decides it (found with `UDS_SEEDS=1000`).
+/// Ignored: each spends seconds in the search before the witness is tried. Run with
+/// `cargo test -p uds --release --test part2 ch10_linearizability::hard_seeds -- --ignored`.
+#[test]
+#[ignore]
+fn hard_seeds_need_the_witness() {
+    for seed in [119, 199, 204, 282, 374, 454, 717, 795, 826, 985, 989] {
+        let outcome = run_chaos(seed, &Chaos::majority_crashes()).expect("decided");
+        println!("seed {seed}: {outcome:?}");
+        assert_eq!(outcome.keys_by_witness, 1, "seed {seed}");
+    }
+}
