@@ -95,7 +95,10 @@ pub mod linearizability {
 //!   operation at a time.
 //! - `Illegal(explanation)`: no such order exists. The [`Explanation`] names the partition, the
 //!   longest prefix that could be ordered, and the operations that could not come after it.
-//! - `Unknown`: the search used up its budget of steps without deciding.
+//! - `Unknown`: the search used up its budget of steps (or memory) without deciding.
+//!
+//! [`check_report`] says more: for every partition (key), its verdict, the [`Method`] that
+//! decided it, and what that cost ([`Report`]).
 //!
 //! The answer is exact, not a heuristic: `Ok` and `Illegal` are both proofs, up to the budget.
 //! The price is time. Deciding linearizability is NP-complete in general (Gibbons and Korach,
@@ -126,6 +129,22 @@ pub mod linearizability {
 //! - The budget is per partition, counted in events visited. [`DEFAULT_MAX_STEPS`], a million,
 //!   bounds a search to a few seconds in release mode; a linearizable history of a thousand
 //!   operations on three keys takes about ten thousand steps per key, milliseconds in all.
+//!
+//! Three things keep the checker's cost bounded and its answers useful on hard histories:
+//!
+//! - **Effort spread across partitions.** Searching the keys one after another, each with the
+//!   whole budget, lets one hard but legal key eat seconds before an easy illegal key is even
+//!   looked at. [`check_report`] deepens iteratively instead: every undecided key gets a small
+//!   budget, then twice as much, and so on up to the budget, so a key is decided in the first
+//!   round whose budget suffices, whatever the others cost. Checking per key is sound by
+//!   locality; Horn and Kroening generalise this splitting to *P-compositionality* ("Faster
+//!   linearizability checking via P-compositionality", FORTE 2015, LNCS 9039).
+//! - **Bounded memory.** The memo table grows with the steps; past
+//!   [`DEFAULT_MAX_CONFIGURATIONS`] entries the search stops and the key is unknown, never an
+//!   out-of-memory crash.
+//! - **Witnesses.** Where the search gives up, a linearization proposed by the system under
+//!   test (for Raft, each command at the instant it was first committed) can be checked in one
+//!   pass ([`witness`]); if it holds, the key is linearizable, whoever proposed it.
 //!
 //! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
 //! it takes to check a history of it.
@@ -499,6 +518,127 @@ impl fmt::Display for Explanation {
 // ANCHOR_END: display
 
 }
+pub mod generate {
+//! Generated histories of a store that is linearizable by construction, for benches and tests.
+//!
+//! [`atomic_history`] plays `clients` clients against one map, each issuing its operations one
+//! after another on `keys` keys (a third each gets, puts and appends, as the chapter 10 clients
+//! do). Every operation takes effect at one instant drawn inside its interval, and the outputs
+//! are computed by applying the operations to the map in the order of those instants, so the
+//! history is linearizable and the instants are a witness. A fraction `unknown` of operations
+//! get no answer (the client gave up after a timeout and moved on): each of those took effect
+//! or not, at random, and the history records its outcome as unknown. Written values are
+//! unique (`client.seq `), so reads show which writes they saw, in which order.
+//!
+//! One seed fixes the history. The random numbers come from SplitMix64 (Steele, Lea and
+//! Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014), written out here so
+//! that the module needs nothing beyond std.
+
+use std::collections::BTreeMap;
+
+use super::kv::{KvInput, KvOutput};
+use super::model::Operation;
+use super::witness::Placement;
+
+/// The shape of a generated history.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shape {
+    /// Operations in all.
+    pub operations: usize,
+    /// Clients, each with one operation in flight at a time.
+    pub clients: usize,
+    /// Keys, named `k0`, `k1`, ...
+    pub keys: usize,
+    /// The fraction of operations whose outcome is unknown, in `0.0..=1.0`.
+    pub unknown: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// SplitMix64: a tiny, good-enough generator for test data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`), with a bias below 2^-32 for the sizes used here.
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+const MS: u64 = 1_000_000;
+
+/// A history of `shape`, and the instants at which its operations took effect, as a witness
+/// in linearization order (the operations that never took effect left out).
+pub fn atomic_history(shape: &Shape) -> (Vec<Operation<KvInput, KvOutput>>, Vec<Placement>) {
+    let mut rng = SplitMix(shape.seed);
+    let clients = shape.clients.max(1);
+    let keys = shape.keys.max(1) as u64;
+    // (operation, instant, takes effect), in the history's order: client by client.
+    let mut ops: Vec<(Operation<KvInput, KvOutput>, u64, bool)> = Vec::new();
+    for client in 0..clients {
+        let mine = shape.operations / clients + usize::from(client < shape.operations % clients);
+        let mut now = rng.below(5 * MS);
+        for seq in 1..=mine {
+            let key = format!("k{}", rng.below(keys));
+            let value = format!("{client}.{seq} ");
+            let input = match rng.below(3) {
+                0 => KvInput::Get { key },
+                1 => KvInput::Put { key, value },
+                _ => KvInput::Append { key, value },
+            };
+            let took = 1 + rng.below(20 * MS);
+            let instant = now + rng.below(took + 1);
+            let gave_up = rng.chance(shape.unknown);
+            let takes_effect = !gave_up || rng.chance(0.5);
+            let op = Operation {
+                client: client as u64,
+                input,
+                output: None, // filled in below
+                call_ns: now,
+                return_ns: if gave_up { u64::MAX } else { now + took },
+            };
+            ops.push((op, instant, takes_effect));
+            // A client that gave up waited for its timeout, 30 ms, before moving on.
+            now += if gave_up { 30 * MS } else { took } + rng.below(5 * MS);
+        }
+    }
+    let mut order: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].2).collect();
+    order.sort_by_key(|&i| (ops[i].1, i));
+    let mut store: BTreeMap<String, String> = BTreeMap::new();
+    for &i in &order {
+        let op = &mut ops[i].0;
+        let output = match &op.input {
+            KvInput::Get { key } => KvOutput::Value(store.get(key).cloned()),
+            KvInput::Put { key, value } => {
+                store.insert(key.clone(), value.clone());
+                KvOutput::Ok
+            }
+            KvInput::Append { key, value } => {
+                store.entry(key.clone()).or_default().push_str(value);
+                KvOutput::Ok
+            }
+        };
+        if op.return_ns != u64::MAX {
+            op.output = Some(output);
+        }
+    }
+    let witness = order.iter().map(|&i| (i, ops[i].1)).collect();
+    (ops.into_iter().map(|(op, _, _)| op).collect(), witness)
+}
+
+}
 pub mod kv {
 //! The key-value model: the sequential specification of the replicated store.
 //!
@@ -866,6 +1006,182 @@ pub fn render_history<M: Model>(model: &M, history: &[Operation<M::Input, M::Out
 }
 // ANCHOR_END: render_history
 }
+pub mod report {
+//! Reports: what the checker decided about each partition, how, and at what cost.
+//!
+//! [`super::check`] answers one word for the whole history; [`super::check_report`] answers a
+//! [`Report`] with one line per partition (for the key-value model, per key): its verdict, the
+//! [`Method`] that decided it, the steps and memoised configurations the search used over all
+//! its rounds, and the time spent. A violation keeps its [`Explanation`]; a witness that failed
+//! keeps the operation that broke it ([`WitnessError`]). Steps and configurations are
+//! deterministic; times are not, so tables meant to be regenerated byte for byte use
+//! [`Report::table`] without them.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::CheckResult;
+use super::witness::WitnessError;
+
+/// How a partition's verdict was reached, or why there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// The search decided it (linearizable or not).
+    Search,
+    /// The search gave up, and the witness proved it linearizable.
+    Witness,
+    /// Undecided: the search used its whole budget of steps (and no witness explained it).
+    UnknownBudget,
+    /// Undecided: the search reached the cap on memoised configurations (and no witness
+    /// explained it).
+    UnknownMemory,
+    /// Not finished: another partition was found illegal first, which decides the history.
+    Skipped,
+}
+
+impl Method {
+    /// Every method, in the order reports list them.
+    pub const ALL: [Method; 5] = [
+        Method::Search,
+        Method::Witness,
+        Method::UnknownBudget,
+        Method::UnknownMemory,
+        Method::Skipped,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Search => "search",
+            Method::Witness => "witness",
+            Method::UnknownBudget => "unknown-budget",
+            Method::UnknownMemory => "unknown-memory",
+            Method::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// ANCHOR: partition_report
+/// What the checker found about one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// The partition, such as `key "x"`.
+    pub partition: String,
+    /// How many operations it has.
+    pub operations: usize,
+    /// Its verdict: `Ok`, `Illegal` with the explanation, or `Unknown`.
+    pub verdict: CheckResult,
+    /// How the verdict was reached.
+    pub method: Method,
+    /// Events the search visited, over all its rounds.
+    pub steps: u64,
+    /// The most configurations one round of the search memoised (its memory, in entries).
+    pub configurations: usize,
+    /// Rounds of iterative deepening the search took part in.
+    pub rounds: u32,
+    /// Time spent on this partition (search and witness).
+    pub time: Duration,
+    /// When a witness was tried and failed: why.
+    pub witness_error: Option<WitnessError>,
+}
+// ANCHOR_END: partition_report
+
+/// What the checker found about a whole history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// One entry per partition, in the model's partition order.
+    pub partitions: Vec<PartitionReport>,
+    /// Time for the whole check.
+    pub time: Duration,
+}
+
+impl Report {
+    /// The verdict for the whole history: illegal if some partition is, else unknown if some
+    /// partition is undecided, else linearizable (locality, Herlihy and Wing 1990, §3.5).
+    pub fn result(&self) -> CheckResult {
+        let illegal = self
+            .partitions
+            .iter()
+            .find(|p| matches!(p.verdict, CheckResult::Illegal(_)));
+        match illegal {
+            Some(p) => p.verdict.clone(),
+            None if self.partitions.iter().all(|p| p.verdict == CheckResult::Ok) => CheckResult::Ok,
+            None => CheckResult::Unknown,
+        }
+    }
+
+    /// How many partitions `method` decided (or left undecided).
+    pub fn count(&self, method: Method) -> usize {
+        self.partitions
+            .iter()
+            .filter(|p| p.method == method)
+            .count()
+    }
+
+    /// Steps over all partitions.
+    pub fn steps(&self) -> u64 {
+        self.partitions.iter().map(|p| p.steps).sum()
+    }
+
+    /// The report as a table, one row per partition; with times if `times`. Rows are at most
+    /// 100 characters for partition names of up to 16.
+    pub fn table(&self, times: bool) -> String {
+        let mut out = format!(
+            "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
+            "partition", "ops", "verdict", "method", "steps", "configs", "rounds"
+        );
+        out += if times { "   time ms\n" } else { "\n" };
+        for p in &self.partitions {
+            let verdict = match p.verdict {
+                CheckResult::Ok => "linearizable",
+                CheckResult::Illegal(_) => "ILLEGAL",
+                CheckResult::Unknown => "unknown",
+            };
+            out += &format!(
+                "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
+                p.partition, p.operations, verdict, p.method, p.steps, p.configurations, p.rounds
+            );
+            if times {
+                out += &format!(" {:>9.3}", p.time.as_secs_f64() * 1e3);
+            }
+            out += "\n";
+        }
+        out
+    }
+}
+
+impl fmt::Display for Report {
+    /// The table with times, then every violation's explanation and every failed witness.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.table(true))?;
+        for p in &self.partitions {
+            if let CheckResult::Illegal(e) = &p.verdict {
+                write!(f, "{e}")?;
+            }
+            if let Some(why) = &p.witness_error {
+                writeln!(f, "{}: the witness fails: {why}", p.partition)?;
+            }
+        }
+        let verdict = match self.result() {
+            CheckResult::Ok => "linearizable",
+            CheckResult::Illegal(_) => "not linearizable",
+            CheckResult::Unknown => "unknown",
+        };
+        writeln!(
+            f,
+            "{verdict}: {} steps in {:.3} ms",
+            self.steps(),
+            self.time.as_secs_f64() * 1e3
+        )
+    }
+}
+}
 pub mod search {
 //! The search: Wing and Gong's backtracking, with Lowe's memoisation.
 //!
@@ -912,6 +1228,12 @@ pub mod search {
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
+//! One that would remember more than `max_configurations` configurations gives up too, with
+//! [`Search::out_of_memory`] set, so that it costs a bounded amount of memory as well: the memo
+//! table is the only structure that grows with the work done (the stack and the list grow with
+//! the history). A step adds at most one configuration, so a search within a budget of `s` steps
+//! never holds more than `s`; the cap matters for searches allowed many more steps than fit in
+//! memory. [`super::check_report`] turns either into "unknown" for that partition.
 //!
 //! Simplification: the search keeps the longest sequence it ever built, which is what an
 //! explanation shows. It does not minimise the history (Lowe's "just-in-time" linearization and
@@ -1024,7 +1346,8 @@ pub enum Verdict<S> {
     /// No order works. `prefix` is the longest sequence of history indexes the model accepted
     /// in real-time order, and `state` the model state after it.
     Illegal { prefix: Vec<usize>, state: S },
-    /// The search took `max_steps` steps without deciding.
+    /// The search took `max_steps` steps, or reached `max_configurations` configurations
+    /// ([`Search::out_of_memory`]), without deciding.
     GaveUp,
 }
 
@@ -1037,16 +1360,30 @@ pub struct Search<S> {
     pub steps: u64,
     /// Configurations (set of operations, state) memoised.
     pub configurations: usize,
+    /// Whether the search gave up because it reached its cap on configurations.
+    pub out_of_memory: bool,
 }
 
-// ANCHOR: search
 /// Searches for a linearization of the operations `partition` (indexes into `history`),
-/// visiting at most `max_steps` events.
+/// visiting at most `max_steps` events, with no cap on memory but the one `max_steps` implies.
 pub fn search<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partition: &[usize],
     max_steps: u64,
+) -> Search<M::State> {
+    search_bounded(model, history, partition, max_steps, usize::MAX)
+}
+
+// ANCHOR: search
+/// Searches for a linearization of the operations `partition` (indexes into `history`),
+/// visiting at most `max_steps` events and remembering at most `max_configurations`.
+pub fn search_bounded<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    max_steps: u64,
+    max_configurations: usize,
 ) -> Search<M::State> {
     let ops: Vec<&Operation<M::Input, M::Output>> =
         partition.iter().map(|&i| &history[i]).collect();
@@ -1065,6 +1402,7 @@ pub fn search<M: Model>(
                 verdict: Verdict::GaveUp,
                 steps,
                 configurations: seen.len(),
+                out_of_memory: false,
             };
         }
         steps += 1;
@@ -1081,7 +1419,16 @@ pub fn search<M: Model>(
             let useless = output.is_none() && next.as_ref() == Some(&state);
             if let Some(next_state) = next.filter(|_| !useless) {
                 placed.insert(op);
-                if seen.insert((placed.clone(), next_state.clone())) {
+                let configuration = (placed.clone(), next_state.clone());
+                if seen.len() >= max_configurations && !seen.contains(&configuration) {
+                    return Search {
+                        verdict: Verdict::GaveUp,
+                        steps,
+                        configurations: seen.len(),
+                        out_of_memory: true,
+                    };
+                }
+                if seen.insert(configuration) {
                     // A new configuration: place the operation and start again from the front.
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
                     events.lift(entry);
@@ -1104,6 +1451,7 @@ pub fn search<M: Model>(
                     verdict: Verdict::Illegal { prefix, state },
                     steps,
                     configurations: seen.len(),
+                    out_of_memory: false,
                 };
             };
             let undone = events.op[call];
@@ -1118,22 +1466,280 @@ pub fn search<M: Model>(
         verdict: Verdict::Linearizable,
         steps,
         configurations: seen.len(),
+        out_of_memory: false,
     }
 }
 // ANCHOR_END: search
 
 }
+pub mod witness {
+//! Witnesses: checking a proposed linearization instead of searching for one.
+//!
+//! The search of [`super::search`] must rule out, or find, an order of the operations; a
+//! *witness* is an order someone else proposes, with the instant at which each operation took
+//! effect. Checking it costs one pass over the history, whatever its shape, because the hard
+//! part (which order, and which operations with unknown outcome took effect at all) is given.
+//! A system that knows when each operation took effect can supply one: in Raft, the instant a
+//! command's log entry was first committed (`raft/witness.rs`).
+//!
+//! [`verify`] accepts a witness for one partition when:
+//!
+//! 1. every operation it places lies within its interval: at or after its call and at or before
+//!    its return (an operation whose outcome is unknown has no return: anywhere after its call);
+//! 2. the placements are in order of their instants (ties keep the order given);
+//! 3. the model accepts the operations in that order, each known output matching the model's;
+//! 4. every operation with a known outcome is placed, once. An operation with unknown outcome
+//!    may be left out: it never took effect.
+//!
+//! Then the witness *is* a linearization (Herlihy and Wing 1990, §2): (3) is the sequential
+//! specification, and (1) and (2) give real time, because an operation that returned before
+//! another was called has a strictly earlier instant. So an accepted witness proves the
+//! partition linearizable, however it was obtained, even from a buggy system. A rejected one
+//! proves nothing about the history (another order may work), and the checker reports the
+//! partition as unknown, with the reason ([`WitnessError`]) naming the operation that broke it.
+//!
+//! Reads need no place in Raft's log when they are served by ReadIndex or a lease, so a witness
+//! may leave out operations that do not change the state. [`fit_reads`] puts each at the first
+//! instant of its interval where the state it read held, which is exact for such operations:
+//! given the order of the writes, a read is explained if and only if some instant of its
+//! interval sees its answer.
 
 use std::fmt;
+
+use super::explain::OpSummary;
+use super::model::{Model, Operation};
+
+/// One operation placed by a witness: its index in the history and the instant (on the
+/// history's clock) at which it took effect.
+pub type Placement = (usize, u64);
+
+// ANCHOR: witness_error
+/// Why a witness does not explain a partition: the first operation that broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessError {
+    /// Placed at an instant outside its interval.
+    OutsideInterval { op: OpSummary, at_ns: u64 },
+    /// Placed at an instant earlier than the placement before it.
+    OutOfOrder {
+        op: OpSummary,
+        at_ns: u64,
+        previous_ns: u64,
+    },
+    /// Placed twice.
+    PlacedTwice { op: OpSummary },
+    /// The model refuses it (or its answer) in the state the operations before it left.
+    Refused { op: OpSummary, state: String },
+    /// Its outcome is known, so it took effect, but the witness gives it no place.
+    Unplaced { op: OpSummary },
+}
+// ANCHOR_END: witness_error
+
+impl fmt::Display for WitnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WitnessError::OutsideInterval { op, at_ns } => {
+                write!(f, "{op} is placed at {at_ns} ns, outside its interval")
+            }
+            WitnessError::OutOfOrder {
+                op,
+                at_ns,
+                previous_ns,
+            } => write!(
+                f,
+                "{op} is placed at {at_ns} ns, before the previous placement at {previous_ns} ns"
+            ),
+            WitnessError::PlacedTwice { op } => write!(f, "{op} is placed twice"),
+            WitnessError::Refused { op, state } => {
+                write!(f, "{op} is refused by the model where {state}")
+            }
+            WitnessError::Unplaced { op } => {
+                write!(f, "{op} has a known outcome but no place")
+            }
+        }
+    }
+}
+
+// ANCHOR: verify
+/// Whether `order` (placements of operations of `partition`, in order) is a linearization of
+/// `partition`; if not, which operation broke it.
+pub fn verify<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    order: &[Placement],
+) -> Result<(), WitnessError> {
+    let summary = |i: usize| OpSummary::new(model, history, i);
+    let mut placed = vec![false; history.len()];
+    let mut state = model.init();
+    let mut previous_ns = 0;
+    for &(i, at_ns) in order {
+        let op = &history[i];
+        if placed[i] {
+            return Err(WitnessError::PlacedTwice { op: summary(i) });
+        }
+        placed[i] = true;
+        if at_ns < op.call_ns || at_ns > op.effective_return_ns() {
+            return Err(WitnessError::OutsideInterval {
+                op: summary(i),
+                at_ns,
+            });
+        }
+        if at_ns < previous_ns {
+            let op = summary(i);
+            return Err(WitnessError::OutOfOrder {
+                op,
+                at_ns,
+                previous_ns,
+            });
+        }
+        previous_ns = at_ns;
+        match model.step(&state, &op.input, op.output.as_ref()) {
+            Some(next) => state = next,
+            None => {
+                let state = model.describe_state(&state, &op.input);
+                return Err(WitnessError::Refused {
+                    op: summary(i),
+                    state,
+                });
+            }
+        }
+    }
+    match partition
+        .iter()
+        .find(|&&i| !placed[i] && history[i].output.is_some())
+    {
+        Some(&i) => Err(WitnessError::Unplaced { op: summary(i) }),
+        None => Ok(()),
+    }
+}
+// ANCHOR_END: verify
+
+/// The placements of `witness` (over the whole history) that belong to `partition`, in their
+/// order, completed with the operations of `partition` that it leaves out, have a known
+/// outcome and leave the state as it is (reads): each at the first instant of its interval
+/// where the model accepts its answer. Operations that fit nowhere stay out, for [`verify`] to
+/// report. Placements beyond the history are dropped.
+pub fn fit_reads<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    witness: &[Placement],
+) -> Vec<Placement> {
+    let mut member = vec![false; history.len()];
+    for &i in partition {
+        member[i] = true;
+    }
+    let placed: Vec<Placement> = witness
+        .iter()
+        .copied()
+        .filter(|&(i, _)| i < history.len() && member[i])
+        .collect();
+    let mut is_placed = vec![false; history.len()];
+    for &(i, _) in &placed {
+        is_placed[i] = true;
+    }
+    // states[j]: the state after the first j placements, as long as the model accepts them.
+    let mut states = vec![model.init()];
+    for &(i, _) in &placed {
+        let op = &history[i];
+        let before = states.last().expect("starts with the initial state");
+        match model.step(before, &op.input, op.output.as_ref()) {
+            Some(next) => states.push(next),
+            None => break,
+        }
+    }
+    // (segment, instant, operation): the operation goes after placement segment - 1.
+    let mut fitted: Vec<(usize, u64, usize)> = Vec::new();
+    for &i in partition {
+        let op = &history[i];
+        if is_placed[i] || op.output.is_none() {
+            continue;
+        }
+        for (j, state) in states.iter().enumerate() {
+            let from = if j == 0 { 0 } else { placed[j - 1].1 };
+            let to = placed.get(j).map_or(u64::MAX, |p| p.1);
+            let at = op.call_ns.max(from);
+            if from > op.return_ns {
+                break;
+            }
+            if at > to.min(op.return_ns) {
+                continue;
+            }
+            if model.step(state, &op.input, op.output.as_ref()).as_ref() == Some(state) {
+                fitted.push((j, at, i));
+                break;
+            }
+        }
+    }
+    fitted.sort_unstable();
+    let mut order = Vec::with_capacity(placed.len() + fitted.len());
+    let mut fitted = fitted.into_iter().peekable();
+    for j in 0..=placed.len() {
+        while let Some((_, at, i)) = fitted.next_if(|f| f.0 == j) {
+            order.push((i, at));
+        }
+        order.extend(placed.get(j));
+    }
+    order
+}
+
+/// Checks `partition` against `witness` (placements over the whole history, in order), with
+/// unplaced reads fitted by [`fit_reads`].
+pub fn check_witness<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    witness: &[Placement],
+) -> Result<(), WitnessError> {
+    let order = fit_reads(model, history, partition, witness);
+    verify(model, history, partition, &order)
+}
+}
+
+use std::fmt;
+use std::time::Instant;
 
 pub use explain::{Explanation, OpSummary, Stuck};
 pub use kv::{KvInput, KvModel, KvOutput, KvState};
 pub use model::{Model, Operation, Unpartitioned};
 pub use render::render_history;
+pub use report::{Method, PartitionReport, Report};
 pub use search::Verdict;
+pub use witness::{Placement, WitnessError};
 
 /// The default budget: events a search may visit per partition before it gives up.
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+/// The default cap on configurations one search memoises: 2^19, about half a million. An entry
+/// is a bitset of the partition's operations and a model state. For the key-value model it
+/// costs about 800 bytes with the hash table's overhead, most of it the map's node (measured:
+/// a search that reached 10^6 configurations of one key peaked at 0.8 GB), so the cap holds a
+/// search, and the checker, which runs one search at a time, to about 400 MB.
+pub const DEFAULT_MAX_CONFIGURATIONS: usize = 1 << 19;
+
+/// The default budget of every partition in the first round of iterative deepening.
+pub const DEFAULT_FIRST_ROUND_STEPS: u64 = 1_000;
+
+/// How much work [`check_report`] may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most events one search of a partition may visit: the budget of the last round.
+    pub max_steps: u64,
+    /// The most configurations one search may memoise.
+    pub max_configurations: usize,
+    /// Every undecided partition's budget in the first round; it doubles each round.
+    pub first_round_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_steps: DEFAULT_MAX_STEPS,
+            max_configurations: DEFAULT_MAX_CONFIGURATIONS,
+            first_round_steps: DEFAULT_FIRST_ROUND_STEPS,
+        }
+    }
+}
 
 // ANCHOR: check_result
 /// The checker's answer.
@@ -1177,26 +1783,111 @@ pub fn check_with_budget<M: Model>(
     history: &[Operation<M::Input, M::Output>],
     max_steps: u64,
 ) -> CheckResult {
-    let partitions = model.partition(history);
-    assert_well_formed(history, &partitions);
-    let mut gave_up = false;
-    for partition in partitions {
-        match search::search(model, history, &partition, max_steps).verdict {
-            Verdict::Linearizable => {}
-            Verdict::GaveUp => gave_up = true, // a later partition may still be illegal
-            Verdict::Illegal { prefix, state } => {
-                let explanation = Explanation::new(model, history, &partition, &prefix, &state);
-                return CheckResult::Illegal(explanation);
-            }
-        }
-    }
-    if gave_up {
-        CheckResult::Unknown
-    } else {
-        CheckResult::Ok
-    }
+    let limits = Limits {
+        max_steps,
+        ..Limits::default()
+    };
+    check_report(model, history, &limits, None).result()
 }
 // ANCHOR_END: check_with_budget
+
+// ANCHOR: check_report
+/// Checks `history` against `model` within `limits`, partition by partition, and reports how
+/// each was decided. Where the search gives up, `witness` (placements over the whole history,
+/// in linearization order), if any, is checked instead. Panics as [`check`] does.
+///
+/// The partitions share the effort by *iterative deepening*: in round `r` every undecided
+/// partition is searched afresh with a budget of `first_round_steps * 2^r` steps, until every
+/// partition is decided or the budget reaches `max_steps`. A partition that is easy to decide
+/// is decided in an early round, whatever the others cost, and the first illegal one ends the
+/// check. Restarting costs at most as many steps again as the last round (the budgets double),
+/// and only one search, with its memo table, is alive at a time.
+pub fn check_report<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    limits: &Limits,
+    witness: Option<&[Placement]>,
+) -> Report {
+    let started = Instant::now();
+    let partitions = model.partition(history);
+    assert_well_formed(history, &partitions);
+    let mut reports: Vec<PartitionReport> = partitions
+        .iter()
+        .map(|p| PartitionReport {
+            partition: model.describe_partition(history, p),
+            operations: p.len(),
+            verdict: CheckResult::Unknown,
+            method: Method::Skipped,
+            steps: 0,
+            configurations: 0,
+            rounds: 0,
+            time: Default::default(),
+            witness_error: None,
+        })
+        .collect();
+    let mut pending: Vec<usize> = (0..partitions.len()).collect();
+    let mut budget = limits.first_round_steps.clamp(1, limits.max_steps.max(1));
+    'rounds: while !pending.is_empty() {
+        let mut undecided = Vec::new();
+        for (done, &k) in pending.iter().enumerate() {
+            let (partition, report) = (&partitions[k], &mut reports[k]);
+            let start = Instant::now();
+            let mut illegal = false;
+            let max = limits.max_configurations;
+            let search = search::search_bounded(model, history, partition, budget, max);
+            report.steps += search.steps;
+            report.configurations = report.configurations.max(search.configurations);
+            report.rounds += 1;
+            report.method = Method::Search;
+            match search.verdict {
+                Verdict::Linearizable => report.verdict = CheckResult::Ok,
+                Verdict::Illegal { prefix, state } => {
+                    let e = Explanation::new(model, history, partition, &prefix, &state);
+                    report.verdict = CheckResult::Illegal(e);
+                    illegal = true;
+                }
+                Verdict::GaveUp if search.out_of_memory => report.method = Method::UnknownMemory,
+                Verdict::GaveUp if budget >= limits.max_steps => {
+                    report.method = Method::UnknownBudget;
+                }
+                Verdict::GaveUp => undecided.push(k),
+            }
+            report.time += start.elapsed();
+            if illegal {
+                for &k in pending[done + 1..].iter().chain(&undecided) {
+                    reports[k].method = Method::Skipped; // the history is decided
+                }
+                break 'rounds;
+            }
+        }
+        pending = undecided;
+        budget = budget.saturating_mul(2).min(limits.max_steps);
+    }
+    let illegal = reports
+        .iter()
+        .any(|r| matches!(r.verdict, CheckResult::Illegal(_)));
+    if let (Some(witness), false) = (witness, illegal) {
+        for (report, partition) in reports.iter_mut().zip(&partitions) {
+            if report.verdict != CheckResult::Unknown {
+                continue;
+            }
+            let start = Instant::now();
+            match witness::check_witness(model, history, partition, witness) {
+                Ok(()) => {
+                    report.verdict = CheckResult::Ok;
+                    report.method = Method::Witness;
+                }
+                Err(why) => report.witness_error = Some(why),
+            }
+            report.time += start.elapsed();
+        }
+    }
+    Report {
+        partitions: reports,
+        time: started.elapsed(),
+    }
+}
+// ANCHOR_END: check_report
 
 /// Asserts that every interval is ordered and that the partition covers the history once.
 fn assert_well_formed<I, O>(history: &[Operation<I, O>], partitions: &[Vec<usize>]) {

@@ -4,11 +4,19 @@
 //! Times in the hand-written histories are milliseconds; `None` as a return time means the
 //! client gave up (the outcome is unknown).
 
+use std::time::{Duration, Instant};
+
 use proptest::prelude::*;
+use uds::coordination::linearizability::generate::{Shape, atomic_history as generated};
+use uds::coordination::linearizability::witness::{check_witness, fit_reads, verify};
 use uds::coordination::linearizability::{
-    CheckResult, Explanation, KvInput, KvModel, KvOutput, Model, Operation, Unpartitioned, check,
-    check_with_budget, render_history,
+    CheckResult, Explanation, KvInput, KvModel, KvOutput, Limits, Method, Model, Operation,
+    Unpartitioned, WitnessError, check, check_report, check_with_budget, render_history,
 };
+use uds::coordination::raft::chaos::{Chaos, run_chaos, run_chaos_checked};
+use uds::sim::Campaign;
+
+use crate::support::env;
 
 type KvOp = Operation<KvInput, KvOutput>;
 
@@ -474,5 +482,342 @@ proptest! {
         let whole = check(&Unpartitioned(KvModel), &history);
         prop_assert_eq!(per_key == CheckResult::Ok, whole == CheckResult::Ok, "per key: {}whole: {}", per_key, whole);
         prop_assert!(per_key != CheckResult::Unknown && whole != CheckResult::Unknown);
+    }
+}
+
+// Effort across keys, memory, witnesses, reports (issue 9).
+
+/// A legal key that is hard for the search: `n` appends, all concurrent and all with unknown
+/// outcome, and a read after them that saw none. Every order of every subset of the appends
+/// leaves a different value, and the search tries those before the one that works, placing
+/// none of them.
+fn hard_legal_key(key: &str, n: u64) -> Vec<KvOp> {
+    let mut history: Vec<KvOp> = (0..n)
+        .map(|i| append(100 + i, key, &i.to_string(), 0, None))
+        .collect();
+    history.push(get(200, key, None, 50, Some(60)));
+    history
+}
+
+/// About 2,000 operations of 50 clients on ten keys `k0`..`k9`, linearizable by construction,
+/// plus the hard key `hard` (searched first: partitions go in key order), and one more read of
+/// `k9`, at the very start, of a value nobody wrote: an easy violation behind a hard key.
+fn ten_keys_one_illegal() -> (Vec<KvOp>, usize) {
+    let shape = Shape {
+        operations: 1_990,
+        clients: 50,
+        keys: 10,
+        unknown: 0.02,
+        seed: 9,
+    };
+    let (mut history, _) = generated(&shape);
+    history.push(get(50, "k9", Some("never written"), 0, Some(1)));
+    let read = history.len() - 1;
+    history.extend(hard_legal_key("hard", 10));
+    (history, read)
+}
+
+#[test]
+fn an_illegal_key_is_found_without_first_exhausting_a_hard_one() {
+    let (history, read) = ten_keys_one_illegal();
+    let start = Instant::now();
+    let report = check_report(&KvModel, &history, &Limits::default(), None);
+    let took = start.elapsed();
+    println!(
+        "{} operations, 11 keys: illegal key found in {:.1} ms\n{report}",
+        history.len(),
+        took.as_secs_f64() * 1e3
+    );
+    match report.result() {
+        CheckResult::Illegal(e) => {
+            assert_eq!(e.partition, "key \"k9\"");
+            assert!(e.offending().contains(&read), "{e}");
+        }
+        other => panic!("expected k9 illegal, got {other}"),
+    }
+    let hard = &report.partitions[0];
+    assert_eq!(
+        (hard.partition.as_str(), hard.method),
+        ("key \"hard\"", Method::Skipped)
+    );
+    // The steps are deterministic; the time depends on the machine (and its load).
+    assert!(report.steps() < 50_000, "{} steps", report.steps());
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+}
+
+#[test]
+fn the_hard_key_alone_exhausts_its_budget() {
+    // What the test above avoids: searched first with the whole budget, this key eats it.
+    let history = hard_legal_key("hard", 10);
+    let limits = Limits {
+        max_steps: 100_000,
+        ..Limits::default()
+    };
+    let report = check_report(&KvModel, &history, &limits, None);
+    let hard = &report.partitions[0];
+    assert_eq!(
+        (hard.method, hard.rounds),
+        (Method::UnknownBudget, 8),
+        "{report}"
+    );
+    // Rounds of 1,000, 2,000, ..., 64,000 steps, then the budget's 100,000.
+    assert_eq!(report.steps(), 127_000 + 100_000, "{report}");
+}
+
+#[test]
+fn a_search_past_its_memory_cap_is_unknown_not_out_of_memory() {
+    let limits = Limits {
+        max_configurations: 500,
+        ..Limits::default()
+    };
+    let mut history = pathological("a", 7);
+    history.push(put(1, "b", "1", 0, Some(10)));
+    let report = check_report(&KvModel, &history, &limits, None);
+    assert_eq!(report.result(), CheckResult::Unknown, "{report}");
+    let [a, b] = &report.partitions[..] else {
+        panic!("two keys: {report}")
+    };
+    assert_eq!((a.method, a.configurations), (Method::UnknownMemory, 500));
+    assert_eq!((b.method, &b.verdict), (Method::Search, &CheckResult::Ok));
+    // With the default cap the same key is decided.
+    assert!(matches!(check(&KvModel, &history), CheckResult::Illegal(_)));
+}
+
+#[test]
+fn the_report_gives_every_key_its_verdict_method_and_cost() {
+    let history = [
+        put(1, "a", "1", 0, Some(10)),
+        get(2, "a", Some("1"), 20, Some(30)),
+        put(1, "b", "1", 0, Some(10)),
+        get(2, "b", None, 20, Some(30)),
+    ];
+    let report = check_report(&KvModel, &history, &Limits::default(), None);
+    let table = report.table(false);
+    println!("{report}");
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
+    let [a, b] = &report.partitions[..] else {
+        panic!("two keys: {report}")
+    };
+    assert_eq!(
+        (a.verdict.clone(), a.method, a.rounds),
+        (CheckResult::Ok, Method::Search, 1)
+    );
+    assert!(a.steps > 0 && a.configurations > 0);
+    match &b.verdict {
+        CheckResult::Illegal(e) => assert_eq!(e.offending(), vec![3]),
+        other => panic!("expected b illegal, got {other}"),
+    }
+    assert!(
+        report
+            .to_string()
+            .contains("key \"b\" is not linearizable.")
+    );
+}
+
+#[test]
+fn a_witness_decides_what_the_search_cannot() {
+    let shape = Shape {
+        operations: 400,
+        clients: 20,
+        keys: 3,
+        unknown: 0.15,
+        seed: 3,
+    };
+    let (history, witness) = generated(&shape);
+    let tiny = Limits {
+        max_steps: 50,
+        first_round_steps: 50,
+        ..Limits::default()
+    };
+    assert_eq!(
+        check_with_budget(&KvModel, &history, 50),
+        CheckResult::Unknown
+    );
+    let report = check_report(&KvModel, &history, &tiny, Some(&witness));
+    assert_eq!(report.result(), CheckResult::Ok, "{report}");
+    assert_eq!(report.count(Method::Witness), 3, "{report}");
+    // Reads need no place: the checker fits them where the value they saw held.
+    let writes: Vec<(usize, u64)> = witness
+        .iter()
+        .copied()
+        .filter(|&(i, _)| history[i].input.is_write())
+        .collect();
+    let report = check_report(&KvModel, &history, &tiny, Some(&writes));
+    assert_eq!(report.count(Method::Witness), 3, "{report}");
+}
+
+#[test]
+fn a_witness_that_breaks_a_rule_names_the_operation() {
+    let history = [
+        put(1, "x", "1", 0, Some(10)),
+        put(2, "x", "2", 20, Some(30)),
+        get(3, "x", Some("2"), 40, Some(50)),
+        put(4, "x", "3", 5, None),
+    ];
+    let all = [0, 1, 2, 3];
+    let ms = |t: u64| t * MS;
+    assert_eq!(
+        verify(
+            &KvModel,
+            &history,
+            &all,
+            &[(0, ms(5)), (1, ms(25)), (2, ms(45))]
+        ),
+        Ok(())
+    );
+    let broken = |order: &[(usize, u64)]| verify(&KvModel, &history, &all, order).unwrap_err();
+    let outside = broken(&[(0, ms(15))]);
+    assert!(matches!(&outside, WitnessError::OutsideInterval { op, .. } if op.index == 0));
+    let order = broken(&[(1, ms(25)), (0, ms(5))]);
+    assert!(matches!(&order, WitnessError::OutOfOrder { op, .. } if op.index == 0));
+    let refused = broken(&[(1, ms(25)), (3, ms(30)), (2, ms(45))]);
+    let WitnessError::Refused { op, state } = &refused else {
+        panic!("expected a refusal, got {refused}")
+    };
+    assert_eq!((op.index, state.as_str()), (2, "x = \"3\""));
+    assert!(
+        refused
+            .to_string()
+            .contains("get(x) -> Some(\"2\") by client 3"),
+        "{refused}"
+    );
+    let missing = broken(&[(0, ms(5)), (1, ms(25))]);
+    assert!(matches!(&missing, WitnessError::Unplaced { op } if op.index == 2));
+    let twice = broken(&[(0, ms(5)), (0, ms(6))]);
+    assert!(matches!(&twice, WitnessError::PlacedTwice { op } if op.index == 0));
+    // The read fits after the second put, at its call.
+    let fitted = fit_reads(&KvModel, &history, &all, &[(0, ms(5)), (1, ms(25))]);
+    assert_eq!(fitted, vec![(0, ms(5)), (1, ms(25)), (2, ms(40))]);
+    assert_eq!(
+        check_witness(&KvModel, &history, &all, &[(0, ms(5)), (1, ms(25))]),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_witness_never_overrules_an_illegal_verdict() {
+    let history = [
+        put(1, "x", "1", 0, Some(5)),
+        put(1, "x", "2", 10, Some(20)),
+        get(2, "x", Some("1"), 30, Some(40)),
+    ];
+    let witness = [(0, 2 * MS), (1, 15 * MS), (2, 35 * MS)];
+    let report = check_report(&KvModel, &history, &Limits::default(), Some(&witness));
+    assert!(
+        matches!(report.result(), CheckResult::Illegal(_)),
+        "{report}"
+    );
+    // With no budget to search, the witness is tried, fails, and says why: unknown.
+    let none = Limits {
+        max_steps: 1,
+        first_round_steps: 1,
+        ..Limits::default()
+    };
+    let report = check_report(&KvModel, &history, &none, Some(&witness));
+    assert_eq!(report.result(), CheckResult::Unknown);
+    let why = report.partitions[0].witness_error.as_ref().expect("tried");
+    assert!(
+        matches!(why, WitnessError::Refused { op, .. } if op.index == 2),
+        "{why}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Iterative deepening changes the work, never the verdict: with room to finish, every
+    /// schedule of budgets agrees with one search per key.
+    #[test]
+    fn deepening_agrees_with_one_search_per_key(history in arbitrary_history(), first in 1..64u64) {
+        let deep = Limits { first_round_steps: first, ..Limits::default() };
+        let deepened = check_report(&KvModel, &history, &deep, None).result();
+        let whole = check(&Unpartitioned(KvModel), &history);
+        prop_assert_eq!(deepened == CheckResult::Ok, whole == CheckResult::Ok);
+        prop_assert!(deepened != CheckResult::Unknown);
+    }
+}
+
+// Raft under a nemesis that crashes a majority: the search, and the log's witness.
+
+fn majority_campaign(name: &str, seeds: u64, limits: Limits) -> [u64; 4] {
+    let chaos = Chaos::majority_crashes();
+    let campaign = Campaign {
+        name: name.into(),
+        first_seed: env("UDS_FIRST_SEED", 0),
+        seeds,
+        threads: 0,
+        replay: "UDS_SEED={seed} cargo test --release -p uds --test part2 \
+                 ch10_linearizability::replay_one_majority_crash_seed -- --nocapture"
+            .into(),
+    };
+    let counts = [(); 4].map(|_| std::sync::atomic::AtomicU64::new(0));
+    let report = campaign.run(|seed| {
+        let outcome = run_chaos_checked(seed, &chaos, &limits)?;
+        let add = |k: usize, n: usize| {
+            counts[k].fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed)
+        };
+        add(0, outcome.operations);
+        add(1, outcome.unknown);
+        add(2, outcome.keys_by_search);
+        add(3, outcome.keys_by_witness);
+        Ok(())
+    });
+    let counts = counts.map(|c| c.into_inner());
+    println!(
+        "{name}: {} seeds in {:.1} s; {} operations, {} with unknown outcome; keys decided: {} \
+         by the search, {} by the witness",
+        report.passed + report.failures.len() as u64,
+        report.elapsed.as_secs_f64(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
+    );
+    report.assert_passed();
+    counts
+}
+
+/// Raft with three of five servers crashing and restarting: every seed is safe, live once
+/// repaired, and decided linearizable, by the search or, where it gives up, by the witness.
+#[test]
+fn raft_under_majority_crashes_is_decided_on_every_seed() {
+    let seeds = env("UDS_SEEDS", 30);
+    majority_campaign("raft majority crashes", seeds, Limits::default());
+}
+
+/// With a search budget too small for any key, the log's witness decides every key.
+#[test]
+fn the_log_witness_decides_every_key_when_the_search_cannot() {
+    let tiny = Limits {
+        max_steps: 10,
+        first_round_steps: 10,
+        ..Limits::default()
+    };
+    let counts = majority_campaign("raft majority crashes, no search", 20, tiny);
+    assert_eq!(counts[2], 0, "the search decided a key in 10 steps");
+    assert!(counts[3] > 0);
+}
+
+/// Replays the seed in `UDS_SEED` (default 0) of the majority-crash campaign.
+#[test]
+fn replay_one_majority_crash_seed() {
+    let seed = env("UDS_SEED", 0);
+    match run_chaos(seed, &Chaos::majority_crashes()) {
+        Ok(outcome) => println!("seed {seed}: {outcome:?}"),
+        Err(why) => panic!("seed {seed}: {why}"),
+    }
+}
+
+/// Seeds of the majority-crash campaign (out of the first 1,000) on which the search gives up on
+/// one key within the default budget and the witness decides it (found with `UDS_SEEDS=1000`).
+/// Ignored: each spends seconds in the search before the witness is tried. Run with
+/// `cargo test -p uds --release --test part2 ch10_linearizability::hard_seeds -- --ignored`.
+#[test]
+#[ignore]
+fn hard_seeds_need_the_witness() {
+    for seed in [119, 199, 204, 282, 374, 454, 717, 795, 826, 985, 989] {
+        let outcome = run_chaos(seed, &Chaos::majority_crashes()).expect("decided");
+        println!("seed {seed}: {outcome:?}");
+        assert_eq!(outcome.keys_by_witness, 1, "seed {seed}");
     }
 }

@@ -43,6 +43,12 @@
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
+//! One that would remember more than `max_configurations` configurations gives up too, with
+//! [`Search::out_of_memory`] set, so that it costs a bounded amount of memory as well: the memo
+//! table is the only structure that grows with the work done (the stack and the list grow with
+//! the history). A step adds at most one configuration, so a search within a budget of `s` steps
+//! never holds more than `s`; the cap matters for searches allowed many more steps than fit in
+//! memory. [`super::check_report`] turns either into "unknown" for that partition.
 //!
 //! Simplification: the search keeps the longest sequence it ever built, which is what an
 //! explanation shows. It does not minimise the history (Lowe's "just-in-time" linearization and
@@ -155,7 +161,8 @@ pub enum Verdict<S> {
     /// No order works. `prefix` is the longest sequence of history indexes the model accepted
     /// in real-time order, and `state` the model state after it.
     Illegal { prefix: Vec<usize>, state: S },
-    /// The search took `max_steps` steps without deciding.
+    /// The search took `max_steps` steps, or reached `max_configurations` configurations
+    /// ([`Search::out_of_memory`]), without deciding.
     GaveUp,
 }
 
@@ -168,16 +175,30 @@ pub struct Search<S> {
     pub steps: u64,
     /// Configurations (set of operations, state) memoised.
     pub configurations: usize,
+    /// Whether the search gave up because it reached its cap on configurations.
+    pub out_of_memory: bool,
 }
 
-// ANCHOR: search
 /// Searches for a linearization of the operations `partition` (indexes into `history`),
-/// visiting at most `max_steps` events.
+/// visiting at most `max_steps` events, with no cap on memory but the one `max_steps` implies.
 pub fn search<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partition: &[usize],
     max_steps: u64,
+) -> Search<M::State> {
+    search_bounded(model, history, partition, max_steps, usize::MAX)
+}
+
+// ANCHOR: search
+/// Searches for a linearization of the operations `partition` (indexes into `history`),
+/// visiting at most `max_steps` events and remembering at most `max_configurations`.
+pub fn search_bounded<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    max_steps: u64,
+    max_configurations: usize,
 ) -> Search<M::State> {
     let ops: Vec<&Operation<M::Input, M::Output>> =
         partition.iter().map(|&i| &history[i]).collect();
@@ -196,6 +217,7 @@ pub fn search<M: Model>(
                 verdict: Verdict::GaveUp,
                 steps,
                 configurations: seen.len(),
+                out_of_memory: false,
             };
         }
         steps += 1;
@@ -212,7 +234,16 @@ pub fn search<M: Model>(
             let useless = output.is_none() && next.as_ref() == Some(&state);
             if let Some(next_state) = next.filter(|_| !useless) {
                 placed.insert(op);
-                if seen.insert((placed.clone(), next_state.clone())) {
+                let configuration = (placed.clone(), next_state.clone());
+                if seen.len() >= max_configurations && !seen.contains(&configuration) {
+                    return Search {
+                        verdict: Verdict::GaveUp,
+                        steps,
+                        configurations: seen.len(),
+                        out_of_memory: true,
+                    };
+                }
+                if seen.insert(configuration) {
                     // A new configuration: place the operation and start again from the front.
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
                     events.lift(entry);
@@ -235,6 +266,7 @@ pub fn search<M: Model>(
                     verdict: Verdict::Illegal { prefix, state },
                     steps,
                     configurations: seen.len(),
+                    out_of_memory: false,
                 };
             };
             let undone = events.op[call];
@@ -249,6 +281,7 @@ pub fn search<M: Model>(
         verdict: Verdict::Linearizable,
         steps,
         configurations: seen.len(),
+        out_of_memory: false,
     }
 }
 // ANCHOR_END: search

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use super::cluster::{self, Cluster};
 use super::server::Config;
-use crate::coordination::linearizability::{CheckResult, KvModel, check};
+use super::witness;
+use crate::coordination::linearizability::{CheckResult, Limits, Method};
 use crate::sim::{FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
 
 /// The knobs of a chaos run.
@@ -77,6 +78,21 @@ impl Default for Chaos {
     }
 }
 
+impl Chaos {
+    /// The default run with a nemesis that may crash or pause a *majority* (three of five) at
+    /// once, with faults twice as frequent and four times as long. While a majority is down
+    /// the cluster cannot commit, clients time out and give up, and the history holds many
+    /// operations of unknown outcome: the histories that are hardest for the linearizability
+    /// search, and the reason for the witness of [`witness`].
+    pub fn majority_crashes() -> Chaos {
+        let mut chaos = Chaos::default();
+        chaos.nemesis.max_down = 3;
+        chaos.nemesis.mean_interval /= 2;
+        chaos.nemesis.mean_duration *= 4;
+        chaos
+    }
+}
+
 /// What a passing run did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChaosOutcome {
@@ -95,12 +111,15 @@ pub struct ChaosOutcome {
     /// write and its sends.
     pub snapshots_installed: u64,
     pub crashes_between_persist_and_send: u64,
+    /// Keys the linearizability search decided, and keys only Raft's witness decided.
+    pub keys_by_search: usize,
+    pub keys_by_witness: usize,
 }
 
 // ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
-    run_chaos_with(seed, chaos, &FaultSchedule::default())
+    run_chaos_full(seed, chaos, &FaultSchedule::default(), &Limits::default())
 }
 
 /// [`run_chaos`] with `extra` faults on top of the nemesis's (e.g. a slow follower cut off for
@@ -110,11 +129,31 @@ pub fn run_chaos_with(
     chaos: &Chaos,
     extra: &FaultSchedule,
 ) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, extra, &Limits::default())
+}
+
+/// [`run_chaos`] with the linearizability checker's search held to `limits`.
+pub fn run_chaos_checked(
+    seed: u64,
+    chaos: &Chaos,
+    limits: &Limits,
+) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, &FaultSchedule::default(), limits)
+}
+
+/// [`run_chaos`] with `extra` faults and the search held to `limits`.
+pub fn run_chaos_full(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+    limits: &Limits,
+) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
         .map_err(|e| e.to_string())?;
     let servers = chaos.cluster.servers;
+    let commits = witness::record_commits(&mut sim, servers);
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
     let schedule = chaos
@@ -157,10 +196,12 @@ pub fn run_chaos_with(
             ));
         }
     }
-    match check(&KvModel, &history) {
+    // The search, and where it gives up, the log's witness (each command at its first commit).
+    let report = witness::judge(&history, &commits, limits);
+    match report.result() {
         CheckResult::Ok => {}
         CheckResult::Illegal(why) => return Err(format!("history not linearizable:\n{why}")),
-        CheckResult::Unknown => return Err("the linearizability search ran out of steps".into()),
+        CheckResult::Unknown => return Err(format!("linearizability undecided:\n{report}")),
     }
     let max_term = (0..servers)
         .filter_map(|i| cluster::server(&sim, NodeId(i)))
@@ -178,6 +219,8 @@ pub fn run_chaos_with(
         crashes_between_persist_and_send: sim
             .metrics()
             .counter("raft.crashes_between_persist_and_send"),
+        keys_by_search: report.count(Method::Search),
+        keys_by_witness: report.count(Method::Witness),
     })
 }
 // ANCHOR_END: run_chaos

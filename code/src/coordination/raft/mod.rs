@@ -28,7 +28,8 @@
 //! persistence), [`election`], [`replication`], [`kv`], [`client`], [`cluster`] (servers and
 //! clients as one simulator process, and a run builder), [`invariants`], [`history`], and
 //! [`chaos`] (one seed of the campaign: nemesis, hostile network, liveness and linearizability),
-//! [`time_to_elect`] (one trial of the chapter 9 experiment).
+//! [`time_to_elect`] (one trial of the chapter 9 experiment), [`witness`] (each command at its
+//! first commit, a linearization the checker verifies where its search gives up).
 //!
 //! Like every protocol in this book the server is a sans-I/O state machine: time comes from
 //! `ctx.now()`, randomness from `ctx.rng()`, and effects are messages and timers.
@@ -56,6 +57,7 @@ pub mod server;
 pub mod snapshot;
 pub mod storage;
 pub mod time_to_elect;
+pub mod witness;
 
 pub use cluster::{Cluster, KvNode};
 pub use log::{Entry, LogIndex, Term};
