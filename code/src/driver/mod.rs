@@ -5,8 +5,10 @@
 //! tokio: only this driver does. [`raft_cluster`] uses it to run chapter 10's Raft servers as a
 //! live cluster that a person drives from a prompt, killing and restarting servers.
 
+pub mod jepsen;
 pub mod process;
 pub mod proxy;
 pub mod raft_cluster;
 pub mod tcp;
 pub mod wal;
+pub mod workload;
