@@ -660,6 +660,7 @@ impl RaftCluster {
         let hooks = Hooks {
             observe: Some(observe),
             restart: Some(restart),
+            validate: None,
         };
         let cluster = tcp::Cluster::start_with(nodes, seed, hooks).await?;
         let raft = RaftCluster {
