@@ -68,6 +68,7 @@ impl Hunter {
             heartbeat_ms: 10,
             max_entries_per_message: 1,
             commit_rule: rule,
+            ..Config::default()
         };
         let chaos = Chaos {
             cluster: Cluster {
@@ -78,6 +79,7 @@ impl Hunter {
                 client_max_attempts: 3,
                 config,
                 invariants: true,
+                ..Cluster::default()
             },
             link: LinkConfig::constant(ms(1))
                 .with_latency(Latency::Exponential {
