@@ -12,5 +12,6 @@ pub mod process;
 pub mod proxy;
 pub mod raft_cluster;
 pub mod tcp;
+pub mod validate;
 pub mod wal;
 pub mod workload;
