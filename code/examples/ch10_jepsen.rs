@@ -38,7 +38,9 @@ fn main() -> ExitCode {
     // Started by the harness as a server: `ch10_jepsen node --id ...`.
     if std::env::args().nth(1).as_deref() == Some("node") {
         let rest = std::env::args().skip(2);
-        return main_with(NodeArgs::parse_from(std::iter::once("raft-node".into()).chain(rest)));
+        return main_with(NodeArgs::parse_from(
+            std::iter::once("raft-node".into()).chain(rest),
+        ));
     }
     let args = Args::parse();
     if args.runs == 0 || args.runs > 100 || args.secs == 0 || args.secs > 600 {
@@ -65,7 +67,14 @@ fn measure(args: &Args) -> Result<String, String> {
     let program = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
     let rt = runtime()?;
     let mut table = Table::new(&[
-        "seed", "kills", "partitions", "ops", "unknown", "answered after heal", "verdict", "check",
+        "seed",
+        "kills",
+        "partitions",
+        "ops",
+        "unknown",
+        "answered after heal",
+        "verdict",
+        "check",
     ]);
     let mut schedule = String::new();
     for seed in args.common.seed..args.common.seed + args.runs {

@@ -132,10 +132,10 @@ impl Storage for FileStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coordination::raft::history::KvInput;
     use crate::coordination::raft::kv::{Command, KvStore};
     use crate::coordination::raft::log::Entry;
     use crate::coordination::raft::snapshot::Snapshot;
-    use crate::coordination::raft::history::KvInput;
     use crate::sim::NodeId;
 
     fn entry(term: u64, seq: u64) -> Entry {
@@ -230,7 +230,11 @@ mod tests {
             state: KvStore::default(),
         };
         storage.persist(&[PersistOp::Snapshot(snapshot)]).unwrap();
-        assert!(storage.len_bytes() < grown + 200, "{} vs {grown}", storage.len_bytes());
+        assert!(
+            storage.len_bytes() < grown + 200,
+            "{} vs {grown}",
+            storage.len_bytes()
+        );
         let state = storage.contents().clone();
         assert_eq!(state.log.last_index(), 2);
         drop(storage);

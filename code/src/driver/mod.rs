@@ -5,7 +5,6 @@
 //! tokio: only this driver does. [`raft_cluster`] uses it to run chapter 10's Raft servers as a
 //! live cluster that a person drives from a prompt, killing and restarting servers.
 
-
 pub mod file_storage;
 pub mod jepsen;
 pub mod process;

@@ -16,7 +16,8 @@
 //!    `fsync`s, and only then sends;
 //! 3. binds 127.0.0.1 port 0, writes the address it got to `<data>/addr` (written to a
 //!    temporary name, then renamed, so a reader never sees half an address), and runs the node
-//!    over TCP with the driver's frames and input checks ([`tcp::Standalone`]), sending to its
+//!    over TCP with the driver's frames and Raft's input checks ([`tcp::Standalone`],
+//!    [`validate`]), sending to its
 //!    peers at the addresses it was given (proxies, in the real-fault test) and answering
 //!    clients, which are the nodes after the servers.
 //!
@@ -37,6 +38,7 @@ use tokio::net::TcpListener;
 
 use super::file_storage::FileStorage;
 use super::tcp::{self, Hooks, NodeSpec};
+use super::validate::{self, Membership, Receiver};
 use crate::coordination::raft::message::Message;
 use crate::coordination::raft::storage::ServerNode;
 use crate::coordination::raft::{Config, Server};
@@ -86,8 +88,15 @@ impl NodeArgs {
                 servers.saturating_sub(1)
             ));
         }
-        if let Some(a) = self.peers.iter().chain(&self.clients).find(|a| !a.ip().is_loopback()) {
-            return Err(format!("{a} is not a loopback address; this node talks to 127.0.0.1 only"));
+        if let Some(a) = self
+            .peers
+            .iter()
+            .chain(&self.clients)
+            .find(|a| !a.ip().is_loopback())
+        {
+            return Err(format!(
+                "{a} is not a loopback address; this node talks to 127.0.0.1 only"
+            ));
         }
         let config = Config {
             election_timeout_ms_min: self.election_min_ms,
@@ -177,7 +186,18 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         seed: args.seed,
         incarnation: 0,
     };
-    let node = tcp::Standalone::start(spec, listener, node, Hooks::default())
+    // The driver's checks of every frame, with Raft's rules for who may send what.
+    let members = Membership {
+        servers: args.peers.len(),
+        nodes: spec.addrs.len(),
+    };
+    let hooks = Hooks {
+        validate: Some(validate::validator(members, |n: &FileNode| {
+            Receiver::Server(&n.0.server)
+        })),
+        ..Hooks::default()
+    };
+    let node = tcp::Standalone::start(spec, listener, node, hooks)
         .map_err(|e| format!("cannot start the node: {e}"))?;
     publish_addr(&args.data, local)?;
     eprintln!("n{}: listening on {local}", args.id);

@@ -66,9 +66,16 @@ fn five_processes_under_kills_and_partitions_stay_linearizable() {
         report.verdict
     );
     let kinds = |f: fn(&Fault) -> bool| report.faults.iter().filter(|(_, x)| f(x)).count();
-    assert!(kinds(|f| matches!(f, Fault::Kill(_))) > 0, "the nemesis killed nothing");
+    assert!(
+        kinds(|f| matches!(f, Fault::Kill(_))) > 0,
+        "the nemesis killed nothing"
+    );
     assert!(report.history.iter().filter(|o| o.output.is_some()).count() > 100);
-    assert_eq!(report.verdict, CheckResult::Ok, "seed {seed}; replay: {replay}");
+    assert_eq!(
+        report.verdict,
+        CheckResult::Ok,
+        "seed {seed}; replay: {replay}"
+    );
 }
 // ANCHOR_END: jepsen_test
 
@@ -110,12 +117,20 @@ fn a_torn_last_record_is_cut_off_and_the_node_rejoins() {
         drop(file);
         cluster.restart(2).await.unwrap();
         let log = cluster.log(2);
-        assert!(log.contains("cut off a torn last record"), "n2's log:\n{log}");
+        assert!(
+            log.contains("cut off a torn last record"),
+            "n2's log:\n{log}"
+        );
 
         // It rejoins: with n0 killed, a write needs n1 and n2 both.
         cluster.kill(0).unwrap();
         let op = client.invoke(clock, put("4")).await;
-        assert_eq!(op.output, Some(KvOutput::Ok), "n2 did not rejoin:\n{}", cluster.log(2));
+        assert_eq!(
+            op.output,
+            Some(KvOutput::Ok),
+            "n2 did not rejoin:\n{}",
+            cluster.log(2)
+        );
         let read = client.invoke(clock, KvInput::Get { key: "x".into() }).await;
         assert_eq!(read.output, Some(KvOutput::Value(Some("4".into()))));
     });
@@ -126,11 +141,36 @@ fn the_node_binary_refuses_bad_flags_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().display().to_string();
     let cases: [(&[&str], &str); 4] = [
-        (&["--id", "7", "--peers", "127.0.0.1:1,127.0.0.1:2", "--data", &data], "not a server"),
-        (&["--id", "0", "--peers", "10.0.0.1:1", "--data", &data], "not a loopback"),
-        (&["--id", "x", "--peers", "127.0.0.1:1", "--data", &data], "invalid value"),
         (
-            &["--id", "0", "--peers", "127.0.0.1:1", "--data", &data, "--heartbeat-ms", "500"],
+            &[
+                "--id",
+                "7",
+                "--peers",
+                "127.0.0.1:1,127.0.0.1:2",
+                "--data",
+                &data,
+            ],
+            "not a server",
+        ),
+        (
+            &["--id", "0", "--peers", "10.0.0.1:1", "--data", &data],
+            "not a loopback",
+        ),
+        (
+            &["--id", "x", "--peers", "127.0.0.1:1", "--data", &data],
+            "invalid value",
+        ),
+        (
+            &[
+                "--id",
+                "0",
+                "--peers",
+                "127.0.0.1:1",
+                "--data",
+                &data,
+                "--heartbeat-ms",
+                "500",
+            ],
             "heartbeat",
         ),
     ];
@@ -151,7 +191,10 @@ fn the_nemesis_schedule_is_a_function_of_its_seed_and_never_kills_a_majority() {
     let every = Duration::from_millis(500);
     for seed in 0..200 {
         let plan = jepsen::schedule(seed, 5, Duration::from_secs(30), every);
-        assert_eq!(plan, jepsen::schedule(seed, 5, Duration::from_secs(30), every));
+        assert_eq!(
+            plan,
+            jepsen::schedule(seed, 5, Duration::from_secs(30), every)
+        );
         let mut down = 0usize;
         for (_, fault) in &plan {
             match fault {
