@@ -1867,9 +1867,16 @@ pub mod election {
 //!
 //! Why it is safe. *Election safety*: two candidates winning the same term would need two
 //! majorities, which share a server, which would have voted twice in that term; `voted_for` is
-//! durable, so not even a crash lets it. *Leader completeness* (§5.4): a committed entry is on a
-//! majority, every winner got votes from a majority, the two share a voter, and that voter only
-//! votes for a log at least as up to date as its own, so the winner holds the entry.
+//! durable, so not even a crash lets it. *Leader completeness* (§5.4.3) takes two rules, not one.
+//! The election restriction compares *up-to-dateness*, not completeness: the later last term
+//! wins, and with equal last terms the longer log (§5.4.1). A committed entry is on a majority,
+//! every winner got votes from a majority, and the two share a voter, which voted only for a log
+//! at least as up to date as its own. A log can outrank the voter's without holding the entry
+//! (a later last term is enough), so the proof needs the commit rule too (§5.4.2): a leader
+//! commits by counting replicas only for an entry of its own term. Then every log that outranks
+//! the voter's ends in an entry written by a later leader, and by induction over terms every
+//! later leader already held the committed entry. Without that rule, the paper's Figure 8 loses
+//! a committed entry; chapter 10 plants the bug and its campaign catches it.
 //!
 //! Why it is live. If all servers timed out together they would split the vote forever.
 //! Timeouts drawn at random from a range (150-300 ms in the paper) make it likely that one
@@ -1999,6 +2006,86 @@ impl Server {
     }
     // ANCHOR_END: become_leader
 }
+}
+pub mod exercise {
+//! Exercise: the rule by which a Raft server grants its vote (§5.2 and §5.4.1).
+//!
+//! A voter has three pieces of state that matter: its current term, whom it voted for in that
+//! term, and the last entry of its log (index and term). A `RequestVote` carries the
+//! candidate's term and the index and term of the candidate's last entry. Implement
+//! [`starter::Rule::grant`], which says whether the voter grants the vote. Assume, as the
+//! server does, that a request with a higher term has already made the voter adopt that term
+//! with no vote cast, so `request.term <= voter.current_term` whenever `grant` is asked.
+//!
+//! The claims to make true are this file's tests: the rule's three conditions, a duplicated
+//! request (the network duplicates messages) answered the same way twice, and agreement with
+//! the book's server on random states. Run the starter's with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_vote_rule -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+use super::log::{LogIndex, Term};
+use super::message::RequestVote;
+use crate::sim::NodeId;
+
+/// What a voter knows when a `RequestVote` arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Voter {
+    /// Its current term (already raised to the request's term if that was higher).
+    pub current_term: Term,
+    /// Whom it voted for in `current_term`.
+    pub voted_for: Option<NodeId>,
+    /// The index of its last log entry (0 for an empty log).
+    pub last_log_index: LogIndex,
+    /// The term of its last log entry (0 for an empty log).
+    pub last_log_term: Term,
+}
+
+/// A vote-granting rule.
+pub trait VoteRule {
+    /// Whether `voter` grants its vote to the candidate of `request`.
+    fn grant(voter: &Voter, request: &RequestVote) -> bool;
+}
+
+/// Your version.
+pub mod starter {
+    use super::{RequestVote, VoteRule, Voter};
+
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(_voter: &Voter, _request: &RequestVote) -> bool {
+            todo!("same term, no vote for anyone else, and a log at least as up to date")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{RequestVote, VoteRule, Voter};
+
+    // ANCHOR: vote_rule
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(voter: &Voter, request: &RequestVote) -> bool {
+            let same_term = request.term == voter.current_term;
+            // A duplicate of the request this voter already granted is granted again.
+            let free = voter.voted_for.is_none_or(|v| v == request.candidate);
+            // Later last term wins; with equal last terms, the longer log (§5.4.1).
+            let up_to_date = (request.last_log_term, request.last_log_index)
+                >= (voter.last_log_term, voter.last_log_index);
+            same_term && free && up_to_date
+        }
+    }
+    // ANCHOR_END: vote_rule
+}
+
 }
 pub mod history {
 //! What the clients saw, in the shape the linearizability checker reads.
@@ -2297,6 +2384,9 @@ impl KvStore {
 }
 
 }
+pub mod leadership {
+//! CheckQuorum and PreVote (work in progress, issue 9).
+}
 pub mod log {
 //! The replicated log: Raft's one data structure, and the vocabulary around it.
 //!
@@ -2567,6 +2657,9 @@ impl Message {
         }
     }
 }
+}
+pub mod reads {
+//! ReadIndex and lease reads (work in progress, issue 9).
 }
 pub mod replication {
 //! Log replication (§5.3), the commit rule (§5.4.2) and applying committed entries.
@@ -3114,12 +3207,15 @@ impl Server {
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
-        // §5.1: a higher term, from anyone, makes this server a follower of that term.
+        // ANCHOR: adopt_higher_term
+        // §5.1: a higher term, from anyone, makes this server a follower of that term, before
+        // the handler below sees the message.
         if let Some(term) = msg.term()
             && term > self.current_term
         {
             self.become_follower(ctx, term, None);
         }
+        // ANCHOR_END: adopt_higher_term
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
@@ -3233,6 +3329,12 @@ impl Server {
         Ok(())
     }
 }
+}
+pub mod snapshot {
+//! Snapshots and log compaction (work in progress, issue 9).
+}
+pub mod storage {
+//! Persistence as an effect (work in progress, issue 9).
 }
 pub mod time_to_elect {
 //! How long a cluster is without a leader after its leader crashes (§9.3, Figure 16).

@@ -948,8 +948,8 @@ fn observe(seen: &Seen, events: &mpsc::UnboundedSender<Event>, id: NodeId, serve
 
 /// What kind of node a process is, for the message check ([`validate::check`]).
 pub fn receiver(node: &RaftNode) -> Receiver<'_> {
-    match node {
-        RaftNode::Server(server) => Receiver::Server(server),
-        RaftNode::Client(_) => Receiver::Client,
+    match node.server() {
+        Some(server) => Receiver::Server(server),
+        None => Receiver::Client,
     }
 }

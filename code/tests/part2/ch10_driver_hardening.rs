@@ -23,7 +23,7 @@ use uds::coordination::raft::message::{
     AppendEntries, AppendEntriesResponse, ClientResponse, Message, RequestVote, RequestVoteResponse,
 };
 use uds::coordination::raft::{Config, Entry, Server};
-use uds::driver::raft_cluster::{self, ClusterOptions, RaftCluster, RaftNode};
+use uds::driver::raft_cluster::{ClusterOptions, RaftCluster};
 use uds::driver::tcp::{self, Hooks, MAX_FRAME_BYTES, NodeSpec, Standalone};
 use uds::driver::validate::{self, Membership, Receiver};
 use uds::sim::{Ctx, Metrics, NodeId, Process, TimerId};
@@ -514,53 +514,64 @@ async fn a_panicking_handler_stops_its_node_only_and_poisons_nothing() {
     }
 }
 
+/// Two nodes that pass a number back and forth, adding one, up to 20.
+#[derive(Clone, Debug)]
+struct Relay {
+    highest: u32,
+}
+
+impl Process for Relay {
+    type Msg = u32;
+    type Durable = ();
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, u32>) {
+        if ctx.id() == NodeId(0) {
+            ctx.send(NodeId(1), 1);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, u32>, from: NodeId, msg: u32) {
+        self.highest = msg;
+        if msg < 20 {
+            ctx.send(from, msg + 1);
+        }
+    }
+
+    fn on_timer(&mut self, _ctx: &mut Ctx<'_, u32>, _timer: TimerId) {}
+
+    fn durable(&self) {}
+}
+
 #[tokio::test]
-async fn standalone_nodes_elect_a_leader_as_separate_processes_would() {
-    let mut listeners = Vec::new();
-    for _ in 0..SERVERS {
-        listeners.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
-    }
+async fn standalone_nodes_talk_as_separate_processes_would() {
+    // Node 1 first, so that node 0's first message finds it listening.
+    let listeners = [
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    ];
     let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
-    let members = Membership {
-        servers: SERVERS,
-        nodes: SERVERS,
-    };
-    let mut nodes = Vec::new();
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let spec = NodeSpec {
-            id: NodeId(i),
-            addrs: addrs.clone(),
-            seed: 5,
-            incarnation: 0,
-        };
-        let server = Server::new(NodeId(i), SERVERS, Config::default());
-        let hooks = Hooks {
-            validate: Some(validate::validator(members, raft_cluster::receiver)),
-            ..Hooks::default()
-        };
-        let node = RaftNode::Server(Box::new(server));
-        nodes.push(Standalone::start(spec, listener, node, hooks).unwrap());
-    }
-    let leads = |n: &Standalone<RaftNode>| n.inspect(|p| p.server().is_some_and(|s| s.is_leader()));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !nodes.iter().any(leads) {
-        assert!(tokio::time::Instant::now() < deadline, "no leader");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let bad = NodeSpec {
-        id: NodeId(7),
-        addrs,
+    let spec = |id: usize| NodeSpec {
+        id: NodeId(id),
+        addrs: addrs.clone(),
         seed: 5,
         incarnation: 0,
     };
+    let [zero, one] = listeners;
+    let relay = Relay { highest: 0 };
+    let mut one = Standalone::start(spec(1), one, relay.clone(), Hooks::default()).unwrap();
+    let mut zero = Standalone::start(spec(0), zero, relay, Hooks::default()).unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while zero.inspect(|r| r.highest) < 20 {
+        assert!(tokio::time::Instant::now() < deadline, "the relay stalled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(one.inspect(|r| r.highest), 19);
+    assert_eq!(zero.metrics().counter("bad_frames"), 0);
+    // A node outside its own address list is refused with an error.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = RaftNode::Server(Box::new(Server::new(NodeId(0), 1, Config::default())));
-    let refused = Standalone::start(bad, listener, server, Hooks::default());
-    assert!(
-        refused.is_err(),
-        "a node outside its own address list is refused"
-    );
-    for node in &mut nodes {
+    let refused = Standalone::start(spec(7), listener, Relay { highest: 0 }, Hooks::default());
+    assert!(refused.is_err());
+    for node in [&mut zero, &mut one] {
         node.stop().await;
         assert!(!node.is_running());
     }
