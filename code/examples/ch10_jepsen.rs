@@ -112,7 +112,8 @@ fn measure(args: &Args) -> Result<String, String> {
             format!("{} ms", report.check_time.as_millis()),
         ]);
         if seed == args.common.seed {
-            schedule += &format!("The nemesis of seed {seed}:\n");
+            schedule +=
+                &format!("The nemesis of seed {seed} (the last heal also restarts the killed):\n");
             for (at, fault) in &report.faults {
                 schedule += &format!("{:>7} ms  {fault}\n", at.as_millis());
             }
@@ -120,8 +121,8 @@ fn measure(args: &Args) -> Result<String, String> {
     }
     Ok(format!(
         "Regenerate: cargo run --release -p uds --example ch10_jepsen -- --write .\n\
-         Measured on loopback (127.0.0.1): five raft-node processes, five clients on three keys, \
-         {} s of faults\nper seed; machine-dependent.\n\n{}\n{schedule}",
+         Measured on loopback (127.0.0.1): five raft-node processes, five clients on three keys,\n\
+         {} s of faults per seed; machine-dependent.\n\n{}\n{schedule}",
         args.secs,
         table.render()
     ))

@@ -338,18 +338,18 @@ impl ProcessCluster {
     /// Carries out one fault of the nemesis.
     pub async fn apply(&mut self, fault: &Fault) -> Result<(), String> {
         match fault {
-            Fault::Kill(n) => self.kill(*n),
-            Fault::Restart(n) => self.restart(*n).await,
-            Fault::Partition(side) => Ok(self.network.partition(side, Mode::Drop)),
-            Fault::Stall(side) => Ok(self.network.partition(side, Mode::Stall)),
+            Fault::Kill(n) => return self.kill(*n),
+            Fault::Restart(n) => return self.restart(*n).await,
+            Fault::Partition(side) => self.network.partition(side, Mode::Drop),
+            Fault::Stall(side) => self.network.partition(side, Mode::Stall),
             Fault::OneWay(to) => {
                 for from in 0..self.servers() {
                     self.network.set_link(from, *to, Mode::Drop);
                 }
-                Ok(())
             }
-            Fault::Heal => Ok(self.network.heal()),
+            Fault::Heal => self.network.heal(),
         }
+        Ok(())
     }
 
     /// Heals the network and restarts every killed server.
