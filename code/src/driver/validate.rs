@@ -25,8 +25,11 @@
 //!   `AppendEntries` of its own term (a second leader in one term cannot exist; the core
 //!   asserts it), and a successful `AppendEntriesResponse` of the leader's term cannot
 //!   acknowledge entries beyond the leader's log.
-//! - A message kind this module does not know yet (added after it was written) gets the
-//!   generic rules: a message with a term comes from a server and its term is in range.
+//! - A message kind this module does not know (added after it was written: snapshots, pre-votes,
+//!   read heartbeats) gets the same rules by field name ([`check_fields`]): a message with a
+//!   `term` comes from a server and its term is in range, a `leader` or `candidate` field names
+//!   the sender, fields ending in `index` are in range, and a leader refuses a `leader`'s
+//!   message of its own term.
 //!
 //! What the rules do not do: stop a server of the cluster that lies plausibly (a forged
 //! `AppendEntries` with a believable term and log). Raft tolerates crashes, not lies; that
@@ -262,6 +265,13 @@ pub fn check(
         }
         sizes(command)?;
     }
+    if kind(msg) == UNKNOWN {
+        let value = serde_json::to_value(msg).unwrap_or_default();
+        let payload = value.as_object().and_then(|o| o.values().next());
+        if let Some(fields) = payload.and_then(|p| p.as_object()) {
+            check_fields(members, receiver, from, fields)?;
+        }
+    }
     if let Message::ClientResponse(response) = msg {
         server(from)?;
         if let ClientResponse::NotLeader {
@@ -284,6 +294,49 @@ pub fn check(
 }
 // ANCHOR_END: check
 
+/// Raft's rules by field name, for a message kind this module does not list: `fields` are the
+/// message's top-level fields as JSON.
+pub fn check_fields(
+    members: Membership,
+    receiver: Receiver<'_>,
+    from: NodeId,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Invalid> {
+    let number = |name: &str| fields.get(name).and_then(|v| v.as_u64());
+    let term = fields.get("term").map(|v| v.as_u64().unwrap_or(u64::MAX));
+    if let Some(term) = term {
+        if from.0 >= members.servers {
+            return Err(Invalid::NotAServer { from });
+        }
+        in_range("term", term, MAX_TERM, term_err)?;
+    }
+    for field in ["leader", "candidate"] {
+        if let Some(id) = fields.get(field) {
+            same(field, id.as_u64().unwrap_or(u64::MAX), from)?;
+        }
+    }
+    for value in fields
+        .iter()
+        .filter(|(name, _)| name.ends_with("index"))
+        .map(|(_, value)| value)
+    {
+        let index = value.as_u64().unwrap_or(u64::MAX);
+        if index > MAX_INDEX {
+            return Err(Invalid::Index {
+                field: "an index",
+                index,
+            });
+        }
+    }
+    if let (Receiver::Server(me), Some(term), Some(_)) = (receiver, term, number("leader"))
+        && me.role() == Role::Leader
+        && term == me.current_term()
+    {
+        return Err(Invalid::SecondLeader { term, from });
+    }
+    Ok(())
+}
+
 /// The two rules that need the receiving server's state.
 fn check_server_state(me: &Server, from: NodeId, msg: &Message) -> Result<(), Invalid> {
     let leading = me.role() == Role::Leader;
@@ -305,6 +358,9 @@ fn check_server_state(me: &Server, from: NodeId, msg: &Message) -> Result<(), In
     }
 }
 
+/// What [`kind`] calls a message kind this module does not list.
+const UNKNOWN: &str = "a message";
+
 fn kind(msg: &Message) -> &'static str {
     match msg {
         Message::RequestVote(_) => "RequestVote",
@@ -314,7 +370,7 @@ fn kind(msg: &Message) -> &'static str {
         Message::ClientRequest(_) => "ClientRequest",
         Message::ClientResponse(_) => "ClientResponse",
         #[allow(unreachable_patterns)] // message kinds added later by other modules
-        _ => "a message",
+        _ => UNKNOWN,
     }
 }
 
@@ -370,5 +426,53 @@ fn sizes(command: &Command) -> Result<(), Invalid> {
     match value {
         Some(v) if v.len() > MAX_VALUE_BYTES => Err(long("value", v.len(), MAX_VALUE_BYTES)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordination::raft::Config;
+
+    fn fields(json: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn unknown_message_kinds_get_the_rules_by_field_name() {
+        let members = Membership {
+            servers: 3,
+            nodes: 4,
+        };
+        let server = Server::new(NodeId(0), 3, Config::default());
+        let me = Receiver::Server(&server);
+        let check = |from, json| check_fields(members, me, NodeId(from), &fields(json));
+        assert_eq!(check(1, r#"{"term":3,"leader":1,"round":2}"#), Ok(()));
+        assert_eq!(check(1, r#"{"term":3,"last_index":7}"#), Ok(()));
+        assert!(matches!(
+            check(3, r#"{"term":3}"#),
+            Err(Invalid::NotAServer { .. })
+        ));
+        assert!(matches!(
+            check(1, r#"{"term":3,"leader":99}"#),
+            Err(Invalid::Impersonation { .. })
+        ));
+        assert!(matches!(
+            check(1, r#"{"term":3,"candidate":2}"#),
+            Err(Invalid::Impersonation { .. })
+        ));
+        assert!(matches!(
+            check(1, r#"{"term":18446744073709551615}"#),
+            Err(Invalid::Term { .. })
+        ));
+        assert!(matches!(
+            check(1, r#"{"term":3,"last_index":-1}"#),
+            Err(Invalid::Index { .. })
+        ));
+        assert_eq!(
+            check(3, r#"{"seq":1}"#),
+            Ok(()),
+            "no term: a client's message"
+        );
     }
 }
