@@ -24,6 +24,7 @@ use rand::SeedableRng;
 use uds::coordination::raft::log::{LogIndex, Term};
 use uds::coordination::raft::message::Message;
 use uds::coordination::raft::server::{Config, ELECTION, HEARTBEAT, Role, Server};
+use uds::coordination::raft::storage::MemStorage;
 use uds::experiment::ExperimentArgs;
 use uds::sim::{Ctx, Effect, Metrics, NodeId, SimRng, Time};
 
@@ -36,12 +37,13 @@ struct Args {
 
 const SERVERS: usize = 5;
 
-/// The cluster on a desk: servers (None while crashed), their last durable state, and the
-/// messages in flight.
+/// The cluster on a desk: servers (None while crashed), each server as it was after its last
+/// step (what a crashed server's row shows), their disks, and the messages in flight.
 #[derive(Clone)]
 struct Desk {
     servers: Vec<Option<Server>>,
     disks: Vec<Server>,
+    storages: Vec<MemStorage>,
     in_flight: Vec<(NodeId, NodeId, Message)>,
     now: Time,
     rng: SimRng,
@@ -88,6 +90,7 @@ impl Desk {
             .collect();
         Desk {
             disks: servers.clone(),
+            storages: vec![MemStorage::default(); SERVERS],
             servers: servers.into_iter().map(Some).collect(),
             in_flight: Vec::new(),
             now: Time::ZERO,
@@ -97,7 +100,8 @@ impl Desk {
         }
     }
 
-    /// Runs one input on server `id` and queues what it sends.
+    /// Runs one input on server `id`, writes what it must persist to its disk, then queues
+    /// what it sends (the runtime's order: persist, then send).
     fn run(&mut self, id: NodeId, f: impl FnOnce(&mut Server, &mut Ctx<'_, Message>)) {
         let Some(server) = self.servers[id.0].as_mut() else {
             return; // a crashed server handles nothing
@@ -105,12 +109,18 @@ impl Desk {
         let mut effects = Vec::new();
         let mut ctx = Ctx::new(id, self.now, &mut self.rng, &mut effects, &mut self.metrics);
         f(server, &mut ctx);
+        let outbox = server
+            .take_ready()
+            .persist(&mut self.storages[id.0])
+            .expect("an in-memory disk does not fail");
         self.disks[id.0] = server.clone();
         for effect in effects {
             if let Effect::Send { to, msg } = effect {
                 self.in_flight.push((id, to, msg));
             }
         }
+        self.in_flight
+            .extend(outbox.into_iter().map(|(to, msg)| (id, to, msg)));
     }
 
     /// Server `n`'s election timer fires.
@@ -165,7 +175,7 @@ impl Desk {
     /// Server `n` restarts from what it last made durable (term, vote, log).
     fn restart(&mut self, n: usize) {
         self.note(format!("S{n} restarts"));
-        let disk = self.disks[n - 1].durable();
+        let disk = self.storages[n - 1].contents().clone();
         self.servers[n - 1] = Some(Server::restart(s(n), SERVERS, config(), disk));
     }
 
