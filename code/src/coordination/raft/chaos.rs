@@ -21,7 +21,8 @@ use std::time::Duration;
 use super::cluster::{self, Cluster};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use crate::sim::{Fault, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use rand::RngExt;
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -36,6 +37,9 @@ pub struct Chaos {
     pub chaos: Duration,
     /// How long the repaired cluster has to finish every client's operations.
     pub calm: Duration,
+    /// Turn about half of the nemesis's partitions into one-way cuts (the first side's
+    /// messages to the second are dropped, the other direction flows). Off by default.
+    pub one_way: bool,
 }
 
 impl Default for Chaos {
@@ -73,6 +77,18 @@ impl Default for Chaos {
             },
             chaos: ms(8_000),
             calm: ms(4_000),
+            one_way: false,
+        }
+    }
+}
+
+impl Chaos {
+    /// The default campaign with one-way cuts among its partitions: the faults that CheckQuorum
+    /// and PreVote exist for (see [`leadership`](super::leadership)).
+    pub fn with_one_way_partitions() -> Chaos {
+        Chaos {
+            one_way: true,
+            ..Chaos::default()
         }
     }
 }
@@ -103,9 +119,18 @@ pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
     let servers = chaos.cluster.servers;
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
-    let schedule = chaos
+    let mut schedule = chaos
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);
+    if chaos.one_way {
+        for (_, fault) in &mut schedule.faults {
+            if let Fault::Partition(a, b) = fault
+                && rng.random_bool(0.5)
+            {
+                *fault = Fault::OneWay(std::mem::take(a), std::mem::take(b));
+            }
+        }
+    }
     sim.schedule(&schedule);
     sim.run_until(end_of_chaos + chaos.calm)
         .map_err(|v| v.to_string())?;

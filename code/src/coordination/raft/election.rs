@@ -38,7 +38,9 @@ use crate::sim::{Ctx, NodeId};
 impl Server {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader {
+        if self.role != Role::Leader && self.config.pre_vote {
+            self.start_pre_vote(ctx); // see leadership.rs
+        } else if self.role != Role::Leader {
             self.become_candidate(ctx);
         }
     }
@@ -146,6 +148,7 @@ impl Server {
             self.maybe_commit(ctx);
         }
         ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
+        self.start_check_quorum(ctx); // see leadership.rs
     }
     // ANCHOR_END: become_leader
 }

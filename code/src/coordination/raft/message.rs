@@ -99,6 +99,11 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
+    /// PreVote (thesis §9.6): "would you vote for me in `term`?", where `term` is the asker's
+    /// current term plus one, a term that does not exist yet.
+    PreVote(RequestVote),
+    /// The answer to a `PreVote`; its `term` is the voter's real current term.
+    PreVoteResponse(RequestVoteResponse),
 }
 
 impl Message {
@@ -110,6 +115,9 @@ impl Message {
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
+            // The proposed term must not be adopted: asking writes nothing (§9.6).
+            Message::PreVote(_) => None,
+            Message::PreVoteResponse(m) => Some(m.term),
         }
     }
 }

@@ -23,6 +23,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::kv::KvStore;
+use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
 use rand::RngExt;
@@ -51,6 +52,11 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
+    /// CheckQuorum: a leader that has not heard from a majority within the longest election
+    /// timeout steps down (thesis §6.2, [`leadership`](super::leadership)).
+    pub check_quorum: bool,
+    /// PreVote: a server asks whether it could win before it increments its term (§9.6).
+    pub pre_vote: bool,
 }
 // ANCHOR_END: config
 
@@ -77,6 +83,8 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
+            check_quorum: true,
+            pre_vote: true,
         }
     }
 }
@@ -188,6 +196,8 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
+    /// CheckQuorum and PreVote bookkeeping (not durable).
+    pub(super) leadership: Leadership,
 }
 // ANCHOR_END: server
 
@@ -226,6 +236,7 @@ impl Server {
             commit_index: 0,
             last_applied: 0,
             kv: KvStore::default(),
+            leadership: Leadership::default(),
         }
     }
 
@@ -254,6 +265,7 @@ impl Server {
             self.become_follower(ctx, term, None);
         }
         // ANCHOR_END: adopt_higher_term
+        self.note_contact(ctx, from, &msg);
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
@@ -261,6 +273,8 @@ impl Server {
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
             Message::ClientResponse(_) => {} // servers are not clients
+            Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
+            Message::PreVoteResponse(m) => self.on_pre_vote_response(ctx, from, m),
         }
     }
 
@@ -269,6 +283,7 @@ impl Server {
         match timer {
             ELECTION => self.on_election_timeout(ctx),
             HEARTBEAT => self.on_heartbeat(ctx),
+            CHECK_QUORUM => self.on_check_quorum(ctx),
             _ => {}
         }
     }
