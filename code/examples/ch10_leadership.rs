@@ -59,10 +59,10 @@ fn main() -> ExitCode {
     let text = format!(
         "seed {}; {} runs per row; 5 servers, 1 client, links 2-8 ms, timeouts 150-300 ms;\n\
          the fault strikes after 1 s and each run lasts {} s more. served: runs whose client\n\
-         had an answer in the last second; elections, term rise: means after the fault (for\n\
-         rejoin: after the cut);\n\
-         outage: mean longest time without an answer; old reign, old appends: how long the\n\
-         leader at the fault went on leading, and the entries it appended meanwhile.\n\n{}",
+         had an answer in the last second. elections, term rise: means from the fault on\n\
+         (for rejoin, from the cut on). outage: mean longest time without an answer. old\n\
+         reign, old appends: how long the leader at the fault went on leading, and the\n\
+         entries it appended meanwhile.\n\n{}",
         args.common.seed,
         args.runs,
         HORIZON.as_secs(),
