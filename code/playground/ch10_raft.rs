@@ -1296,8 +1296,7 @@ use std::time::Duration;
 use super::cluster::{self, Cluster};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Fault, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
-use rand::RngExt;
+use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -1312,9 +1311,6 @@ pub struct Chaos {
     pub chaos: Duration,
     /// How long the repaired cluster has to finish every client's operations.
     pub calm: Duration,
-    /// Turn about half of the nemesis's partitions into one-way cuts (the first side's
-    /// messages to the second are dropped, the other direction flows). Off by default.
-    pub one_way: bool,
 }
 
 impl Default for Chaos {
@@ -1352,22 +1348,6 @@ impl Default for Chaos {
             },
             chaos: ms(8_000),
             calm: ms(4_000),
-            one_way: false,
-        }
-    }
-}
-
-impl Chaos {
-    /// The default campaign with one-way cuts among its partitions: the faults that CheckQuorum
-    /// and PreVote exist for (see [`leadership`](super::leadership)). Shorter than the default
-    /// (4 s of chaos, 3 s of calm), so that a second campaign of 1,000 seeds stays cheap.
-    pub fn with_one_way_partitions() -> Chaos {
-        let ms = Duration::from_millis;
-        Chaos {
-            one_way: true,
-            chaos: ms(4_000),
-            calm: ms(3_000),
-            ..Chaos::default()
         }
     }
 }
@@ -1398,18 +1378,9 @@ pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
     let servers = chaos.cluster.servers;
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
-    let mut schedule = chaos
+    let schedule = chaos
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);
-    if chaos.one_way {
-        for (_, fault) in &mut schedule.faults {
-            if let Fault::Partition(a, b) = fault
-                && rng.random_bool(0.5)
-            {
-                *fault = Fault::OneWay(std::mem::take(a), std::mem::take(b));
-            }
-        }
-    }
     sim.schedule(&schedule);
     sim.run_until(end_of_chaos + chaos.calm)
         .map_err(|v| v.to_string())?;
@@ -1887,9 +1858,7 @@ pub mod election {
 //! Leader election (§5.2), with the election restriction (§5.4.1).
 //!
 //! A follower that hears no leader for its election timeout increments its term, votes for
-//! itself and asks every other server for a vote ([`Server::become_candidate`]). With PreVote
-//! on (the default) it first asks whether it could win, without changing any term
-//! ([`leadership`](super::leadership)); chapter 9's experiments switch PreVote off. A server grants
+//! itself and asks every other server for a vote ([`Server::become_candidate`]). A server grants
 //! at most one vote per term, first come first served, and only to a candidate whose log is at
 //! least as up to date as its own ([`is_log_up_to_date`]). A candidate with votes from a
 //! majority becomes leader ([`Server::become_leader`]); one that hears from a leader of its term
@@ -1926,9 +1895,7 @@ use crate::sim::{Ctx, NodeId};
 impl Server {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader && self.config.pre_vote {
-            self.start_pre_vote(ctx); // see leadership.rs
-        } else if self.role != Role::Leader {
+        if self.role != Role::Leader {
             self.become_candidate(ctx);
         }
     }
@@ -2036,10 +2003,89 @@ impl Server {
             self.maybe_commit(ctx);
         }
         ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
-        self.start_check_quorum(ctx); // see leadership.rs
     }
     // ANCHOR_END: become_leader
 }
+}
+pub mod exercise {
+//! Exercise: the rule by which a Raft server grants its vote (§5.2 and §5.4.1).
+//!
+//! A voter has three pieces of state that matter: its current term, whom it voted for in that
+//! term, and the last entry of its log (index and term). A `RequestVote` carries the
+//! candidate's term and the index and term of the candidate's last entry. Implement
+//! [`starter::Rule::grant`], which says whether the voter grants the vote. Assume, as the
+//! server does, that a request with a higher term has already made the voter adopt that term
+//! with no vote cast, so `request.term <= voter.current_term` whenever `grant` is asked.
+//!
+//! The claims to make true are this file's tests: the rule's three conditions, a duplicated
+//! request (the network duplicates messages) answered the same way twice, and agreement with
+//! the book's server on random states. Run the starter's with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_vote_rule -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+use super::log::{LogIndex, Term};
+use super::message::RequestVote;
+use crate::sim::NodeId;
+
+/// What a voter knows when a `RequestVote` arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Voter {
+    /// Its current term (already raised to the request's term if that was higher).
+    pub current_term: Term,
+    /// Whom it voted for in `current_term`.
+    pub voted_for: Option<NodeId>,
+    /// The index of its last log entry (0 for an empty log).
+    pub last_log_index: LogIndex,
+    /// The term of its last log entry (0 for an empty log).
+    pub last_log_term: Term,
+}
+
+/// A vote-granting rule.
+pub trait VoteRule {
+    /// Whether `voter` grants its vote to the candidate of `request`.
+    fn grant(voter: &Voter, request: &RequestVote) -> bool;
+}
+
+/// Your version.
+pub mod starter {
+    use super::{RequestVote, VoteRule, Voter};
+
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(_voter: &Voter, _request: &RequestVote) -> bool {
+            todo!("same term, no vote for anyone else, and a log at least as up to date")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{RequestVote, VoteRule, Voter};
+
+    // ANCHOR: vote_rule
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(voter: &Voter, request: &RequestVote) -> bool {
+            let same_term = request.term == voter.current_term;
+            // A duplicate of the request this voter already granted is granted again.
+            let free = voter.voted_for.is_none_or(|v| v == request.candidate);
+            // Later last term wins; with equal last terms, the longer log (§5.4.1).
+            let up_to_date = (request.last_log_term, request.last_log_index)
+                >= (voter.last_log_term, voter.last_log_index);
+            same_term && free && up_to_date
+        }
+    }
+    // ANCHOR_END: vote_rule
+}
+
 }
 pub mod history {
 //! What the clients saw, in the shape the linearizability checker reads.
@@ -2339,390 +2385,7 @@ impl KvStore {
 
 }
 pub mod leadership {
-//! CheckQuorum and PreVote: a leader that notices it has lost its majority, and elections
-//! that a server which cannot win never starts.
-//!
-//! Basic Raft (§5.2) has two blind spots, both about *who believes what* when the network is
-//! only partly broken.
-//!
-//! - **A leader never learns that it has lost.** A leader steps down only when a message with
-//!   a higher term reaches it. If the servers that could elect a successor cannot reach it
-//!   (they crashed, or a one-way partition drops their messages), it keeps leading forever: it
-//!   accepts client commands that can never commit, and with a one-way partition its
-//!   heartbeats keep resetting the followers' timers, so no one else ever campaigns. The
-//!   cluster stalls for good. **CheckQuorum** (Ongaro's thesis §6.2; the name is etcd's): every
-//!   election timeout (the longest one, `election_timeout_ms_max`) the leader counts the
-//!   servers it has heard an `AppendEntries` answer from in its term since the last check,
-//!   itself included; short of a majority, it steps down to follower of the same term. Clients
-//!   are then redirected and retry elsewhere, and the followers' timers run out.
-//! - **A server that cannot win still disrupts.** A server cut off from the leader times out,
-//!   increments its term, loses, and does it again, every timeout. When it can talk again, its
-//!   inflated term reaches the leader (in a vote request or an answer) and deposes it, and the
-//!   cluster holds an election it did not need (§9.6). **PreVote** (thesis §9.6): before
-//!   incrementing its term, a would-be candidate asks every server *would you vote for me in
-//!   term `current + 1`?* A voter says yes only if the log is up to date (the same check as a
-//!   real vote, §5.4.1) and it has not heard from a current leader within the shortest election
-//!   timeout. Only with yeses from a majority, itself included, does the server start a real
-//!   election.
-//!
-//! **Invariants.** A pre-vote request carries a term that does not exist yet, so
-//! [`Message::term`] reports none for it: the receiver neither adopts it nor changes its vote or
-//! its timer. Answering a pre-vote writes no durable state (term, vote, log); only the answer's
-//! own term, the voter's real term, is adopted by the asker when higher, as for any message.
-//! CheckQuorum changes nothing durable either: a leader that steps down keeps its term. Neither
-//! mechanism touches the election restriction or the commit rule, so every safety argument of
-//! [`election`](super::election) still holds; the campaign checks the four invariants after
-//! every event with both mechanisms on.
-//!
-//! **Simplifications.** The leader hears a follower only through `AppendEntries` answers (a
-//! vote or client message does not count). A pre-candidate stays a follower with no known
-//! leader; if a leader's `AppendEntries` arrives, it follows it and the pre-vote round is
-//! forgotten. A leader always refuses pre-votes. Both knobs are on by default
-//! ([`Config::check_quorum`](super::server::Config::check_quorum),
-//! [`Config::pre_vote`](super::server::Config::pre_vote)); the chapter 9 time-to-elect
-//! experiment switches them off to measure the paper's algorithm.
-
-use std::collections::BTreeSet;
-use std::time::Duration;
-
-use super::message::{Message, RequestVote, RequestVoteResponse};
-use super::rules::{is_log_up_to_date, majority};
-use super::server::{Role, Server};
-use crate::sim::{Ctx, NodeId, Time, TimerId};
-
-/// A leader checks that it still hears from a majority when this fires.
-pub const CHECK_QUORUM: TimerId = TimerId(10);
-
-/// What CheckQuorum and PreVote remember; none of it is durable.
-#[derive(Clone, Debug, Default)]
-pub struct Leadership {
-    /// Leader: the servers heard from in this term since the last quorum check, itself included.
-    heard_from: BTreeSet<NodeId>,
-    /// When this server last heard from a leader of its current term (its local clock).
-    leader_contact: Option<Time>,
-    /// Pre-candidate: the term it asks about, and the servers that said yes.
-    pre_votes: Option<(u64, BTreeSet<NodeId>)>,
-}
-
-impl Server {
-    /// Bookkeeping for every message, after the term rule ran and before the handler does.
-    pub(super) fn note_contact(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: &Message) {
-        match msg {
-            Message::AppendEntries(m) if m.term == self.current_term => {
-                self.leadership.leader_contact = Some(ctx.now());
-                self.leadership.pre_votes = None;
-            }
-            Message::AppendEntriesResponse(m)
-                if m.term == self.current_term && self.role == Role::Leader =>
-            {
-                self.leadership.heard_from.insert(from);
-            }
-            _ => {}
-        }
-    }
-
-    /// Called when this server takes office: start counting who answers.
-    pub(super) fn start_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
-        self.leadership.heard_from = BTreeSet::from([self.id]);
-        self.leadership.pre_votes = None;
-        if self.config.check_quorum {
-            let ms = self.config.election_timeout_ms_max;
-            ctx.set_timer(CHECK_QUORUM, Duration::from_millis(ms));
-        }
-    }
-
-    // ANCHOR: check_quorum
-    /// CheckQuorum (thesis §6.2): a leader that has not heard from a majority, itself included,
-    /// within an election timeout steps down, keeping its term.
-    pub(super) fn on_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader || !self.config.check_quorum {
-            return;
-        }
-        if self.leadership.heard_from.len() < majority(self.servers) {
-            ctx.count("raft.check_quorum_step_downs");
-            return self.become_follower(ctx, self.current_term, None);
-        }
-        self.start_check_quorum(ctx); // a new round: forget who answered
-    }
-    // ANCHOR_END: check_quorum
-
-    // ANCHOR: start_pre_vote
-    /// The election timer fired and PreVote is on: ask, without changing any term, whether a
-    /// majority would vote for this server in the next term (thesis §9.6).
-    pub(super) fn start_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role == Role::Candidate {
-            self.become_follower(ctx, self.current_term, None); // a split vote: ask again
-        }
-        self.leader = None;
-        let next = self.current_term + 1;
-        self.leadership.pre_votes = Some((next, BTreeSet::from([self.id])));
-        self.reset_election_timer(ctx); // if this round fails, try again after a timeout
-        ctx.count("raft.pre_votes");
-        if majority(self.servers) == 1 {
-            return self.become_candidate(ctx);
-        }
-        let request = RequestVote {
-            term: next,
-            candidate: self.id,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-        };
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
-            ctx.send(peer, Message::PreVote(request.clone()));
-        }
-    }
-    // ANCHOR_END: start_pre_vote
-
-    // ANCHOR: on_pre_vote
-    /// A voter's side of a pre-vote: the same log check as a real vote, plus "no leader heard
-    /// lately". Writes nothing: no term, no vote, no timer.
-    pub(super) fn on_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, m: RequestVote) {
-        let min = Duration::from_millis(self.config.election_timeout_ms_min);
-        let leader_lately = self.role == Role::Leader
-            || (self.leader.is_some()
-                && self
-                    .leadership
-                    .leader_contact
-                    .is_some_and(|t| ctx.now().since(t) < min));
-        let vote_granted = m.term > self.current_term
-            && !leader_lately
-            && is_log_up_to_date(
-                m.last_log_term,
-                m.last_log_index,
-                self.log.last_term(),
-                self.log.last_index(),
-            );
-        let term = self.current_term;
-        let answer = RequestVoteResponse { term, vote_granted };
-        ctx.send(from, Message::PreVoteResponse(answer));
-    }
-    // ANCHOR_END: on_pre_vote
-
-    /// A pre-candidate counts yeses; with a majority it starts the real election.
-    pub(super) fn on_pre_vote_response(
-        &mut self,
-        ctx: &mut Ctx<'_, Message>,
-        from: NodeId,
-        m: RequestVoteResponse,
-    ) {
-        let next = self.current_term + 1;
-        let Some((term, votes)) = &mut self.leadership.pre_votes else {
-            return;
-        };
-        if *term != next || self.role != Role::Follower || !m.vote_granted {
-            return;
-        }
-        votes.insert(from);
-        if votes.len() >= majority(self.servers) {
-            self.leadership.pre_votes = None;
-            self.become_candidate(ctx);
-        }
-    }
-
-    /// How many servers a leader has heard from since its last quorum check (itself included).
-    pub fn heard_from_count(&self) -> usize {
-        self.leadership.heard_from.len()
-    }
-}
-
-pub mod scenarios {
-    //! The four situations of the "Raft in practice" page, each run with any combination of the
-    //! two mechanisms: the tests of `code/tests/part2/ch10_raft_leadership.rs` assert on them and
-    //! the example `ch10_leadership` tabulates them.
-    //!
-    //! Five servers and one client on links of 2-8 ms; the cluster settles for a second, then
-    //! the fault strikes at instant `T0` and the run goes on for [`HORIZON`].
-
-    use std::time::Duration;
-
-    use crate::coordination::raft::cluster::{self, Cluster, KvNode};
-    use crate::coordination::raft::server::Config;
-    use crate::sim::{Fault, Latency, LinkConfig, NodeId, Sim, Time};
-
-    /// How long a scenario runs after its fault.
-    pub const HORIZON: Duration = Duration::from_secs(3);
-
-    /// Which of the two mechanisms are on.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct Mechanisms {
-        pub check_quorum: bool,
-        pub pre_vote: bool,
-    }
-
-    impl Mechanisms {
-        /// Neither, each alone, both (the default).
-        pub const ALL: [Mechanisms; 4] = [
-            Mechanisms::new(false, false),
-            Mechanisms::new(true, false),
-            Mechanisms::new(false, true),
-            Mechanisms::new(true, true),
-        ];
-
-        /// These mechanisms.
-        pub const fn new(check_quorum: bool, pre_vote: bool) -> Mechanisms {
-            Mechanisms {
-                check_quorum,
-                pre_vote,
-            }
-        }
-
-        /// A short name for tables.
-        pub fn label(&self) -> &'static str {
-            match (self.check_quorum, self.pre_vote) {
-                (false, false) => "neither",
-                (true, false) => "CheckQuorum",
-                (false, true) => "PreVote",
-                (true, true) => "both",
-            }
-        }
-    }
-
-    /// The situations.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Scenario {
-        /// The three servers other than the leader and one partner crash.
-        LostMajority,
-        /// Every other server's messages to the leader are dropped; the leader's still arrive.
-        OneWay,
-        /// A follower cut off for two seconds comes back at `T0`.
-        Rejoin,
-        /// The leader crashes: what PreVote costs an ordinary election.
-        LeaderCrash,
-    }
-
-    impl Scenario {
-        /// All four, in table order.
-        pub const ALL: [Scenario; 4] = [
-            Scenario::LostMajority,
-            Scenario::OneWay,
-            Scenario::Rejoin,
-            Scenario::LeaderCrash,
-        ];
-
-        /// A short name for tables.
-        pub fn label(&self) -> &'static str {
-            match self {
-                Scenario::LostMajority => "lost majority",
-                Scenario::OneWay => "one-way cut",
-                Scenario::Rejoin => "rejoin",
-                Scenario::LeaderCrash => "leader crash",
-            }
-        }
-    }
-
-    /// What happened after `T0`.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct Outcome {
-        /// The client had an answer in the last second of the run.
-        pub served_at_end: bool,
-        /// Elections started (terms a candidate asked votes for), from the fault on (for
-        /// `Rejoin`, from the cut on).
-        pub elections: u64,
-        /// How far the highest term moved, over the same period.
-        pub term_jump: u64,
-        /// The longest time without an answer to the client.
-        pub longest_outage: Duration,
-        /// How long the leader of `T0` went on believing it led.
-        pub old_leader_reign: Duration,
-        /// Entries the leader of `T0` appended in that time (client retries it cannot commit).
-        pub old_leader_appends: u64,
-    }
-
-    fn max_term(sim: &Sim<KvNode>) -> u64 {
-        (0..5)
-            .filter_map(|i| cluster::server(sim, NodeId(i)))
-            .map(|s| s.current_term())
-            .max()
-            .unwrap_or(0)
-    }
-
-    // ANCHOR: run_scenario
-    /// Runs `scenario` with `mechanisms` from `seed`; `Err` if the cluster never settled or
-    /// a safety invariant broke.
-    pub fn run(scenario: Scenario, mechanisms: Mechanisms, seed: u64) -> Result<Outcome, String> {
-        let ms = Duration::from_millis;
-        let cluster = Cluster {
-            servers: 5,
-            clients: 1,
-            ops_per_client: 100_000,
-            client_retry_ms: 100,
-            config: Config {
-                check_quorum: mechanisms.check_quorum,
-                pre_vote: mechanisms.pre_vote,
-                ..Config::default()
-            },
-            ..Cluster::default()
-        };
-        let latency = Latency::Uniform {
-            min: ms(2),
-            max: ms(8),
-        };
-        let link = LinkConfig::constant(ms(2)).with_latency(latency);
-        let mut sim = cluster.build(seed, link).map_err(|e| e.to_string())?;
-        let fail = |e: crate::sim::InvariantViolation| format!("seed {seed}: {e}");
-        sim.run_until(Time::from_millis(1_000)).map_err(fail)?;
-        let Some(&(leader, term)) = cluster::leaders(&sim).first() else {
-            return Err(format!("seed {seed}: no leader after a second"));
-        };
-        let others: Vec<NodeId> = (0..5).map(NodeId).filter(|n| *n != leader).collect();
-        let (mut elections0, mut term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
-        if scenario == Scenario::Rejoin {
-            let rest = (0..5).map(NodeId).filter(|n| *n != others[0]).collect();
-            sim.apply(Fault::Partition(vec![others[0]], rest));
-            sim.run_until(Time::from_millis(3_000)).map_err(fail)?;
-            sim.apply(Fault::Heal);
-        }
-        let t0 = sim.now();
-        let old_leader = cluster::server(&sim, leader).map(|s| s.log().last_index());
-        if scenario != Scenario::Rejoin {
-            (elections0, term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
-        }
-        match scenario {
-            Scenario::LostMajority => others[1..].iter().for_each(|&n| sim.apply(Fault::Crash(n))),
-            Scenario::OneWay => sim.apply(Fault::OneWay(others.clone(), vec![leader])),
-            Scenario::Rejoin => {}
-            Scenario::LeaderCrash => sim.apply(Fault::Crash(leader)),
-        }
-        // Step a millisecond at a time, watching the old leader.
-        let (end, mut reign, mut last_index) = (t0 + HORIZON, HORIZON, old_leader.unwrap_or(0));
-        let mut t = t0;
-        while t < end {
-            t = t + ms(1);
-            sim.run_until(t).map_err(fail)?;
-            let still = cluster::server(&sim, leader)
-                .filter(|s| s.is_leader() && s.current_term() == term && reign == HORIZON);
-            match still {
-                Some(s) => last_index = s.log().last_index(),
-                None if reign == HORIZON => reign = t.since(t0),
-                None => {}
-            }
-        }
-        let mut answers: Vec<u64> = cluster::histories(&sim)
-            .iter()
-            .filter(|op| op.output.is_some() && op.return_ns >= t0.0)
-            .map(|op| op.return_ns)
-            .collect();
-        answers.sort_unstable();
-        let mut outage = 0;
-        let mut before = t0.0;
-        for at in answers.iter().copied().chain([end.0]) {
-            outage = outage.max(at - before);
-            before = at;
-        }
-        Ok(Outcome {
-            served_at_end: answers
-                .last()
-                .is_some_and(|at| *at + 1_000_000_000 >= end.0),
-            elections: sim.metrics().counter("raft.elections") - elections0,
-            term_jump: max_term(&sim) - term0,
-            longest_outage: Duration::from_nanos(outage),
-            old_leader_reign: reign,
-            old_leader_appends: last_index - old_leader.unwrap_or(0),
-        })
-    }
-    // ANCHOR_END: run_scenario
-}
-
+//! CheckQuorum and PreVote (work in progress, issue 9).
 }
 pub mod log {
 //! The replicated log: Raft's one data structure, and the vocabulary around it.
@@ -2980,11 +2643,6 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
-    /// PreVote (thesis §9.6): "would you vote for me in `term`?", where `term` is the asker's
-    /// current term plus one, a term that does not exist yet.
-    PreVote(RequestVote),
-    /// The answer to a `PreVote`; its `term` is the voter's real current term.
-    PreVoteResponse(RequestVoteResponse),
 }
 
 impl Message {
@@ -2996,9 +2654,6 @@ impl Message {
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
-            // The proposed term must not be adopted: asking writes nothing (§9.6).
-            Message::PreVote(_) => None,
-            Message::PreVoteResponse(m) => Some(m.term),
         }
     }
 }
@@ -3330,7 +2985,6 @@ use std::fmt;
 use std::time::Duration;
 
 use super::kv::KvStore;
-use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
 use rand::RngExt;
@@ -3359,11 +3013,6 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
-    /// CheckQuorum: a leader that has not heard from a majority within the longest election
-    /// timeout steps down (thesis §6.2, [`leadership`](super::leadership)).
-    pub check_quorum: bool,
-    /// PreVote: a server asks whether it could win before it increments its term (§9.6).
-    pub pre_vote: bool,
 }
 // ANCHOR_END: config
 
@@ -3390,8 +3039,6 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
-            check_quorum: true,
-            pre_vote: true,
         }
     }
 }
@@ -3503,8 +3150,6 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
-    /// CheckQuorum and PreVote bookkeeping (not durable).
-    pub(super) leadership: Leadership,
 }
 // ANCHOR_END: server
 
@@ -3543,7 +3188,6 @@ impl Server {
             commit_index: 0,
             last_applied: 0,
             kv: KvStore::default(),
-            leadership: Leadership::default(),
         }
     }
 
@@ -3572,7 +3216,6 @@ impl Server {
             self.become_follower(ctx, term, None);
         }
         // ANCHOR_END: adopt_higher_term
-        self.note_contact(ctx, from, &msg);
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
@@ -3580,8 +3223,6 @@ impl Server {
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
             Message::ClientResponse(_) => {} // servers are not clients
-            Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
-            Message::PreVoteResponse(m) => self.on_pre_vote_response(ctx, from, m),
         }
     }
 
@@ -3590,7 +3231,6 @@ impl Server {
         match timer {
             ELECTION => self.on_election_timeout(ctx),
             HEARTBEAT => self.on_heartbeat(ctx),
-            CHECK_QUORUM => self.on_check_quorum(ctx),
             _ => {}
         }
     }
@@ -3759,12 +3399,6 @@ pub fn time_to_elect(
         servers: 5,
         clients: 0,
         invariants: false,
-        // The default timeouts, but the trial's CheckQuorum and PreVote from the start.
-        config: Config {
-            check_quorum: config.check_quorum,
-            pre_vote: config.pre_vote,
-            ..Config::default()
-        },
         ..Cluster::default()
     };
     let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;
