@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::coordination::raft::Role;
 use crate::coordination::raft::cluster::{self, Cluster, KvNode};
+use crate::coordination::raft::server::Config;
 use crate::sim::{Fault, LinkConfig, NodeId, Sim, Time};
 
 // ANCHOR: main
@@ -18,7 +19,13 @@ fn main() {
     let shape = Cluster {
         servers: 5,
         clients: 0,
-        ..Cluster::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        // The paper's election: without PreVote ("Raft in practice"), which would keep the
+        // partitioned servers below from ever becoming candidates.
+        config: Config {
+            pre_vote: false,
+            ..Config::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        },
+        ..Cluster::default()
     };
     let link = LinkConfig::constant(Duration::from_millis(5));
     let mut sim = shape.build(3, link).expect("a valid configuration");
@@ -1299,7 +1306,8 @@ use std::time::Duration;
 use super::cluster::{self, Cluster};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use crate::sim::{Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use rand::RngExt;
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -1314,6 +1322,9 @@ pub struct Chaos {
     pub chaos: Duration,
     /// How long the repaired cluster has to finish every client's operations.
     pub calm: Duration,
+    /// Turn about half of the nemesis's partitions into one-way cuts (the first side's
+    /// messages to the second are dropped, the other direction flows). Off by default.
+    pub one_way: bool,
 }
 
 impl Default for Chaos {
@@ -1351,6 +1362,22 @@ impl Default for Chaos {
             },
             chaos: ms(8_000),
             calm: ms(4_000),
+            one_way: false,
+        }
+    }
+}
+
+impl Chaos {
+    /// The default campaign with one-way cuts among its partitions: the faults that CheckQuorum
+    /// and PreVote exist for (see [`leadership`](super::leadership)). Shorter than the default
+    /// (4 s of chaos, 3 s of calm), so that a second campaign of 1,000 seeds stays cheap.
+    pub fn with_one_way_partitions() -> Chaos {
+        let ms = Duration::from_millis;
+        Chaos {
+            one_way: true,
+            chaos: ms(4_000),
+            calm: ms(3_000),
+            ..Chaos::default()
         }
     }
 }
@@ -1369,11 +1396,25 @@ pub struct ChaosOutcome {
     pub max_term: u64,
     /// The run's fingerprint.
     pub trace_hash: u64,
+    /// Snapshots the servers installed from a leader (§7), and crashes between a step's disk
+    /// write and its sends.
+    pub snapshots_installed: u64,
+    pub crashes_between_persist_and_send: u64,
 }
 
 // ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
+    run_chaos_with(seed, chaos, &FaultSchedule::default())
+}
+
+/// [`run_chaos`] with `extra` faults on top of the nemesis's (e.g. a slow follower cut off for
+/// a while); every one of them must be repaired before the end of the chaos.
+pub fn run_chaos_with(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
@@ -1381,10 +1422,20 @@ pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
     let servers = chaos.cluster.servers;
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
-    let schedule = chaos
+    let mut schedule = chaos
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);
+    if chaos.one_way {
+        for (_, fault) in &mut schedule.faults {
+            if let Fault::Partition(a, b) = fault
+                && rng.random_bool(0.5)
+            {
+                *fault = Fault::OneWay(std::mem::take(a), std::mem::take(b));
+            }
+        }
+    }
     sim.schedule(&schedule);
+    sim.schedule(extra);
     sim.run_until(end_of_chaos + chaos.calm)
         .map_err(|v| v.to_string())?;
 
@@ -1437,6 +1488,10 @@ pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
         unknown,
         max_term,
         trace_hash: sim.trace_hash(),
+        snapshots_installed: sim.metrics().counter("raft.snapshots_installed"),
+        crashes_between_persist_and_send: sim
+            .metrics()
+            .counter("raft.crashes_between_persist_and_send"),
     })
 }
 // ANCHOR_END: run_chaos
@@ -1688,7 +1743,8 @@ pub mod cluster {
 //! survive the run.
 //!
 //! [`Cluster::build`] assembles a run: the processes, the restart rule (a crashed server comes
-//! back from its [`Durable`] state), and, when asked, the safety invariants of
+//! back from what its [`MemStorage`] holds: exactly what it persisted, see
+//! [`storage`](super::storage)), and, when asked, the safety invariants of
 //! [`invariants`](super::invariants), checked after every event.
 
 use super::client::Client;
@@ -1696,12 +1752,14 @@ use super::history::{KvInput, KvOutput, Operation};
 use super::invariants::add_safety_invariants;
 use super::message::Message;
 use super::server::{Config, ConfigError, Durable, Server};
+use super::storage::{MemStorage, PersistOrder, ServerNode};
 use crate::sim::{Ctx, LinkConfig, NodeId, Process, Sim, TimerId};
 
 /// A node of a Raft run: a server or a client.
 #[derive(Clone, Debug)]
 pub enum KvNode {
-    Server(Box<Server>),
+    /// A server on its simulated disk (it dereferences to the [`Server`]).
+    Server(Box<ServerNode>),
     Client(Client),
 }
 
@@ -1740,7 +1798,7 @@ impl Process for KvNode {
 
     fn durable(&self) -> Disk {
         match self {
-            KvNode::Server(s) => Disk::Server(s.durable()),
+            KvNode::Server(s) => Disk::Server(s.storage.contents().clone()),
             KvNode::Client(_) => Disk::Client,
         }
     }
@@ -1750,7 +1808,7 @@ impl KvNode {
     /// The server, if this node is one.
     pub fn server(&self) -> Option<&Server> {
         match self {
-            KvNode::Server(s) => Some(s),
+            KvNode::Server(s) => Some(&s.server),
             KvNode::Client(_) => None,
         }
     }
@@ -1782,6 +1840,11 @@ pub struct Cluster {
     pub config: Config,
     /// Whether to check the safety invariants after every event.
     pub invariants: bool,
+    /// The chance that a server's step ends in a crash between its disk write and its sends
+    /// (it restarts at once from its disk). 0: never.
+    pub crash_between_persist_and_send: f64,
+    /// Persist then send (correct), or the planted bug [`PersistOrder::SendFirst`].
+    pub persist_order: PersistOrder,
 }
 // ANCHOR_END: cluster
 
@@ -1795,6 +1858,8 @@ impl Default for Cluster {
             client_max_attempts: 10,
             config: Config::default(),
             invariants: true,
+            crash_between_persist_and_send: 0.0,
+            persist_order: PersistOrder::PersistFirst,
         }
     }
 }
@@ -1807,10 +1872,17 @@ impl Cluster {
             return Err(ConfigError::EmptyCluster);
         }
         let servers = self.servers;
+        let (order, crash_between) = (self.persist_order, self.crash_between_persist_and_send);
+        let node = move |server: Server, disk: Durable| {
+            let mut node = ServerNode::new(server, MemStorage::new(disk));
+            node.order = order;
+            node.crash_between = crash_between;
+            KvNode::Server(Box::new(node))
+        };
         let mut nodes = Vec::with_capacity(servers + self.clients);
         for i in 0..servers {
             let server = Server::new(NodeId(i), servers, self.config.clone());
-            nodes.push(KvNode::Server(Box::new(server)));
+            nodes.push(node(server, Durable::empty()));
         }
         for i in servers..servers + self.clients {
             let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
@@ -1822,9 +1894,10 @@ impl Cluster {
         let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
         let attempts = self.client_max_attempts;
         sim.on_restart(move |id, disk| match disk {
-            Disk::Server(disk) => {
-                KvNode::Server(Box::new(Server::restart(id, servers, config.clone(), disk)))
-            }
+            Disk::Server(disk) => node(
+                Server::restart(id, servers, config.clone(), disk.clone()),
+                disk,
+            ),
             // Not used by the book's runs; a restarted client has forgotten its history.
             Disk::Client => KvNode::Client(Client::new(id, servers, ops, retry, attempts)),
         });
@@ -1861,7 +1934,9 @@ pub mod election {
 //! Leader election (§5.2), with the election restriction (§5.4.1).
 //!
 //! A follower that hears no leader for its election timeout increments its term, votes for
-//! itself and asks every other server for a vote ([`Server::become_candidate`]). A server grants
+//! itself and asks every other server for a vote ([`Server::become_candidate`]). With PreVote
+//! on (the default) it first asks whether it could win, without changing any term
+//! ([`leadership`](super::leadership)); chapter 9's experiments switch PreVote off. A server grants
 //! at most one vote per term, first come first served, and only to a candidate whose log is at
 //! least as up to date as its own ([`is_log_up_to_date`]). A candidate with votes from a
 //! majority becomes leader ([`Server::become_leader`]); one that hears from a leader of its term
@@ -1898,7 +1973,9 @@ use crate::sim::{Ctx, NodeId};
 impl Server {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader {
+        if self.role != Role::Leader && self.config.pre_vote {
+            self.start_pre_vote(ctx); // see leadership.rs
+        } else if self.role != Role::Leader {
             self.become_candidate(ctx);
         }
     }
@@ -1923,8 +2000,9 @@ impl Server {
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
-            ctx.send(peer, Message::RequestVote(request.clone()));
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::RequestVote(request.clone()));
         }
     }
     // ANCHOR_END: become_candidate
@@ -1952,7 +2030,7 @@ impl Server {
             self.reset_election_timer(ctx);
         }
         let term = self.current_term;
-        ctx.send(
+        self.send(
             from,
             Message::RequestVoteResponse(RequestVoteResponse { term, vote_granted }),
         );
@@ -2006,6 +2084,7 @@ impl Server {
             self.maybe_commit(ctx);
         }
         ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
+        self.start_check_quorum(ctx); // see leadership.rs
     }
     // ANCHOR_END: become_leader
 }
@@ -2122,6 +2201,11 @@ pub mod invariants {
 //! - **State machine safety**: no two servers apply different entries at one index; restarted
 //!   servers replaying their logs are held to the same record.
 //!
+//! With log compaction (§7) a server holds only the entries after its snapshot: each check
+//! compares the indexes the server still holds, and treats a compacted index as held (a snapshot
+//! covers only applied, hence committed, entries, and the servers keep each applied entry in
+//! memory for at least one step, so the checks see it before it goes).
+//!
 //! Each check keeps what it has already verified (per server: how far, and how many
 //! truncations of its log it has seen), so that checking after every event stays cheap: the
 //! campaign runs millions of events with the checks on.
@@ -2172,7 +2256,7 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
             if truncations != log.truncations() || from > log.last_index() {
                 from = 0;
             }
-            for index in from + 1..=log.last_index() {
+            for index in from.max(log.offset()) + 1..=log.last_index() {
                 let entry = log.entry(index).expect("inside the log");
                 let prev = log.term_at(index - 1).expect("inside the log");
                 let value = (prev, entry.command.clone());
@@ -2203,10 +2287,10 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
         for s in up_servers(sim, servers) {
             let known = s.commit_index() as usize;
             for i in committed.len() + 1..=known {
-                let term = s
-                    .log()
-                    .term_at(i as LogIndex)
-                    .expect("committed entries exist");
+                // A compacted index is recorded from a server that still holds it.
+                let Some(term) = s.log().term_at(i as LogIndex) else {
+                    break;
+                };
                 committed.push((term, s.current_term()));
             }
         }
@@ -2220,7 +2304,8 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
             }
             for (i, &(entry_term, seen_in)) in committed.iter().enumerate().skip(done) {
                 let index = i as LogIndex + 1;
-                if seen_in <= s.current_term() && s.log().term_at(index) != Some(entry_term) {
+                let held = index < s.log().offset() || s.log().term_at(index) == Some(entry_term);
+                if seen_in <= s.current_term() && !held {
                     return Err(format!(
                         "leader {} of term {} lacks committed entry {index} of term {entry_term}",
                         s.id(),
@@ -2242,7 +2327,10 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
         for s in up_servers(sim, servers) {
             let from = checked[s.id().0].min(s.last_applied());
             for index in from + 1..=s.last_applied() {
-                let entry = s.log().entry(index).expect("applied entries exist");
+                // Entries installed from a snapshot were not applied one by one here.
+                let Some(entry) = s.log().entry(index) else {
+                    continue;
+                };
                 match applied.get(index as usize - 1) {
                     Some(first) if first != entry => {
                         return Err(format!(
@@ -2251,7 +2339,8 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
                         ));
                     }
                     Some(_) => {}
-                    None => applied.push(entry.clone()),
+                    None if applied.len() as LogIndex == index - 1 => applied.push(entry.clone()),
+                    None => {}
                 }
             }
             checked[s.id().0] = s.last_applied();
@@ -2308,6 +2397,7 @@ pub struct Command {
 
 /// The last operation the store applied for one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Session {
     /// Its sequence number.
     seq: u64,
@@ -2318,6 +2408,7 @@ struct Session {
 // ANCHOR: kv_store
 /// The key-value store with its client sessions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KvStore {
     /// The data.
     data: BTreeMap<String, String>,
@@ -2388,7 +2479,394 @@ impl KvStore {
 
 }
 pub mod leadership {
-//! CheckQuorum and PreVote (work in progress, issue 9).
+//! CheckQuorum and PreVote: a leader that notices it has lost its majority, and elections
+//! that a server which cannot win never starts.
+//!
+//! Basic Raft (§5.2) has two blind spots, both about *who believes what* when the network is
+//! only partly broken.
+//!
+//! - **A leader never learns that it has lost.** A leader steps down only when a message with
+//!   a higher term reaches it. If the servers that could elect a successor cannot reach it
+//!   (they crashed, or a one-way partition drops their messages), it keeps leading forever: it
+//!   accepts client commands that can never commit, and with a one-way partition its
+//!   heartbeats keep resetting the followers' timers, so no one else ever campaigns. The
+//!   cluster stalls for good. **CheckQuorum** (Ongaro's thesis §6.2; the name is etcd's): every
+//!   election timeout (the longest one, `election_timeout_ms_max`) the leader counts the
+//!   servers it has heard an `AppendEntries` answer from in its term since the last check,
+//!   itself included; short of a majority, it steps down to follower of the same term. Clients
+//!   are then redirected and retry elsewhere, and the followers' timers run out.
+//! - **A server that cannot win still disrupts.** A server cut off from the leader times out,
+//!   increments its term, loses, and does it again, every timeout. When it can talk again, its
+//!   inflated term reaches the leader (in a vote request or an answer) and deposes it, and the
+//!   cluster holds an election it did not need (§9.6). **PreVote** (thesis §9.6): before
+//!   incrementing its term, a would-be candidate asks every server *would you vote for me in
+//!   term `current + 1`?* A voter says yes only if the log is up to date (the same check as a
+//!   real vote, §5.4.1) and it has not heard from a current leader within the shortest election
+//!   timeout. Only with yeses from a majority, itself included, does the server start a real
+//!   election.
+//!
+//! **Invariants.** A pre-vote request carries a term that does not exist yet, so
+//! [`Message::term`] reports none for it: the receiver neither adopts it nor changes its vote or
+//! its timer. Answering a pre-vote writes no durable state (term, vote, log); only the answer's
+//! own term, the voter's real term, is adopted by the asker when higher, as for any message.
+//! CheckQuorum changes nothing durable either: a leader that steps down keeps its term. Neither
+//! mechanism touches the election restriction or the commit rule, so every safety argument of
+//! [`election`](super::election) still holds; the campaign checks the four invariants after
+//! every event with both mechanisms on.
+//!
+//! **Simplifications.** The leader hears a follower only through `AppendEntries` answers (a
+//! vote or client message does not count). A pre-candidate stays a follower with no known
+//! leader; if a leader's `AppendEntries` arrives, it follows it and the pre-vote round is
+//! forgotten. A leader always refuses pre-votes. Both knobs are on by default
+//! ([`Config::check_quorum`](super::server::Config::check_quorum),
+//! [`Config::pre_vote`](super::server::Config::pre_vote)); the chapter 9 time-to-elect
+//! experiment switches them off to measure the paper's algorithm.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::message::{AppendEntries, InstallSnapshot, Message, RequestVote, RequestVoteResponse};
+use super::rules::{is_log_up_to_date, majority};
+use super::server::{Role, Server};
+use crate::sim::{Ctx, NodeId, Time, TimerId};
+
+/// A leader checks that it still hears from a majority when this fires.
+pub const CHECK_QUORUM: TimerId = TimerId(10);
+
+/// What CheckQuorum and PreVote remember; none of it is durable.
+#[derive(Clone, Debug, Default)]
+pub struct Leadership {
+    /// Leader: the servers heard from in this term since the last quorum check, itself included.
+    heard_from: BTreeSet<NodeId>,
+    /// When this server last heard from a leader of its current term (its local clock).
+    leader_contact: Option<Time>,
+    /// Pre-candidate: the term it asks about, and the servers that said yes.
+    pre_votes: Option<(u64, BTreeSet<NodeId>)>,
+}
+
+impl Server {
+    /// Bookkeeping for every message, after the term rule ran and before the handler does.
+    pub(super) fn note_contact(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: &Message) {
+        match msg {
+            Message::AppendEntries(AppendEntries { term, .. })
+            | Message::InstallSnapshot(InstallSnapshot { term, .. })
+                if *term == self.current_term =>
+            {
+                self.leadership.leader_contact = Some(ctx.now());
+                self.leadership.pre_votes = None;
+            }
+            Message::AppendEntriesResponse(m)
+                if m.term == self.current_term && self.role == Role::Leader =>
+            {
+                self.leadership.heard_from.insert(from);
+            }
+            _ => {}
+        }
+    }
+
+    /// Called when this server takes office: start counting who answers.
+    pub(super) fn start_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.leadership.heard_from = BTreeSet::from([self.id]);
+        self.leadership.pre_votes = None;
+        if self.config.check_quorum {
+            let ms = self.config.election_timeout_ms_max;
+            ctx.set_timer(CHECK_QUORUM, Duration::from_millis(ms));
+        }
+    }
+
+    // ANCHOR: check_quorum
+    /// CheckQuorum (thesis §6.2): a leader that has not heard from a majority, itself included,
+    /// within an election timeout steps down, keeping its term.
+    pub(super) fn on_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role != Role::Leader || !self.config.check_quorum {
+            return;
+        }
+        if self.leadership.heard_from.len() < majority(self.servers) {
+            ctx.count("raft.check_quorum_step_downs");
+            return self.become_follower(ctx, self.current_term, None);
+        }
+        self.start_check_quorum(ctx); // a new round: forget who answered
+    }
+    // ANCHOR_END: check_quorum
+
+    // ANCHOR: start_pre_vote
+    /// The election timer fired and PreVote is on: ask, without changing any term, whether a
+    /// majority would vote for this server in the next term (thesis §9.6).
+    pub(super) fn start_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role == Role::Candidate {
+            self.become_follower(ctx, self.current_term, None); // a split vote: ask again
+        }
+        self.leader = None;
+        let next = self.current_term + 1;
+        self.leadership.pre_votes = Some((next, BTreeSet::from([self.id])));
+        self.reset_election_timer(ctx); // if this round fails, try again after a timeout
+        ctx.count("raft.pre_votes");
+        if majority(self.servers) == 1 {
+            return self.become_candidate(ctx);
+        }
+        let request = RequestVote {
+            term: next,
+            candidate: self.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::PreVote(request.clone()));
+        }
+    }
+    // ANCHOR_END: start_pre_vote
+
+    // ANCHOR: on_pre_vote
+    /// A voter's side of a pre-vote: the same log check as a real vote, plus "no leader heard
+    /// lately". Writes nothing: no term, no vote, no timer.
+    pub(super) fn on_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, m: RequestVote) {
+        let min = Duration::from_millis(self.config.election_timeout_ms_min);
+        let leader_lately = self.role == Role::Leader
+            || (self.leader.is_some()
+                && self
+                    .leadership
+                    .leader_contact
+                    .is_some_and(|t| ctx.now().since(t) < min));
+        let vote_granted = m.term > self.current_term
+            && !leader_lately
+            && is_log_up_to_date(
+                m.last_log_term,
+                m.last_log_index,
+                self.log.last_term(),
+                self.log.last_index(),
+            );
+        let term = self.current_term;
+        let answer = RequestVoteResponse { term, vote_granted };
+        self.send(from, Message::PreVoteResponse(answer));
+    }
+    // ANCHOR_END: on_pre_vote
+
+    /// A pre-candidate counts yeses; with a majority it starts the real election.
+    pub(super) fn on_pre_vote_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: RequestVoteResponse,
+    ) {
+        let next = self.current_term + 1;
+        let Some((term, votes)) = &mut self.leadership.pre_votes else {
+            return;
+        };
+        if *term != next || self.role != Role::Follower || !m.vote_granted {
+            return;
+        }
+        votes.insert(from);
+        if votes.len() >= majority(self.servers) {
+            self.leadership.pre_votes = None;
+            self.become_candidate(ctx);
+        }
+    }
+
+    /// How many servers a leader has heard from since its last quorum check (itself included).
+    pub fn heard_from_count(&self) -> usize {
+        self.leadership.heard_from.len()
+    }
+}
+
+pub mod scenarios {
+    //! The four situations of the "Raft in practice" page, each run with any combination of the
+    //! two mechanisms: the tests of `code/tests/part2/ch10_raft_leadership.rs` assert on them and
+    //! the example `ch10_leadership` tabulates them.
+    //!
+    //! Five servers and one client on links of 2-8 ms; the cluster settles for a second, then
+    //! the fault strikes at instant `T0` and the run goes on for [`HORIZON`].
+
+    use std::time::Duration;
+
+    use crate::coordination::raft::cluster::{self, Cluster, KvNode};
+    use crate::coordination::raft::server::Config;
+    use crate::sim::{Fault, Latency, LinkConfig, NodeId, Sim, Time};
+
+    /// How long a scenario runs after its fault.
+    pub const HORIZON: Duration = Duration::from_secs(3);
+
+    /// Which of the two mechanisms are on.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Mechanisms {
+        pub check_quorum: bool,
+        pub pre_vote: bool,
+    }
+
+    impl Mechanisms {
+        /// Neither, each alone, both (the default).
+        pub const ALL: [Mechanisms; 4] = [
+            Mechanisms::new(false, false),
+            Mechanisms::new(true, false),
+            Mechanisms::new(false, true),
+            Mechanisms::new(true, true),
+        ];
+
+        /// These mechanisms.
+        pub const fn new(check_quorum: bool, pre_vote: bool) -> Mechanisms {
+            Mechanisms {
+                check_quorum,
+                pre_vote,
+            }
+        }
+
+        /// A short name for tables.
+        pub fn label(&self) -> &'static str {
+            match (self.check_quorum, self.pre_vote) {
+                (false, false) => "neither",
+                (true, false) => "CheckQuorum",
+                (false, true) => "PreVote",
+                (true, true) => "both",
+            }
+        }
+    }
+
+    /// The situations.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Scenario {
+        /// The three servers other than the leader and one partner crash.
+        LostMajority,
+        /// Every other server's messages to the leader are dropped; the leader's still arrive.
+        OneWay,
+        /// A follower cut off for two seconds comes back at `T0`.
+        Rejoin,
+        /// The leader crashes: what PreVote costs an ordinary election.
+        LeaderCrash,
+    }
+
+    impl Scenario {
+        /// All four, in table order.
+        pub const ALL: [Scenario; 4] = [
+            Scenario::LostMajority,
+            Scenario::OneWay,
+            Scenario::Rejoin,
+            Scenario::LeaderCrash,
+        ];
+
+        /// A short name for tables.
+        pub fn label(&self) -> &'static str {
+            match self {
+                Scenario::LostMajority => "lost majority",
+                Scenario::OneWay => "one-way cut",
+                Scenario::Rejoin => "rejoin",
+                Scenario::LeaderCrash => "leader crash",
+            }
+        }
+    }
+
+    /// What happened after `T0`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Outcome {
+        /// The client had an answer in the last second of the run.
+        pub served_at_end: bool,
+        /// Elections started (terms a candidate asked votes for), from the fault on (for
+        /// `Rejoin`, from the cut on).
+        pub elections: u64,
+        /// How far the highest term moved, over the same period.
+        pub term_jump: u64,
+        /// The longest time without an answer to the client.
+        pub longest_outage: Duration,
+        /// How long the leader of `T0` went on believing it led.
+        pub old_leader_reign: Duration,
+        /// Entries the leader of `T0` appended in that time (client retries it cannot commit).
+        pub old_leader_appends: u64,
+    }
+
+    fn max_term(sim: &Sim<KvNode>) -> u64 {
+        (0..5)
+            .filter_map(|i| cluster::server(sim, NodeId(i)))
+            .map(|s| s.current_term())
+            .max()
+            .unwrap_or(0)
+    }
+
+    // ANCHOR: run_scenario
+    /// Runs `scenario` with `mechanisms` from `seed`; `Err` if the cluster never settled or
+    /// a safety invariant broke.
+    pub fn run(scenario: Scenario, mechanisms: Mechanisms, seed: u64) -> Result<Outcome, String> {
+        let ms = Duration::from_millis;
+        let cluster = Cluster {
+            servers: 5,
+            clients: 1,
+            ops_per_client: 100_000,
+            client_retry_ms: 100,
+            config: Config {
+                check_quorum: mechanisms.check_quorum,
+                pre_vote: mechanisms.pre_vote,
+                ..Config::default()
+            },
+            ..Cluster::default()
+        };
+        let latency = Latency::Uniform {
+            min: ms(2),
+            max: ms(8),
+        };
+        let link = LinkConfig::constant(ms(2)).with_latency(latency);
+        let mut sim = cluster.build(seed, link).map_err(|e| e.to_string())?;
+        let fail = |e: crate::sim::InvariantViolation| format!("seed {seed}: {e}");
+        sim.run_until(Time::from_millis(1_000)).map_err(fail)?;
+        let Some(&(leader, term)) = cluster::leaders(&sim).first() else {
+            return Err(format!("seed {seed}: no leader after a second"));
+        };
+        let others: Vec<NodeId> = (0..5).map(NodeId).filter(|n| *n != leader).collect();
+        let (mut elections0, mut term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
+        if scenario == Scenario::Rejoin {
+            let rest = (0..5).map(NodeId).filter(|n| *n != others[0]).collect();
+            sim.apply(Fault::Partition(vec![others[0]], rest));
+            sim.run_until(Time::from_millis(3_000)).map_err(fail)?;
+            sim.apply(Fault::Heal);
+        }
+        let t0 = sim.now();
+        let old_leader = cluster::server(&sim, leader).map(|s| s.log().last_index());
+        if scenario != Scenario::Rejoin {
+            (elections0, term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
+        }
+        match scenario {
+            Scenario::LostMajority => others[1..].iter().for_each(|&n| sim.apply(Fault::Crash(n))),
+            Scenario::OneWay => sim.apply(Fault::OneWay(others.clone(), vec![leader])),
+            Scenario::Rejoin => {}
+            Scenario::LeaderCrash => sim.apply(Fault::Crash(leader)),
+        }
+        // Step a millisecond at a time, watching the old leader.
+        let (end, mut reign, mut last_index) = (t0 + HORIZON, HORIZON, old_leader.unwrap_or(0));
+        let mut t = t0;
+        while t < end {
+            t = t + ms(1);
+            sim.run_until(t).map_err(fail)?;
+            let still = cluster::server(&sim, leader)
+                .filter(|s| s.is_leader() && s.current_term() == term && reign == HORIZON);
+            match still {
+                Some(s) => last_index = s.log().last_index(),
+                None if reign == HORIZON => reign = t.since(t0),
+                None => {}
+            }
+        }
+        let mut answers: Vec<u64> = cluster::histories(&sim)
+            .iter()
+            .filter(|op| op.output.is_some() && op.return_ns >= t0.0)
+            .map(|op| op.return_ns)
+            .collect();
+        answers.sort_unstable();
+        let mut outage = 0;
+        let mut before = t0.0;
+        for at in answers.iter().copied().chain([end.0]) {
+            outage = outage.max(at - before);
+            before = at;
+        }
+        Ok(Outcome {
+            served_at_end: answers
+                .last()
+                .is_some_and(|at| *at + 1_000_000_000 >= end.0),
+            elections: sim.metrics().counter("raft.elections") - elections0,
+            term_jump: max_term(&sim) - term0,
+            longest_outage: Duration::from_nanos(outage),
+            old_leader_reign: reign,
+            old_leader_appends: last_index - old_leader.unwrap_or(0),
+        })
+    }
+    // ANCHOR_END: run_scenario
+}
+
 }
 pub mod log {
 //! The replicated log: Raft's one data structure, and the vocabulary around it.
@@ -2413,7 +2891,14 @@ pub mod log {
 //! in such a suffix. [`Log::truncations`] counts those calls, so the invariant checkers can
 //! re-examine a log only when it actually lost entries.
 //!
-//! Simplification: no snapshots or log compaction (§7); the log grows for the whole run.
+//! **Compaction (§7).** A snapshot replaces a prefix of the log ([`Log::compact_to`],
+//! [`Log::install`]): the log then starts after an *offset*, the last index the snapshot covers,
+//! and remembers that entry's term, so the consistency check works at the boundary. Indexes stay
+//! absolute: [`Log::term_at`] answers for the offset and after, `None` below it.
+//!
+//! **Persistence.** The log remembers the lowest index it changed since the runtime last took
+//! its changes ([`Log::take_unpersisted`]), so that a server can tell its storage exactly which
+//! suffix to write (see [`storage`](super::storage)).
 
 use super::kv::Command;
 
@@ -2437,13 +2922,37 @@ pub struct Entry {
 // ANCHOR_END: vocabulary
 
 /// A node's log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Log {
-    /// `entries[i - 1]` is the entry at index `i`.
+    /// `entries[i - offset - 1]` is the entry at index `i`.
     entries: Vec<Entry>,
+    /// The last index a snapshot covers (0: nothing compacted). Invariant: only grows.
+    offset: LogIndex,
+    /// The term of the entry at `offset` (0 when `offset` is 0).
+    offset_term: Term,
     /// How many times a suffix was removed. Monotonic; survives restarts with the log.
     truncations: u64,
+    /// The lowest index written or removed since [`Log::take_unpersisted`] (not compared).
+    unpersisted_from: Option<LogIndex>,
 }
+
+impl PartialEq for Log {
+    fn eq(&self, other: &Log) -> bool {
+        (
+            self.offset,
+            self.offset_term,
+            self.truncations,
+            &self.entries,
+        ) == (
+            other.offset,
+            other.offset_term,
+            other.truncations,
+            &other.entries,
+        )
+    }
+}
+
+impl Eq for Log {}
 
 impl Log {
     /// An empty log.
@@ -2451,36 +2960,48 @@ impl Log {
         Log::default()
     }
 
-    /// The index of the last entry (0 when empty).
+    /// The index of the last entry (0 when empty; the offset when compacted to nothing).
     pub fn last_index(&self) -> LogIndex {
-        self.entries.len() as LogIndex
+        self.offset + self.entries.len() as LogIndex
     }
 
     /// The term of the last entry (0 when empty).
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.offset_term, |e| e.term)
     }
 
-    /// The term of the entry at `index`; 0 for index 0. `None` if the log is shorter.
+    /// The last index compacted into a snapshot (0 if none): entries start after it.
+    pub fn offset(&self) -> LogIndex {
+        self.offset
+    }
+
+    /// The term of the entry at `index`; 0 for index 0, the snapshot's term at the offset.
+    /// `None` if the log is shorter, or if `index` was compacted away.
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index <= self.offset {
+            return (index == self.offset).then_some(self.offset_term);
         }
-        self.entries.get(index as usize - 1).map(|e| e.term)
+        self.entries
+            .get((index - self.offset) as usize - 1)
+            .map(|e| e.term)
     }
 
-    /// The entry at `index`, if the log has one there (never for index 0).
+    /// The entry at `index`, if the log holds one there (never at or below the offset).
     pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        if index == 0 {
+        if index <= self.offset {
             return None;
         }
-        self.entries.get(index as usize - 1)
+        self.entries.get((index - self.offset) as usize - 1)
     }
 
-    /// Up to `max` entries starting at `from` (which must be at least 1).
+    /// Up to `max` entries starting at `from`, which must be past the offset.
     pub fn entries_from(&self, from: LogIndex, max: usize) -> &[Entry] {
-        assert!(from >= 1, "log indexes start at 1");
-        let start = (from as usize - 1).min(self.entries.len());
+        assert!(
+            from > self.offset,
+            "entries up to {} were compacted",
+            self.offset
+        );
+        let start = ((from - self.offset) as usize - 1).min(self.entries.len());
         let end = start.saturating_add(max).min(self.entries.len());
         &self.entries[start..end]
     }
@@ -2491,7 +3012,7 @@ impl Log {
     pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
         let term = self.term_at(index).expect("index is inside the log");
         let mut first = index;
-        while first > 1 && self.term_at(first - 1) == Some(term) {
+        while first > self.offset + 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         first
@@ -2504,16 +3025,81 @@ impl Log {
             "terms in a log never decrease"
         );
         self.entries.push(entry);
+        self.mark(self.last_index());
         self.last_index()
     }
 
     /// Removes the entries at `index` and after.
     pub fn truncate_from(&mut self, index: LogIndex) {
-        assert!(index >= 1, "cannot truncate the sentinel");
+        assert!(index > self.offset, "cannot truncate into the snapshot");
         if index <= self.last_index() {
-            self.entries.truncate(index as usize - 1);
+            self.entries.truncate((index - self.offset) as usize - 1);
+            self.truncations += 1;
+            self.mark(index);
+        }
+    }
+
+    fn mark(&mut self, index: LogIndex) {
+        self.unpersisted_from = Some(self.unpersisted_from.map_or(index, |i| i.min(index)));
+    }
+
+    /// Drops the entries up to `index`, which the log holds (or is the offset): a snapshot now
+    /// covers them. Not a truncation: nothing the log said is contradicted.
+    pub fn compact_to(&mut self, index: LogIndex) {
+        let term = self.term_at(index).expect("compacting inside the log");
+        self.entries.drain(..(index - self.offset) as usize);
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// Makes the log start after a snapshot ending at `(index, term)` (§7): if the log holds
+    /// that entry, the entries after it stay (Log Matching: the prefix is the same); otherwise
+    /// the whole log is replaced by the snapshot, which counts as a truncation.
+    pub fn install(&mut self, index: LogIndex, term: Term) {
+        if index < self.offset {
+            return; // an older snapshot than the one the log already starts after
+        }
+        if self.term_at(index) == Some(term) {
+            return self.compact_to(index);
+        }
+        if !self.entries.is_empty() {
             self.truncations += 1;
         }
+        self.entries.clear();
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// The suffix changed since the last call, as `(from, entries)`: the log from index `from`
+    /// on is now `entries` (possibly none: a truncation). `None` if nothing changed.
+    pub fn take_unpersisted(&mut self) -> Option<(LogIndex, Vec<Entry>)> {
+        let from = self.unpersisted_from.take()?.max(self.offset + 1);
+        let entries = if from <= self.last_index() {
+            self.entries_from(from, usize::MAX).to_vec()
+        } else {
+            Vec::new()
+        };
+        Some((from, entries))
+    }
+
+    /// Storage's side of [`Log::take_unpersisted`]: the log from `from` on becomes `entries`
+    /// (entries at or below the offset are already in the snapshot and skipped).
+    pub fn write_from(&mut self, from: LogIndex, entries: &[Entry]) {
+        let skip = (self.offset + 1)
+            .saturating_sub(from)
+            .min(entries.len() as LogIndex);
+        let from = from + skip;
+        if from <= self.last_index() {
+            self.truncate_from(from);
+        }
+        assert!(
+            from <= self.last_index() + 1,
+            "a gap in the stored log at {from}"
+        );
+        for entry in &entries[skip as usize..] {
+            self.append(entry.clone());
+        }
+        self.unpersisted_from = None;
     }
 
     /// How many times a suffix was removed from this log.
@@ -2529,6 +3115,13 @@ impl Log {
     /// newer message from the same leader already added.
     pub fn merge(&mut self, prev: LogIndex, entries: &[Entry]) -> LogIndex {
         assert!(prev <= self.last_index(), "the consistency check passed");
+        let last = prev + entries.len() as LogIndex;
+        // Entries a snapshot already covers are committed, hence the same: skip them.
+        let skip = self
+            .offset
+            .saturating_sub(prev)
+            .min(entries.len() as LogIndex);
+        let (prev, entries) = (prev + skip, &entries[skip as usize..]);
         for (offset, entry) in entries.iter().enumerate() {
             let index = prev + 1 + offset as LogIndex;
             match self.term_at(index) {
@@ -2538,7 +3131,7 @@ impl Log {
             }
             self.append(entry.clone());
         }
-        prev + entries.len() as LogIndex
+        last
     }
     // ANCHOR_END: merge
 }
@@ -2562,6 +3155,7 @@ pub mod message {
 use super::history::KvOutput;
 use super::kv::Command;
 use super::log::{Entry, LogIndex, Term};
+use super::snapshot::Snapshot;
 use crate::sim::NodeId;
 
 // ANCHOR: request_vote
@@ -2625,6 +3219,22 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: install_snapshot
+/// A leader sends its snapshot to a follower that needs entries the leader has compacted away
+/// (§7). Simplification: in one message, not in chunks. The follower answers with an
+/// [`AppendEntriesResponse`] whose `match_index` is the snapshot's last index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstallSnapshot {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader, so that followers can redirect clients.
+    pub leader: NodeId,
+    /// The snapshot: last included index and term, and the state machine.
+    pub snapshot: Snapshot,
+}
+// ANCHOR_END: install_snapshot
+
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -2646,6 +3256,13 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
+    /// PreVote (thesis §9.6): "would you vote for me in `term`?", where `term` is the asker's
+    /// current term plus one, a term that does not exist yet.
+    PreVote(RequestVote),
+    /// The answer to a `PreVote`; its `term` is the voter's real current term.
+    PreVoteResponse(RequestVoteResponse),
+    /// A leader's snapshot for a follower that lags behind its compacted log (§7).
+    InstallSnapshot(InstallSnapshot),
 }
 
 impl Message {
@@ -2656,7 +3273,11 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
+            // The proposed term must not be adopted: asking writes nothing (§9.6).
+            Message::PreVote(_) => None,
+            Message::PreVoteResponse(m) => Some(m.term),
         }
     }
 }
@@ -2726,6 +3347,9 @@ impl Server {
     /// moves `next_index` past them: the pipeline's optimistic step.
     pub(super) fn send_append_entries(&mut self, ctx: &mut Ctx<'_, Message>, peer: NodeId) {
         let next = self.next_index[peer.0];
+        if next <= self.log.offset() {
+            return self.send_snapshot(ctx, peer); // compacted away: InstallSnapshot (§7)
+        }
         let prev_log_index = next - 1;
         let prev_log_term = self
             .log
@@ -2742,7 +3366,7 @@ impl Server {
             entries,
             leader_commit: self.commit_index,
         };
-        ctx.send(peer, Message::AppendEntries(message));
+        self.send(peer, Message::AppendEntries(message));
     }
     // ANCHOR_END: send_append_entries
 
@@ -2754,18 +3378,18 @@ impl Server {
         from: NodeId,
         m: AppendEntries,
     ) {
-        let reply = |ctx: &mut Ctx<'_, Message>, term, success, match_index, conflict_index| {
+        let reply = |s: &mut Server, term, success, match_index, conflict_index| {
             let response = AppendEntriesResponse {
                 term,
                 success,
                 match_index,
                 conflict_index,
             };
-            ctx.send(from, Message::AppendEntriesResponse(response));
+            s.send(from, Message::AppendEntriesResponse(response));
         };
         if m.term < self.current_term {
             // A deposed leader: the term in the answer tells it to step down (§5.1).
-            return reply(ctx, self.current_term, false, 0, 0);
+            return reply(self, self.current_term, false, 0, 0);
         }
         assert!(
             self.role != Role::Leader,
@@ -2782,11 +3406,14 @@ impl Server {
         let term = self.current_term;
         // The consistency check (§5.3).
         if m.prev_log_index > self.log.last_index() {
-            return reply(ctx, term, false, 0, self.log.last_index() + 1);
+            return reply(self, term, false, 0, self.log.last_index() + 1);
         }
-        if self.log.term_at(m.prev_log_index) != Some(m.prev_log_term) {
+        // Below the offset the entries are committed and in the snapshot: they match.
+        if m.prev_log_index >= self.log.offset()
+            && self.log.term_at(m.prev_log_index) != Some(m.prev_log_term)
+        {
             let conflict = self.log.first_index_of_term_at(m.prev_log_index);
-            return reply(ctx, term, false, 0, conflict);
+            return reply(self, term, false, 0, conflict);
         }
         let last_new = self.log.merge(m.prev_log_index, &m.entries);
         // Only the prefix this message vouched for is known to match the leader's log; entries
@@ -2796,7 +3423,7 @@ impl Server {
             self.commit_index = commit;
             self.apply_committed(ctx);
         }
-        reply(ctx, term, true, last_new, 0);
+        reply(self, term, true, last_new, 0);
     }
     // ANCHOR_END: on_append_entries
 
@@ -2867,9 +3494,10 @@ impl Server {
             let created_here = self.role == Role::Leader && entry.term == self.current_term;
             if let (true, Some(output)) = (created_here, output) {
                 let client = NodeId(command.client as usize);
-                reply_done(ctx, client, command.seq, output);
+                self.reply_done(client, command.seq, output);
             }
         }
+        self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
 
@@ -2886,7 +3514,7 @@ impl Server {
             return self.redirect(ctx, from, command.seq);
         }
         if let Some(output) = self.kv.cached(command.client, command.seq) {
-            return reply_done(ctx, from, command.seq, output.clone());
+            return self.reply_done(from, command.seq, output.clone());
         }
         let index = self.log.append(Entry {
             term: self.current_term,
@@ -2900,11 +3528,13 @@ impl Server {
     // ANCHOR_END: on_client_request
 }
 
-fn reply_done(ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64, output: KvOutput) {
-    ctx.send(
-        client,
-        Message::ClientResponse(ClientResponse::Done { seq, output }),
-    );
+impl Server {
+    fn reply_done(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        self.send(
+            client,
+            Message::ClientResponse(ClientResponse::Done { seq, output }),
+        );
+    }
 }
 }
 pub mod rules {
@@ -2971,12 +3601,14 @@ pub mod server {
 //! replicates its log and sends heartbeats (`replication.rs`). Any message carrying a higher
 //! term turns any server back into a follower of that term.
 //!
-//! **Persistence.** `current_term`, `voted_for` and the log survive a crash ([`Durable`]); the
-//! rest (role, commit index, the state machine) is rebuilt: the restarted server is a follower
-//! that relearns the commit index from the next leader and replays its log into a fresh store.
-//! Simplification: the simulator snapshots [`Durable`] at the instant of the crash, as if every
-//! change had reached the disk before the message it caused was sent. A real server must write
-//! and sync before it answers (Figure 2, "Updated on stable storage before responding").
+//! **Persistence.** `current_term`, `voted_for`, the log and the last snapshot survive a crash
+//! ([`Durable`]); the rest (role, commit index, the state machine) is rebuilt: the restarted
+//! server is a follower that restores its snapshot, relearns the commit index from the next
+//! leader and replays its log into the store. Handlers do not write to disk nor send: they
+//! change memory and queue messages ([`Server::send`]); the runtime then takes a
+//! [`Ready`](super::storage::Ready) with [`Server::take_ready`], persists its writes and only
+//! then sends (Figure 2, "Updated on stable storage before responding"; see
+//! [`storage`](super::storage)).
 //!
 //! Timers: [`ELECTION`] fires after a random timeout drawn from
 //! `election_timeout_ms_min..=election_timeout_ms_max` with the node's `ctx.rng()`, and is reset
@@ -2988,8 +3620,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::kv::KvStore;
+use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use super::snapshot::Snapshot;
 use rand::RngExt;
 
 use crate::sim::{Ctx, NodeId, TimerId};
@@ -3016,6 +3650,14 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
+    /// CheckQuorum: a leader that has not heard from a majority within the longest election
+    /// timeout steps down (thesis §6.2, [`leadership`](super::leadership)).
+    pub check_quorum: bool,
+    /// PreVote: a server asks whether it could win before it increments its term (§9.6).
+    pub pre_vote: bool,
+    /// Take a snapshot and compact the log once this many applied entries follow the last
+    /// snapshot (§7). `None`: never, the log grows for the whole run.
+    pub log_compaction_threshold: Option<u64>,
 }
 // ANCHOR_END: config
 
@@ -3042,6 +3684,9 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
+            check_quorum: true,
+            pre_vote: true,
+            log_compaction_threshold: None,
         }
     }
 }
@@ -3058,6 +3703,8 @@ pub enum ConfigError {
     NoEntriesPerMessage,
     /// A cluster needs a server, and a client must send each operation at least once.
     EmptyCluster,
+    /// `log_compaction_threshold` must be at least 1.
+    NoCompactionThreshold,
 }
 
 impl fmt::Display for ConfigError {
@@ -3075,6 +3722,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::NoEntriesPerMessage => write!(f, "max_entries_per_message is 0"),
             ConfigError::EmptyCluster => write!(f, "no servers, or clients that never send"),
+            ConfigError::NoCompactionThreshold => write!(f, "log_compaction_threshold is 0"),
         }
     }
 }
@@ -3094,6 +3742,9 @@ impl Config {
         }
         if self.max_entries_per_message == 0 {
             return Err(ConfigError::NoEntriesPerMessage);
+        }
+        if self.log_compaction_threshold == Some(0) {
+            return Err(ConfigError::NoCompactionThreshold);
         }
         Ok(())
     }
@@ -3118,8 +3769,22 @@ pub struct Durable {
     pub voted_for: Option<NodeId>,
     /// Its log.
     pub log: Log,
+    /// The last snapshot it took or installed (§7); the log starts at or before its end.
+    pub snapshot: Option<Snapshot>,
 }
 // ANCHOR_END: durable
+
+impl Durable {
+    /// An empty disk: term 0, no vote, no log, no snapshot.
+    pub fn empty() -> Durable {
+        Durable {
+            current_term: 0,
+            voted_for: None,
+            log: Log::new(),
+            snapshot: None,
+        }
+    }
+}
 
 // ANCHOR: server
 /// One Raft server with its key-value state machine.
@@ -3153,18 +3818,24 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
+    /// CheckQuorum and PreVote bookkeeping (not durable).
+    pub(super) leadership: Leadership,
+    /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
+    /// last_applied`.
+    pub(super) snapshot: Option<Snapshot>,
+    /// Whether `snapshot` is newer than what the disk holds.
+    pub(super) snapshot_unpersisted: bool,
+    /// The term and vote the disk holds.
+    pub(super) persisted_hard_state: (Term, Option<NodeId>),
+    /// Messages queued by handlers, sent by the runtime after the next persist.
+    pub(super) outbox: Vec<(NodeId, Message)>,
 }
 // ANCHOR_END: server
 
 impl Server {
     /// A fresh server with an empty disk. The configuration must be valid.
     pub fn new(id: NodeId, servers: usize, config: Config) -> Server {
-        let disk = Durable {
-            current_term: 0,
-            voted_for: None,
-            log: Log::new(),
-        };
-        Server::restart(id, servers, config, disk)
+        Server::restart(id, servers, config, Durable::empty())
     }
 
     /// A server rebuilt from what it had on disk: a follower, nothing committed or applied yet.
@@ -3176,30 +3847,45 @@ impl Server {
             id.0 < servers,
             "server {id} outside the cluster of {servers}"
         );
+        let mut log = disk.log;
+        // The snapshot's entries are committed and applied: restore the store from it.
+        let (kv, applied) = match &disk.snapshot {
+            Some(s) => {
+                log.install(s.last_index, s.last_term);
+                (s.state.clone(), s.last_index)
+            }
+            None => (KvStore::default(), 0),
+        };
         Server {
             id,
             servers,
             config,
             current_term: disk.current_term,
             voted_for: disk.voted_for,
-            log: disk.log,
+            log,
             role: Role::Follower,
             leader: None,
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
-            commit_index: 0,
-            last_applied: 0,
-            kv: KvStore::default(),
+            leadership: Leadership::default(),
+            commit_index: applied,
+            last_applied: applied,
+            kv,
+            snapshot: disk.snapshot,
+            snapshot_unpersisted: false,
+            persisted_hard_state: (disk.current_term, disk.voted_for),
+            outbox: Vec::new(),
         }
     }
 
-    /// What survives a crash.
+    /// What survives a crash once the pending [`Ready`](super::storage::Ready) is persisted.
     pub fn durable(&self) -> Durable {
         Durable {
             current_term: self.current_term,
             voted_for: self.voted_for,
             log: self.log.clone(),
+            snapshot: self.snapshot.clone(),
         }
     }
 
@@ -3219,13 +3905,17 @@ impl Server {
             self.become_follower(ctx, term, None);
         }
         // ANCHOR_END: adopt_higher_term
+        self.note_contact(ctx, from, &msg);
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
             Message::AppendEntries(m) => self.on_append_entries(ctx, from, m),
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
+            Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
+            Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
+            Message::PreVoteResponse(m) => self.on_pre_vote_response(ctx, from, m),
         }
     }
 
@@ -3234,6 +3924,7 @@ impl Server {
         match timer {
             ELECTION => self.on_election_timeout(ctx),
             HEARTBEAT => self.on_heartbeat(ctx),
+            CHECK_QUORUM => self.on_check_quorum(ctx),
             _ => {}
         }
     }
@@ -3271,9 +3962,9 @@ impl Server {
     }
 
     /// Tells a client this server cannot serve it, with the best guess of who can.
-    pub(super) fn redirect(&self, ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
+    pub(super) fn redirect(&mut self, _ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
         let leader = self.leader.filter(|l| *l != self.id);
-        ctx.send(
+        self.send(
             client,
             Message::ClientResponse(ClientResponse::NotLeader { seq, leader }),
         );
@@ -3334,10 +4025,505 @@ impl Server {
 }
 }
 pub mod snapshot {
-//! Snapshots and log compaction (work in progress, issue 9).
+//! Snapshots and log compaction (Raft paper §7; Ongaro's thesis, chapter 5).
+//!
+//! A log that only grows makes a server's disk fill up and its restart replay every command
+//! ever written. Once the state machine has applied a prefix of the log, that prefix is
+//! redundant: the state it produced says everything a future reader needs. A server therefore
+//! writes a [`Snapshot`] (the key-value store *with its client sessions*, so that a retried
+//! command is still answered once, plus the index and term of the last entry it covers) and
+//! drops the log up to that index. The log keeps the snapshot's last index and term as its
+//! new starting point, so the consistency check of `AppendEntries` still works at the boundary.
+//!
+//! **When.** Compaction is driven by a size threshold ([`Config::log_compaction_threshold`]):
+//! once the server has applied that many entries past its last snapshot, it takes a new one at
+//! its `last_applied`. `None` keeps the whole log (the behaviour of chapter 10). Each server
+//! compacts on its own; snapshots cover only applied, hence committed, entries, so compaction
+//! never removes an entry that could still change.
+//!
+//! **InstallSnapshot.** A leader that has compacted past a follower's `next_index` can no longer
+//! send the entries that follower lacks. It sends its snapshot instead ([`InstallSnapshot`]).
+//! The follower keeps the part of its log that follows the snapshot if its log holds the
+//! snapshot's last entry with the same term (by Log Matching its prefix is then the same);
+//! otherwise it discards its whole log. Either way it replaces its state machine with the
+//! snapshot's and answers as it would an `AppendEntries` that brought its log up to the
+//! snapshot's last index. A snapshot older than what the follower has already committed is
+//! ignored (it is answered, so that the leader moves on).
+//!
+//! **Invariants.** `log.offset() <= snapshot.last_index <= last_applied <= commit_index`; the
+//! log's term at `offset()` is the term of the entry there. A server takes a snapshot at the end
+//! of a step and drops the covered log prefix from memory at the next one (the disk drops it at
+//! once): that way the simulator's safety checkers, which run between steps, see every applied
+//! entry once.
+//!
+//! Simplifications: the snapshot travels in one message (the paper sends it in chunks with an
+//! offset and a `done` flag, Figure 13) and is a full copy of the store, taken synchronously
+//! (real servers write it in the background, copy-on-write; thesis §5.2).
+//!
+//! [`Config::log_compaction_threshold`]: super::server::Config::log_compaction_threshold
+//! [`InstallSnapshot`]: super::message::InstallSnapshot
+
+use super::kv::KvStore;
+use super::log::{LogIndex, Term};
+use super::message::{AppendEntriesResponse, InstallSnapshot, Message};
+use super::server::Server;
+use crate::sim::{Ctx, NodeId};
+
+// ANCHOR: snapshot
+/// The state machine at one index of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Snapshot {
+    /// The index of the last entry the snapshot covers.
+    pub last_index: LogIndex,
+    /// The term of that entry: the consistency check at the log's new start.
+    pub last_term: Term,
+    /// The key-value store and its client sessions after applying every entry up to
+    /// `last_index`.
+    pub state: KvStore,
+}
+// ANCHOR_END: snapshot
+
+impl Server {
+    /// The last snapshot this server took or installed.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// The index the last snapshot covers (0 without one).
+    pub(super) fn snapshot_index(&self) -> LogIndex {
+        self.snapshot.as_ref().map_or(0, |s| s.last_index)
+    }
+
+    // ANCHOR: maybe_snapshot
+    /// Takes a snapshot at `last_applied` once the log holds `log_compaction_threshold` applied
+    /// entries past the last one. The disk drops the covered prefix when it stores the
+    /// snapshot; memory drops it at the next step ([`Server::finish_compaction`]).
+    pub(super) fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let Some(threshold) = self.config.log_compaction_threshold else {
+            return;
+        };
+        if self.last_applied - self.snapshot_index() < threshold {
+            return;
+        }
+        let last_term = self
+            .log
+            .term_at(self.last_applied)
+            .expect("applied entries exist");
+        self.snapshot = Some(Snapshot {
+            last_index: self.last_applied,
+            last_term,
+            state: self.kv.clone(),
+        });
+        self.snapshot_unpersisted = true;
+        ctx.count("raft.snapshots_taken");
+    }
+    // ANCHOR_END: maybe_snapshot
+
+    /// Drops from memory the log prefix that the last snapshot covers (the second half of a
+    /// compaction begun at an earlier step).
+    pub(super) fn finish_compaction(&mut self) {
+        if let Some(s) = &self.snapshot
+            && self.log.offset() < s.last_index
+            && self.log.term_at(s.last_index) == Some(s.last_term)
+        {
+            self.log.compact_to(s.last_index);
+        }
+    }
+
+    // ANCHOR: send_snapshot
+    /// Sends `peer` the snapshot, because the entries it needs next were compacted away, and
+    /// moves its `next_index` past the snapshot (optimistically, as for entries).
+    pub(super) fn send_snapshot(&mut self, ctx: &mut Ctx<'_, Message>, peer: NodeId) {
+        let snapshot = self
+            .snapshot
+            .clone()
+            .expect("a compacted log has a snapshot");
+        self.next_index[peer.0] = snapshot.last_index + 1;
+        ctx.count("raft.snapshots_sent");
+        let message = InstallSnapshot {
+            term: self.current_term,
+            leader: self.id,
+            snapshot,
+        };
+        self.send(peer, Message::InstallSnapshot(message));
+    }
+    // ANCHOR_END: send_snapshot
+
+    // ANCHOR: on_install_snapshot
+    /// A follower's side of InstallSnapshot (§7): the term check as for `AppendEntries`, then
+    /// keep the log's suffix if it follows the snapshot, replace the state machine, answer.
+    pub(super) fn on_install_snapshot(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: InstallSnapshot,
+    ) {
+        let term = self.current_term;
+        let reply = |s: &mut Server, success, match_index| {
+            let response = AppendEntriesResponse {
+                term,
+                success,
+                match_index,
+                conflict_index: 0,
+            };
+            s.send(from, Message::AppendEntriesResponse(response));
+        };
+        if m.term < self.current_term {
+            return reply(self, false, 0); // a deposed leader: the term tells it to step down
+        }
+        if self.role == super::server::Role::Candidate || self.leader.is_none() {
+            self.become_follower(ctx, m.term, Some(m.leader));
+        }
+        self.reset_election_timer(ctx);
+        let last = m.snapshot.last_index;
+        if last > self.commit_index {
+            self.log.install(last, m.snapshot.last_term);
+            self.kv = m.snapshot.state.clone();
+            self.commit_index = last;
+            self.last_applied = last;
+            self.snapshot = Some(m.snapshot);
+            self.snapshot_unpersisted = true;
+            ctx.count("raft.snapshots_installed");
+        }
+        // Committed entries up to `last` are in this log or in its snapshot: it matches there.
+        reply(self, true, last)
+    }
+    // ANCHOR_END: on_install_snapshot
+}
 }
 pub mod storage {
-//! Persistence as an effect (work in progress, issue 9).
+//! Persistence as an effect: what a server must write to disk before it may speak.
+//!
+//! Raft's safety rests on three things surviving a crash (Figure 2, "Updated on stable storage
+//! before responding to RPCs"): the current term, the vote cast in it, and the log, to which
+//! this module adds the snapshot (§7). A server that answers a `RequestVote` and then crashes
+//! before its vote reached the disk may vote again in the same term after the restart, and two
+//! candidates can then win one term; a follower that acknowledges entries it has not stored can
+//! make a leader count a replica that a crash erases, and a committed entry can be lost.
+//!
+//! Like every protocol in this book the server does no I/O: it *describes* what must reach the
+//! disk. Each step of a [`Server`] (a message, a timer) changes its state in memory and queues
+//! the messages it wants to send; the runtime then calls [`Server::take_ready`], which returns
+//! a [`Ready`]: the [`PersistOp`]s that bring the disk up to date with memory, and the messages.
+//! The only way to get the messages out of a `Ready` is [`Ready::persist`], which applies the
+//! operations to a [`Storage`] first and returns the messages only if that worked: the runtime
+//! cannot send what persistence does not cover. This is the shape of etcd's raft library
+//! (`Ready`, then `Advance`), with the advance folded into `persist`.
+//!
+//! Two storages exist. [`MemStorage`] is the simulator's disk: what the simulator hands to a
+//! restarted server is its contents, so a crash loses exactly what was not persisted. The TCP
+//! driver's file-backed storage (a write-ahead file of checksummed records, synced before the
+//! messages go out) implements the same trait.
+//!
+//! [`ServerNode`] is the runtime loop around one server: run a handler, take the `Ready`,
+//! persist, send. Its knobs let the simulator crash a server *between* persisting and sending
+//! (the messages are lost, the disk is not), and plant the converse bug, sending before
+//! persisting ([`PersistOrder::SendFirst`]), so that a test can show that the order matters.
+
+use std::io;
+
+use super::log::{Entry, LogIndex, Term};
+use super::message::Message;
+use super::server::{Durable, Server};
+use super::snapshot::Snapshot;
+use crate::sim::{Ctx, NodeId, TimerId};
+use rand::RngExt;
+
+// ANCHOR: persist_op
+/// One change to a server's disk. A [`Ready`] lists them in the order they must be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum PersistOp {
+    /// The term and the vote in it changed (written together: a vote belongs to a term).
+    HardState {
+        term: Term,
+        voted_for: Option<NodeId>,
+    },
+    /// The log from index `from` on is now `entries`: anything stored at `from` or after is
+    /// replaced (an empty `entries` is a truncation). Entries a stored snapshot already covers
+    /// are skipped.
+    Append { from: LogIndex, entries: Vec<Entry> },
+    /// A snapshot (taken or installed) replaces the one stored; the stored log keeps only what
+    /// follows it, if it holds the snapshot's last entry, and is emptied otherwise (§7).
+    Snapshot(Snapshot),
+}
+// ANCHOR_END: persist_op
+
+// ANCHOR: ready
+/// What one step of a server produced: disk writes, and the messages they allow to send.
+#[derive(Debug, Default)]
+#[must_use = "a Ready holds messages that are sent only through persist()"]
+pub struct Ready {
+    ops: Vec<PersistOp>,
+    messages: Vec<(NodeId, Message)>,
+}
+
+impl Ready {
+    /// Applies the disk writes to `storage` and, once it reports them durable, hands back the
+    /// messages to send. On an error nothing may be sent: the messages are dropped.
+    pub fn persist(self, storage: &mut dyn Storage) -> io::Result<Vec<(NodeId, Message)>> {
+        if !self.ops.is_empty() {
+            storage.persist(&self.ops)?;
+        }
+        Ok(self.messages)
+    }
+    // ANCHOR_END: ready
+
+    /// The disk writes, to look at.
+    pub fn ops(&self) -> &[PersistOp] {
+        &self.ops
+    }
+
+    /// The messages, to look at (send them through [`Ready::persist`]).
+    pub fn messages(&self) -> &[(NodeId, Message)] {
+        &self.messages
+    }
+
+    /// Whether the step changed nothing on disk and sent nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.messages.is_empty()
+    }
+
+    /// Splits the `Ready` without persisting. Only for the planted bug
+    /// ([`PersistOrder::SendFirst`]) and for tests; a correct runtime uses `persist`.
+    pub fn into_parts(self) -> (Vec<PersistOp>, Vec<(NodeId, Message)>) {
+        (self.ops, self.messages)
+    }
+}
+
+impl Server {
+    /// Queues `msg` for `to`; it leaves with the next [`Ready`], after the disk writes.
+    pub fn send(&mut self, to: NodeId, msg: Message) {
+        self.outbox.push((to, msg));
+    }
+
+    // ANCHOR: take_ready
+    /// Everything this server's last steps produced: what the disk lacks (term and vote, the
+    /// changed log suffix, a new snapshot) and the queued messages. Call after every handler.
+    pub fn take_ready(&mut self) -> Ready {
+        if !self.snapshot_unpersisted {
+            self.finish_compaction(); // only once the disk holds the snapshot
+        }
+        let mut ops = Vec::new();
+        let hard = (self.current_term, self.voted_for);
+        if hard != self.persisted_hard_state {
+            self.persisted_hard_state = hard;
+            let (term, voted_for) = hard;
+            ops.push(PersistOp::HardState { term, voted_for });
+        }
+        if std::mem::take(&mut self.snapshot_unpersisted)
+            && let Some(snapshot) = &self.snapshot
+        {
+            ops.push(PersistOp::Snapshot(snapshot.clone()));
+        }
+        if let Some((from, entries)) = self.log.take_unpersisted() {
+            ops.push(PersistOp::Append { from, entries });
+        }
+        let messages = std::mem::take(&mut self.outbox);
+        Ready { ops, messages }
+    }
+    // ANCHOR_END: take_ready
+}
+
+// ANCHOR: storage
+/// A server's disk.
+pub trait Storage {
+    /// Applies `ops` in order; when this returns `Ok`, they survive a crash (a file-backed
+    /// storage writes and syncs). An `Err` leaves the server unable to continue safely.
+    fn persist(&mut self, ops: &[PersistOp]) -> io::Result<()>;
+
+    /// What a restarting server starts from: everything persisted so far.
+    fn load(&mut self) -> io::Result<Durable>;
+}
+// ANCHOR_END: storage
+
+/// The simulator's disk: a [`Durable`] kept up to date by [`PersistOp`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemStorage {
+    disk: Durable,
+    /// How many `persist` calls wrote something (one sync each on a real disk).
+    syncs: u64,
+}
+
+impl Default for MemStorage {
+    fn default() -> MemStorage {
+        MemStorage::new(Durable::empty())
+    }
+}
+
+impl MemStorage {
+    /// A disk holding `disk`.
+    pub fn new(disk: Durable) -> MemStorage {
+        MemStorage { disk, syncs: 0 }
+    }
+
+    /// What the disk holds now.
+    pub fn contents(&self) -> &Durable {
+        &self.disk
+    }
+
+    /// How many times something was written (each would be one fsync on a file).
+    pub fn syncs(&self) -> u64 {
+        self.syncs
+    }
+}
+
+impl Storage for MemStorage {
+    fn persist(&mut self, ops: &[PersistOp]) -> io::Result<()> {
+        for op in ops {
+            apply_op(&mut self.disk, op);
+        }
+        self.syncs += 1;
+        Ok(())
+    }
+
+    fn load(&mut self) -> io::Result<Durable> {
+        Ok(self.disk.clone())
+    }
+}
+
+/// Applies one operation to a durable state: the meaning of [`PersistOp`], shared by every
+/// storage that keeps a [`Durable`] in memory (a file-backed one replays its records with it).
+pub fn apply_op(disk: &mut Durable, op: &PersistOp) {
+    match op {
+        PersistOp::HardState { term, voted_for } => {
+            disk.current_term = *term;
+            disk.voted_for = *voted_for;
+        }
+        PersistOp::Append { from, entries } => disk.log.write_from(*from, entries),
+        PersistOp::Snapshot(snapshot) => {
+            disk.log.install(snapshot.last_index, snapshot.last_term);
+            disk.snapshot = Some(snapshot.clone());
+        }
+    }
+}
+
+// ANCHOR: persist_order
+/// The order in which a [`ServerNode`] persists and sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PersistOrder {
+    /// Write, sync, then send. Correct.
+    #[default]
+    PersistFirst,
+    /// The planted bug: send, then write. Harmless until a crash falls in between; then the
+    /// server forgets a vote or entries it already told others about. Only for the test that
+    /// shows the campaign catches it.
+    SendFirst,
+}
+// ANCHOR_END: persist_order
+
+/// A server with its disk: the runtime's loop of handler, `Ready`, persist, send.
+#[derive(Clone, Debug)]
+pub struct ServerNode<S = MemStorage> {
+    /// The state machine.
+    pub server: Server,
+    /// Its disk.
+    pub storage: S,
+    /// Persist then send (correct), or the planted bug.
+    pub order: PersistOrder,
+    /// The chance that a step with messages to send ends in a crash between the disk write and
+    /// the sends (the server restarts at once from its disk). 0 in normal runs.
+    pub crash_between: f64,
+    /// Set when the storage failed: the server stops (fail-stop) rather than run on unsafely.
+    pub failed: Option<String>,
+}
+
+impl<S: Storage> ServerNode<S> {
+    /// `server` on `storage`, which must hold what the server was started from.
+    pub fn new(server: Server, storage: S) -> ServerNode<S> {
+        ServerNode {
+            server,
+            storage,
+            order: PersistOrder::PersistFirst,
+            crash_between: 0.0,
+            failed: None,
+        }
+    }
+
+    /// The server starts (or restarts).
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.server.on_start(ctx);
+        self.flush(ctx);
+    }
+
+    /// One message.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.failed.is_none() {
+            self.server.on_message(ctx, from, msg);
+            self.flush(ctx);
+        }
+    }
+
+    /// One timer.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Message>, timer: TimerId) {
+        if self.failed.is_none() {
+            self.server.on_timer(ctx, timer);
+            self.flush(ctx);
+        }
+    }
+
+    // ANCHOR: flush
+    /// Takes the server's `Ready`, persists it, sends its messages; or, at a simulated crash
+    /// point, loses what a crash there would lose and restarts the server from its disk.
+    fn flush(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let ready = self.server.take_ready();
+        let crash = self.crash_between > 0.0
+            && !ready.messages().is_empty()
+            && ctx.rng().random_bool(self.crash_between);
+        match (self.order, crash) {
+            (PersistOrder::PersistFirst, _) => match ready.persist(&mut self.storage) {
+                Ok(messages) if !crash => send_all(ctx, messages),
+                Ok(_lost) => self.restart(ctx),
+                Err(e) => self.failed = Some(format!("storage failed: {e}")),
+            },
+            (PersistOrder::SendFirst, _) => {
+                let (ops, messages) = ready.into_parts();
+                send_all(ctx, messages);
+                if crash {
+                    return self.restart(ctx); // the writes never happen
+                }
+                if let Err(e) = self.storage.persist(&ops) {
+                    self.failed = Some(format!("storage failed: {e}"));
+                }
+            }
+        }
+    }
+    // ANCHOR_END: flush
+
+    /// A crash at this instant, and an immediate restart from what the disk holds.
+    fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
+        ctx.count("raft.crashes_between_persist_and_send");
+        let (id, servers) = (self.server.id(), self.server.servers);
+        let config = self.server.config().clone();
+        match self.storage.load() {
+            Ok(disk) => {
+                self.server = Server::restart(id, servers, config, disk);
+                self.on_start(ctx);
+            }
+            Err(e) => self.failed = Some(format!("storage failed on restart: {e}")),
+        }
+    }
+}
+
+fn send_all(ctx: &mut Ctx<'_, Message>, messages: Vec<(NodeId, Message)>) {
+    for (to, msg) in messages {
+        ctx.send(to, msg);
+    }
+}
+
+impl<S> std::ops::Deref for ServerNode<S> {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl<S> std::ops::DerefMut for ServerNode<S> {
+    fn deref_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+}
 }
 pub mod time_to_elect {
 //! How long a cluster is without a leader after its leader crashes (§9.3, Figure 16).
@@ -3402,6 +4588,12 @@ pub fn time_to_elect(
         servers: 5,
         clients: 0,
         invariants: false,
+        // The default timeouts, but the trial's CheckQuorum and PreVote from the start.
+        config: Config {
+            check_quorum: config.check_quorum,
+            pre_vote: config.pre_vote,
+            ..Config::default()
+        },
         ..Cluster::default()
     };
     let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;

@@ -71,6 +71,7 @@ impl Hunter {
             // The hunt for Figure 8 wants many quick reigns: the paper's basic elections.
             check_quorum: false,
             pre_vote: false,
+            ..Config::default()
         };
         let chaos = Chaos {
             cluster: Cluster {
@@ -81,6 +82,7 @@ impl Hunter {
                 client_max_attempts: 3,
                 config,
                 invariants: true,
+                ..Cluster::default()
             },
             link: LinkConfig::constant(ms(1))
                 .with_latency(Latency::Exponential {

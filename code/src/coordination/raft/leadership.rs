@@ -44,7 +44,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::message::{Message, RequestVote, RequestVoteResponse};
+use super::message::{AppendEntries, InstallSnapshot, Message, RequestVote, RequestVoteResponse};
 use super::rules::{is_log_up_to_date, majority};
 use super::server::{Role, Server};
 use crate::sim::{Ctx, NodeId, Time, TimerId};
@@ -67,7 +67,10 @@ impl Server {
     /// Bookkeeping for every message, after the term rule ran and before the handler does.
     pub(super) fn note_contact(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: &Message) {
         match msg {
-            Message::AppendEntries(m) if m.term == self.current_term => {
+            Message::AppendEntries(AppendEntries { term, .. })
+            | Message::InstallSnapshot(InstallSnapshot { term, .. })
+                if *term == self.current_term =>
+            {
                 self.leadership.leader_contact = Some(ctx.now());
                 self.leadership.pre_votes = None;
             }
@@ -126,8 +129,9 @@ impl Server {
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
-            ctx.send(peer, Message::PreVote(request.clone()));
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::PreVote(request.clone()));
         }
     }
     // ANCHOR_END: start_pre_vote
@@ -153,7 +157,7 @@ impl Server {
             );
         let term = self.current_term;
         let answer = RequestVoteResponse { term, vote_granted };
-        ctx.send(from, Message::PreVoteResponse(answer));
+        self.send(from, Message::PreVoteResponse(answer));
     }
     // ANCHOR_END: on_pre_vote
 
@@ -389,12 +393,14 @@ mod tests {
     use crate::sim::{Effect, Metrics, SimRng};
     use rand::SeedableRng;
 
-    /// Feeds one message to `server` and returns what it sent.
+    /// Feeds one message to `server` and returns its effects: timers, then what it sent.
     fn deliver(server: &mut Server, from: NodeId, msg: Message, now: Time) -> Vec<Effect<Message>> {
         let mut rng = SimRng::seed_from_u64(1);
         let (mut effects, mut metrics) = (Vec::new(), Metrics::default());
         let mut ctx = Ctx::new(server.id(), now, &mut rng, &mut effects, &mut metrics);
         server.on_message(&mut ctx, from, msg);
+        let sent = server.take_ready().into_parts().1;
+        effects.extend(sent.into_iter().map(|(to, msg)| Effect::Send { to, msg }));
         effects
     }
 

@@ -15,6 +15,7 @@
 use super::history::KvOutput;
 use super::kv::Command;
 use super::log::{Entry, LogIndex, Term};
+use super::snapshot::Snapshot;
 use crate::sim::NodeId;
 
 // ANCHOR: request_vote
@@ -78,6 +79,22 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: install_snapshot
+/// A leader sends its snapshot to a follower that needs entries the leader has compacted away
+/// (§7). Simplification: in one message, not in chunks. The follower answers with an
+/// [`AppendEntriesResponse`] whose `match_index` is the snapshot's last index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstallSnapshot {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader, so that followers can redirect clients.
+    pub leader: NodeId,
+    /// The snapshot: last included index and term, and the state machine.
+    pub snapshot: Snapshot,
+}
+// ANCHOR_END: install_snapshot
+
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -104,6 +121,8 @@ pub enum Message {
     PreVote(RequestVote),
     /// The answer to a `PreVote`; its `term` is the voter's real current term.
     PreVoteResponse(RequestVoteResponse),
+    /// A leader's snapshot for a follower that lags behind its compacted log (§7).
+    InstallSnapshot(InstallSnapshot),
 }
 
 impl Message {
@@ -114,6 +133,7 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
             // The proposed term must not be adopted: asking writes nothing (§9.6).
             Message::PreVote(_) => None,
