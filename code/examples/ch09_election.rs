@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use uds::coordination::raft::Role;
 use uds::coordination::raft::cluster::{self, Cluster, KvNode};
+use uds::coordination::raft::server::Config;
 use uds::sim::{Fault, LinkConfig, NodeId, Sim, Time};
 
 // ANCHOR: main
@@ -15,7 +16,13 @@ fn main() {
     let shape = Cluster {
         servers: 5,
         clients: 0,
-        ..Cluster::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        // The paper's election: without PreVote ("Raft in practice"), which would keep the
+        // partitioned servers below from ever becoming candidates.
+        config: Config {
+            pre_vote: false,
+            ..Config::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        },
+        ..Cluster::default()
     };
     let link = LinkConfig::constant(Duration::from_millis(5));
     let mut sim = shape.build(3, link).expect("a valid configuration");

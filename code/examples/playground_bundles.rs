@@ -20,7 +20,7 @@
 //! outputs: code/playground/ch08_clocks.rs code/playground/ch09_election.rs
 //! outputs: code/playground/ch09_fencing_demo.rs
 //! outputs: code/playground/ch10_craq.rs code/playground/ch10_linearizability.rs
-//! outputs: code/playground/ch10_raft.rs
+//! outputs: code/playground/ch10_raft.rs code/playground/ch10_check_quorum.rs
 //! outputs: code/playground/ch11_crdt.rs code/playground/ch11_quorum.rs
 //! outputs: code/playground/ch12_wal.rs code/playground/ch12_write_skew.rs
 //! outputs: code/playground/ch13_saga.rs

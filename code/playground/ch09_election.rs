@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::coordination::raft::Role;
 use crate::coordination::raft::cluster::{self, Cluster, KvNode};
+use crate::coordination::raft::server::Config;
 use crate::sim::{Fault, LinkConfig, NodeId, Sim, Time};
 
 // ANCHOR: main
@@ -18,7 +19,13 @@ fn main() {
     let shape = Cluster {
         servers: 5,
         clients: 0,
-        ..Cluster::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        // The paper's election: without PreVote ("Raft in practice"), which would keep the
+        // partitioned servers below from ever becoming candidates.
+        config: Config {
+            pre_vote: false,
+            ..Config::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        },
+        ..Cluster::default()
     };
     let link = LinkConfig::constant(Duration::from_millis(5));
     let mut sim = shape.build(3, link).expect("a valid configuration");
@@ -104,10 +111,7 @@ pub mod linearizability {
 //!   operation at a time.
 //! - `Illegal(explanation)`: no such order exists. The [`Explanation`] names the partition, the
 //!   longest prefix that could be ordered, and the operations that could not come after it.
-//! - `Unknown`: the search used up its budget of steps (or memory) without deciding.
-//!
-//! [`check_report`] says more: for every partition (key), its verdict, the [`Method`] that
-//! decided it, and what that cost ([`Report`]).
+//! - `Unknown`: the search used up its budget of steps without deciding.
 //!
 //! The answer is exact, not a heuristic: `Ok` and `Illegal` are both proofs, up to the budget.
 //! The price is time. Deciding linearizability is NP-complete in general (Gibbons and Korach,
@@ -138,22 +142,6 @@ pub mod linearizability {
 //! - The budget is per partition, counted in events visited. [`DEFAULT_MAX_STEPS`], a million,
 //!   bounds a search to a few seconds in release mode; a linearizable history of a thousand
 //!   operations on three keys takes about ten thousand steps per key, milliseconds in all.
-//!
-//! Three things keep the checker's cost bounded and its answers useful on hard histories:
-//!
-//! - **Effort spread across partitions.** Searching the keys one after another, each with the
-//!   whole budget, lets one hard but legal key eat seconds before an easy illegal key is even
-//!   looked at. [`check_report`] deepens iteratively instead: every undecided key gets a small
-//!   budget, then twice as much, and so on up to the budget, so a key is decided in the first
-//!   round whose budget suffices, whatever the others cost. Checking per key is sound by
-//!   locality; Horn and Kroening generalise this splitting to *P-compositionality* ("Faster
-//!   linearizability checking via P-compositionality", FORTE 2015, LNCS 9039).
-//! - **Bounded memory.** The memo table grows with the steps; past
-//!   [`DEFAULT_MAX_CONFIGURATIONS`] entries the search stops and the key is unknown, never an
-//!   out-of-memory crash.
-//! - **Witnesses.** Where the search gives up, a linearization proposed by the system under
-//!   test (for Raft, each command at the instant it was first committed) can be checked in one
-//!   pass ([`witness`]); if it holds, the key is linearizable, whoever proposed it.
 //!
 //! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
 //! it takes to check a history of it.
@@ -527,127 +515,6 @@ impl fmt::Display for Explanation {
 // ANCHOR_END: display
 
 }
-pub mod generate {
-//! Generated histories of a store that is linearizable by construction, for benches and tests.
-//!
-//! [`atomic_history`] plays `clients` clients against one map, each issuing its operations one
-//! after another on `keys` keys (a third each gets, puts and appends, as the chapter 10 clients
-//! do). Every operation takes effect at one instant drawn inside its interval, and the outputs
-//! are computed by applying the operations to the map in the order of those instants, so the
-//! history is linearizable and the instants are a witness. A fraction `unknown` of operations
-//! get no answer (the client gave up after a timeout and moved on): each of those took effect
-//! or not, at random, and the history records its outcome as unknown. Written values are
-//! unique (`client.seq `), so reads show which writes they saw, in which order.
-//!
-//! One seed fixes the history. The random numbers come from SplitMix64 (Steele, Lea and
-//! Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014), written out here so
-//! that the module needs nothing beyond std.
-
-use std::collections::BTreeMap;
-
-use super::kv::{KvInput, KvOutput};
-use super::model::Operation;
-use super::witness::Placement;
-
-/// The shape of a generated history.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Shape {
-    /// Operations in all.
-    pub operations: usize,
-    /// Clients, each with one operation in flight at a time.
-    pub clients: usize,
-    /// Keys, named `k0`, `k1`, ...
-    pub keys: usize,
-    /// The fraction of operations whose outcome is unknown, in `0.0..=1.0`.
-    pub unknown: f64,
-    /// The seed.
-    pub seed: u64,
-}
-
-/// SplitMix64: a tiny, good-enough generator for test data.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`), with a bias below 2^-32 for the sizes used here.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-}
-
-const MS: u64 = 1_000_000;
-
-/// A history of `shape`, and the instants at which its operations took effect, as a witness
-/// in linearization order (the operations that never took effect left out).
-pub fn atomic_history(shape: &Shape) -> (Vec<Operation<KvInput, KvOutput>>, Vec<Placement>) {
-    let mut rng = SplitMix(shape.seed);
-    let clients = shape.clients.max(1);
-    let keys = shape.keys.max(1) as u64;
-    // (operation, instant, takes effect), in the history's order: client by client.
-    let mut ops: Vec<(Operation<KvInput, KvOutput>, u64, bool)> = Vec::new();
-    for client in 0..clients {
-        let mine = shape.operations / clients + usize::from(client < shape.operations % clients);
-        let mut now = rng.below(5 * MS);
-        for seq in 1..=mine {
-            let key = format!("k{}", rng.below(keys));
-            let value = format!("{client}.{seq} ");
-            let input = match rng.below(3) {
-                0 => KvInput::Get { key },
-                1 => KvInput::Put { key, value },
-                _ => KvInput::Append { key, value },
-            };
-            let took = 1 + rng.below(20 * MS);
-            let instant = now + rng.below(took + 1);
-            let gave_up = rng.chance(shape.unknown);
-            let takes_effect = !gave_up || rng.chance(0.5);
-            let op = Operation {
-                client: client as u64,
-                input,
-                output: None, // filled in below
-                call_ns: now,
-                return_ns: if gave_up { u64::MAX } else { now + took },
-            };
-            ops.push((op, instant, takes_effect));
-            // A client that gave up waited for its timeout, 30 ms, before moving on.
-            now += if gave_up { 30 * MS } else { took } + rng.below(5 * MS);
-        }
-    }
-    let mut order: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].2).collect();
-    order.sort_by_key(|&i| (ops[i].1, i));
-    let mut store: BTreeMap<String, String> = BTreeMap::new();
-    for &i in &order {
-        let op = &mut ops[i].0;
-        let output = match &op.input {
-            KvInput::Get { key } => KvOutput::Value(store.get(key).cloned()),
-            KvInput::Put { key, value } => {
-                store.insert(key.clone(), value.clone());
-                KvOutput::Ok
-            }
-            KvInput::Append { key, value } => {
-                store.entry(key.clone()).or_default().push_str(value);
-                KvOutput::Ok
-            }
-        };
-        if op.return_ns != u64::MAX {
-            op.output = Some(output);
-        }
-    }
-    let witness = order.iter().map(|&i| (i, ops[i].1)).collect();
-    (ops.into_iter().map(|(op, _, _)| op).collect(), witness)
-}
-
-}
 pub mod kv {
 //! The key-value model: the sequential specification of the replicated store.
 //!
@@ -1015,182 +882,6 @@ pub fn render_history<M: Model>(model: &M, history: &[Operation<M::Input, M::Out
 }
 // ANCHOR_END: render_history
 }
-pub mod report {
-//! Reports: what the checker decided about each partition, how, and at what cost.
-//!
-//! [`super::check`] answers one word for the whole history; [`super::check_report`] answers a
-//! [`Report`] with one line per partition (for the key-value model, per key): its verdict, the
-//! [`Method`] that decided it, the steps and memoised configurations the search used over all
-//! its rounds, and the time spent. A violation keeps its [`Explanation`]; a witness that failed
-//! keeps the operation that broke it ([`WitnessError`]). Steps and configurations are
-//! deterministic; times are not, so tables meant to be regenerated byte for byte use
-//! [`Report::table`] without them.
-
-use std::fmt;
-use std::time::Duration;
-
-use super::CheckResult;
-use super::witness::WitnessError;
-
-/// How a partition's verdict was reached, or why there is none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Method {
-    /// The search decided it (linearizable or not).
-    Search,
-    /// The search gave up, and the witness proved it linearizable.
-    Witness,
-    /// Undecided: the search used its whole budget of steps (and no witness explained it).
-    UnknownBudget,
-    /// Undecided: the search reached the cap on memoised configurations (and no witness
-    /// explained it).
-    UnknownMemory,
-    /// Not finished: another partition was found illegal first, which decides the history.
-    Skipped,
-}
-
-impl Method {
-    /// Every method, in the order reports list them.
-    pub const ALL: [Method; 5] = [
-        Method::Search,
-        Method::Witness,
-        Method::UnknownBudget,
-        Method::UnknownMemory,
-        Method::Skipped,
-    ];
-
-    /// Its name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Search => "search",
-            Method::Witness => "witness",
-            Method::UnknownBudget => "unknown-budget",
-            Method::UnknownMemory => "unknown-memory",
-            Method::Skipped => "skipped",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-// ANCHOR: partition_report
-/// What the checker found about one partition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionReport {
-    /// The partition, such as `key "x"`.
-    pub partition: String,
-    /// How many operations it has.
-    pub operations: usize,
-    /// Its verdict: `Ok`, `Illegal` with the explanation, or `Unknown`.
-    pub verdict: CheckResult,
-    /// How the verdict was reached.
-    pub method: Method,
-    /// Events the search visited, over all its rounds.
-    pub steps: u64,
-    /// The most configurations one round of the search memoised (its memory, in entries).
-    pub configurations: usize,
-    /// Rounds of iterative deepening the search took part in.
-    pub rounds: u32,
-    /// Time spent on this partition (search and witness).
-    pub time: Duration,
-    /// When a witness was tried and failed: why.
-    pub witness_error: Option<WitnessError>,
-}
-// ANCHOR_END: partition_report
-
-/// What the checker found about a whole history.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Report {
-    /// One entry per partition, in the model's partition order.
-    pub partitions: Vec<PartitionReport>,
-    /// Time for the whole check.
-    pub time: Duration,
-}
-
-impl Report {
-    /// The verdict for the whole history: illegal if some partition is, else unknown if some
-    /// partition is undecided, else linearizable (locality, Herlihy and Wing 1990, §3.5).
-    pub fn result(&self) -> CheckResult {
-        let illegal = self
-            .partitions
-            .iter()
-            .find(|p| matches!(p.verdict, CheckResult::Illegal(_)));
-        match illegal {
-            Some(p) => p.verdict.clone(),
-            None if self.partitions.iter().all(|p| p.verdict == CheckResult::Ok) => CheckResult::Ok,
-            None => CheckResult::Unknown,
-        }
-    }
-
-    /// How many partitions `method` decided (or left undecided).
-    pub fn count(&self, method: Method) -> usize {
-        self.partitions
-            .iter()
-            .filter(|p| p.method == method)
-            .count()
-    }
-
-    /// Steps over all partitions.
-    pub fn steps(&self) -> u64 {
-        self.partitions.iter().map(|p| p.steps).sum()
-    }
-
-    /// The report as a table, one row per partition; with times if `times`. Rows are at most
-    /// 100 characters for partition names of up to 16.
-    pub fn table(&self, times: bool) -> String {
-        let mut out = format!(
-            "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
-            "partition", "ops", "verdict", "method", "steps", "configs", "rounds"
-        );
-        out += if times { "   time ms\n" } else { "\n" };
-        for p in &self.partitions {
-            let verdict = match p.verdict {
-                CheckResult::Ok => "linearizable",
-                CheckResult::Illegal(_) => "ILLEGAL",
-                CheckResult::Unknown => "unknown",
-            };
-            out += &format!(
-                "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
-                p.partition, p.operations, verdict, p.method, p.steps, p.configurations, p.rounds
-            );
-            if times {
-                out += &format!(" {:>9.3}", p.time.as_secs_f64() * 1e3);
-            }
-            out += "\n";
-        }
-        out
-    }
-}
-
-impl fmt::Display for Report {
-    /// The table with times, then every violation's explanation and every failed witness.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table(true))?;
-        for p in &self.partitions {
-            if let CheckResult::Illegal(e) = &p.verdict {
-                write!(f, "{e}")?;
-            }
-            if let Some(why) = &p.witness_error {
-                writeln!(f, "{}: the witness fails: {why}", p.partition)?;
-            }
-        }
-        let verdict = match self.result() {
-            CheckResult::Ok => "linearizable",
-            CheckResult::Illegal(_) => "not linearizable",
-            CheckResult::Unknown => "unknown",
-        };
-        writeln!(
-            f,
-            "{verdict}: {} steps in {:.3} ms",
-            self.steps(),
-            self.time.as_secs_f64() * 1e3
-        )
-    }
-}
-}
 pub mod search {
 //! The search: Wing and Gong's backtracking, with Lowe's memoisation.
 //!
@@ -1237,12 +928,6 @@ pub mod search {
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
-//! One that would remember more than `max_configurations` configurations gives up too, with
-//! [`Search::out_of_memory`] set, so that it costs a bounded amount of memory as well: the memo
-//! table is the only structure that grows with the work done (the stack and the list grow with
-//! the history). A step adds at most one configuration, so a search within a budget of `s` steps
-//! never holds more than `s`; the cap matters for searches allowed many more steps than fit in
-//! memory. [`super::check_report`] turns either into "unknown" for that partition.
 //!
 //! Simplification: the search keeps the longest sequence it ever built, which is what an
 //! explanation shows. It does not minimise the history (Lowe's "just-in-time" linearization and
@@ -1355,8 +1040,7 @@ pub enum Verdict<S> {
     /// No order works. `prefix` is the longest sequence of history indexes the model accepted
     /// in real-time order, and `state` the model state after it.
     Illegal { prefix: Vec<usize>, state: S },
-    /// The search took `max_steps` steps, or reached `max_configurations` configurations
-    /// ([`Search::out_of_memory`]), without deciding.
+    /// The search took `max_steps` steps without deciding.
     GaveUp,
 }
 
@@ -1369,30 +1053,16 @@ pub struct Search<S> {
     pub steps: u64,
     /// Configurations (set of operations, state) memoised.
     pub configurations: usize,
-    /// Whether the search gave up because it reached its cap on configurations.
-    pub out_of_memory: bool,
 }
 
+// ANCHOR: search
 /// Searches for a linearization of the operations `partition` (indexes into `history`),
-/// visiting at most `max_steps` events, with no cap on memory but the one `max_steps` implies.
+/// visiting at most `max_steps` events.
 pub fn search<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partition: &[usize],
     max_steps: u64,
-) -> Search<M::State> {
-    search_bounded(model, history, partition, max_steps, usize::MAX)
-}
-
-// ANCHOR: search
-/// Searches for a linearization of the operations `partition` (indexes into `history`),
-/// visiting at most `max_steps` events and remembering at most `max_configurations`.
-pub fn search_bounded<M: Model>(
-    model: &M,
-    history: &[Operation<M::Input, M::Output>],
-    partition: &[usize],
-    max_steps: u64,
-    max_configurations: usize,
 ) -> Search<M::State> {
     let ops: Vec<&Operation<M::Input, M::Output>> =
         partition.iter().map(|&i| &history[i]).collect();
@@ -1411,7 +1081,6 @@ pub fn search_bounded<M: Model>(
                 verdict: Verdict::GaveUp,
                 steps,
                 configurations: seen.len(),
-                out_of_memory: false,
             };
         }
         steps += 1;
@@ -1428,16 +1097,7 @@ pub fn search_bounded<M: Model>(
             let useless = output.is_none() && next.as_ref() == Some(&state);
             if let Some(next_state) = next.filter(|_| !useless) {
                 placed.insert(op);
-                let configuration = (placed.clone(), next_state.clone());
-                if seen.len() >= max_configurations && !seen.contains(&configuration) {
-                    return Search {
-                        verdict: Verdict::GaveUp,
-                        steps,
-                        configurations: seen.len(),
-                        out_of_memory: true,
-                    };
-                }
-                if seen.insert(configuration) {
+                if seen.insert((placed.clone(), next_state.clone())) {
                     // A new configuration: place the operation and start again from the front.
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
                     events.lift(entry);
@@ -1460,7 +1120,6 @@ pub fn search_bounded<M: Model>(
                     verdict: Verdict::Illegal { prefix, state },
                     steps,
                     configurations: seen.len(),
-                    out_of_memory: false,
                 };
             };
             let undone = events.op[call];
@@ -1475,280 +1134,22 @@ pub fn search_bounded<M: Model>(
         verdict: Verdict::Linearizable,
         steps,
         configurations: seen.len(),
-        out_of_memory: false,
     }
 }
 // ANCHOR_END: search
 
 }
-pub mod witness {
-//! Witnesses: checking a proposed linearization instead of searching for one.
-//!
-//! The search of [`super::search`] must rule out, or find, an order of the operations; a
-//! *witness* is an order someone else proposes, with the instant at which each operation took
-//! effect. Checking it costs one pass over the history, whatever its shape, because the hard
-//! part (which order, and which operations with unknown outcome took effect at all) is given.
-//! A system that knows when each operation took effect can supply one: in Raft, the instant a
-//! command's log entry was first committed (`raft/witness.rs`).
-//!
-//! [`verify`] accepts a witness for one partition when:
-//!
-//! 1. every operation it places lies within its interval: at or after its call and at or before
-//!    its return (an operation whose outcome is unknown has no return: anywhere after its call);
-//! 2. the placements are in order of their instants (ties keep the order given);
-//! 3. the model accepts the operations in that order, each known output matching the model's;
-//! 4. every operation with a known outcome is placed, once. An operation with unknown outcome
-//!    may be left out: it never took effect.
-//!
-//! Then the witness *is* a linearization (Herlihy and Wing 1990, §2): (3) is the sequential
-//! specification, and (1) and (2) give real time, because an operation that returned before
-//! another was called has a strictly earlier instant. So an accepted witness proves the
-//! partition linearizable, however it was obtained, even from a buggy system. A rejected one
-//! proves nothing about the history (another order may work), and the checker reports the
-//! partition as unknown, with the reason ([`WitnessError`]) naming the operation that broke it.
-//!
-//! Reads need no place in Raft's log when they are served by ReadIndex or a lease, so a witness
-//! may leave out operations that do not change the state. [`fit_reads`] puts each at the first
-//! instant of its interval where the state it read held, which is exact for such operations:
-//! given the order of the writes, a read is explained if and only if some instant of its
-//! interval sees its answer.
 
 use std::fmt;
-
-use super::explain::OpSummary;
-use super::model::{Model, Operation};
-
-/// One operation placed by a witness: its index in the history and the instant (on the
-/// history's clock) at which it took effect.
-pub type Placement = (usize, u64);
-
-// ANCHOR: witness_error
-/// Why a witness does not explain a partition: the first operation that broke it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WitnessError {
-    /// Placed at an instant outside its interval.
-    OutsideInterval { op: OpSummary, at_ns: u64 },
-    /// Placed at an instant earlier than the placement before it.
-    OutOfOrder {
-        op: OpSummary,
-        at_ns: u64,
-        previous_ns: u64,
-    },
-    /// Placed twice.
-    PlacedTwice { op: OpSummary },
-    /// The model refuses it (or its answer) in the state the operations before it left.
-    Refused { op: OpSummary, state: String },
-    /// Its outcome is known, so it took effect, but the witness gives it no place.
-    Unplaced { op: OpSummary },
-}
-// ANCHOR_END: witness_error
-
-impl fmt::Display for WitnessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WitnessError::OutsideInterval { op, at_ns } => {
-                write!(f, "{op} is placed at {at_ns} ns, outside its interval")
-            }
-            WitnessError::OutOfOrder {
-                op,
-                at_ns,
-                previous_ns,
-            } => write!(
-                f,
-                "{op} is placed at {at_ns} ns, before the previous placement at {previous_ns} ns"
-            ),
-            WitnessError::PlacedTwice { op } => write!(f, "{op} is placed twice"),
-            WitnessError::Refused { op, state } => {
-                write!(f, "{op} is refused by the model where {state}")
-            }
-            WitnessError::Unplaced { op } => {
-                write!(f, "{op} has a known outcome but no place")
-            }
-        }
-    }
-}
-
-// ANCHOR: verify
-/// Whether `order` (placements of operations of `partition`, in order) is a linearization of
-/// `partition`; if not, which operation broke it.
-pub fn verify<M: Model>(
-    model: &M,
-    history: &[Operation<M::Input, M::Output>],
-    partition: &[usize],
-    order: &[Placement],
-) -> Result<(), WitnessError> {
-    let summary = |i: usize| OpSummary::new(model, history, i);
-    let mut placed = vec![false; history.len()];
-    let mut state = model.init();
-    let mut previous_ns = 0;
-    for &(i, at_ns) in order {
-        let op = &history[i];
-        if placed[i] {
-            return Err(WitnessError::PlacedTwice { op: summary(i) });
-        }
-        placed[i] = true;
-        if at_ns < op.call_ns || at_ns > op.effective_return_ns() {
-            return Err(WitnessError::OutsideInterval {
-                op: summary(i),
-                at_ns,
-            });
-        }
-        if at_ns < previous_ns {
-            let op = summary(i);
-            return Err(WitnessError::OutOfOrder {
-                op,
-                at_ns,
-                previous_ns,
-            });
-        }
-        previous_ns = at_ns;
-        match model.step(&state, &op.input, op.output.as_ref()) {
-            Some(next) => state = next,
-            None => {
-                let state = model.describe_state(&state, &op.input);
-                return Err(WitnessError::Refused {
-                    op: summary(i),
-                    state,
-                });
-            }
-        }
-    }
-    match partition
-        .iter()
-        .find(|&&i| !placed[i] && history[i].output.is_some())
-    {
-        Some(&i) => Err(WitnessError::Unplaced { op: summary(i) }),
-        None => Ok(()),
-    }
-}
-// ANCHOR_END: verify
-
-/// The placements of `witness` (over the whole history) that belong to `partition`, in their
-/// order, completed with the operations of `partition` that it leaves out, have a known
-/// outcome and leave the state as it is (reads): each at the first instant of its interval
-/// where the model accepts its answer. Operations that fit nowhere stay out, for [`verify`] to
-/// report. Placements beyond the history are dropped.
-pub fn fit_reads<M: Model>(
-    model: &M,
-    history: &[Operation<M::Input, M::Output>],
-    partition: &[usize],
-    witness: &[Placement],
-) -> Vec<Placement> {
-    let mut member = vec![false; history.len()];
-    for &i in partition {
-        member[i] = true;
-    }
-    let placed: Vec<Placement> = witness
-        .iter()
-        .copied()
-        .filter(|&(i, _)| i < history.len() && member[i])
-        .collect();
-    let mut is_placed = vec![false; history.len()];
-    for &(i, _) in &placed {
-        is_placed[i] = true;
-    }
-    // states[j]: the state after the first j placements, as long as the model accepts them.
-    let mut states = vec![model.init()];
-    for &(i, _) in &placed {
-        let op = &history[i];
-        let before = states.last().expect("starts with the initial state");
-        match model.step(before, &op.input, op.output.as_ref()) {
-            Some(next) => states.push(next),
-            None => break,
-        }
-    }
-    // (segment, instant, operation): the operation goes after placement segment - 1.
-    let mut fitted: Vec<(usize, u64, usize)> = Vec::new();
-    for &i in partition {
-        let op = &history[i];
-        if is_placed[i] || op.output.is_none() {
-            continue;
-        }
-        for (j, state) in states.iter().enumerate() {
-            let from = if j == 0 { 0 } else { placed[j - 1].1 };
-            let to = placed.get(j).map_or(u64::MAX, |p| p.1);
-            let at = op.call_ns.max(from);
-            if from > op.return_ns {
-                break;
-            }
-            if at > to.min(op.return_ns) {
-                continue;
-            }
-            if model.step(state, &op.input, op.output.as_ref()).as_ref() == Some(state) {
-                fitted.push((j, at, i));
-                break;
-            }
-        }
-    }
-    fitted.sort_unstable();
-    let mut order = Vec::with_capacity(placed.len() + fitted.len());
-    let mut fitted = fitted.into_iter().peekable();
-    for j in 0..=placed.len() {
-        while let Some((_, at, i)) = fitted.next_if(|f| f.0 == j) {
-            order.push((i, at));
-        }
-        order.extend(placed.get(j));
-    }
-    order
-}
-
-/// Checks `partition` against `witness` (placements over the whole history, in order), with
-/// unplaced reads fitted by [`fit_reads`].
-pub fn check_witness<M: Model>(
-    model: &M,
-    history: &[Operation<M::Input, M::Output>],
-    partition: &[usize],
-    witness: &[Placement],
-) -> Result<(), WitnessError> {
-    let order = fit_reads(model, history, partition, witness);
-    verify(model, history, partition, &order)
-}
-}
-
-use std::fmt;
-use std::time::Instant;
 
 pub use explain::{Explanation, OpSummary, Stuck};
 pub use kv::{KvInput, KvModel, KvOutput, KvState};
 pub use model::{Model, Operation, Unpartitioned};
 pub use render::render_history;
-pub use report::{Method, PartitionReport, Report};
 pub use search::Verdict;
-pub use witness::{Placement, WitnessError};
 
 /// The default budget: events a search may visit per partition before it gives up.
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
-
-/// The default cap on configurations one search memoises: 2^19, about half a million. An entry
-/// is a bitset of the partition's operations and a model state. For the key-value model it
-/// costs about 800 bytes with the hash table's overhead, most of it the map's node (measured:
-/// a search that reached 10^6 configurations of one key peaked at 0.8 GB), so the cap holds a
-/// search, and the checker, which runs one search at a time, to about 400 MB.
-pub const DEFAULT_MAX_CONFIGURATIONS: usize = 1 << 19;
-
-/// The default budget of every partition in the first round of iterative deepening.
-pub const DEFAULT_FIRST_ROUND_STEPS: u64 = 1_000;
-
-/// How much work [`check_report`] may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The most events one search of a partition may visit: the budget of the last round.
-    pub max_steps: u64,
-    /// The most configurations one search may memoise.
-    pub max_configurations: usize,
-    /// Every undecided partition's budget in the first round; it doubles each round.
-    pub first_round_steps: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_steps: DEFAULT_MAX_STEPS,
-            max_configurations: DEFAULT_MAX_CONFIGURATIONS,
-            first_round_steps: DEFAULT_FIRST_ROUND_STEPS,
-        }
-    }
-}
 
 // ANCHOR: check_result
 /// The checker's answer.
@@ -1792,111 +1193,26 @@ pub fn check_with_budget<M: Model>(
     history: &[Operation<M::Input, M::Output>],
     max_steps: u64,
 ) -> CheckResult {
-    let limits = Limits {
-        max_steps,
-        ..Limits::default()
-    };
-    check_report(model, history, &limits, None).result()
-}
-// ANCHOR_END: check_with_budget
-
-// ANCHOR: check_report
-/// Checks `history` against `model` within `limits`, partition by partition, and reports how
-/// each was decided. Where the search gives up, `witness` (placements over the whole history,
-/// in linearization order), if any, is checked instead. Panics as [`check`] does.
-///
-/// The partitions share the effort by *iterative deepening*: in round `r` every undecided
-/// partition is searched afresh with a budget of `first_round_steps * 2^r` steps, until every
-/// partition is decided or the budget reaches `max_steps`. A partition that is easy to decide
-/// is decided in an early round, whatever the others cost, and the first illegal one ends the
-/// check. Restarting costs at most as many steps again as the last round (the budgets double),
-/// and only one search, with its memo table, is alive at a time.
-pub fn check_report<M: Model>(
-    model: &M,
-    history: &[Operation<M::Input, M::Output>],
-    limits: &Limits,
-    witness: Option<&[Placement]>,
-) -> Report {
-    let started = Instant::now();
     let partitions = model.partition(history);
     assert_well_formed(history, &partitions);
-    let mut reports: Vec<PartitionReport> = partitions
-        .iter()
-        .map(|p| PartitionReport {
-            partition: model.describe_partition(history, p),
-            operations: p.len(),
-            verdict: CheckResult::Unknown,
-            method: Method::Skipped,
-            steps: 0,
-            configurations: 0,
-            rounds: 0,
-            time: Default::default(),
-            witness_error: None,
-        })
-        .collect();
-    let mut pending: Vec<usize> = (0..partitions.len()).collect();
-    let mut budget = limits.first_round_steps.clamp(1, limits.max_steps.max(1));
-    'rounds: while !pending.is_empty() {
-        let mut undecided = Vec::new();
-        for (done, &k) in pending.iter().enumerate() {
-            let (partition, report) = (&partitions[k], &mut reports[k]);
-            let start = Instant::now();
-            let mut illegal = false;
-            let max = limits.max_configurations;
-            let search = search::search_bounded(model, history, partition, budget, max);
-            report.steps += search.steps;
-            report.configurations = report.configurations.max(search.configurations);
-            report.rounds += 1;
-            report.method = Method::Search;
-            match search.verdict {
-                Verdict::Linearizable => report.verdict = CheckResult::Ok,
-                Verdict::Illegal { prefix, state } => {
-                    let e = Explanation::new(model, history, partition, &prefix, &state);
-                    report.verdict = CheckResult::Illegal(e);
-                    illegal = true;
-                }
-                Verdict::GaveUp if search.out_of_memory => report.method = Method::UnknownMemory,
-                Verdict::GaveUp if budget >= limits.max_steps => {
-                    report.method = Method::UnknownBudget;
-                }
-                Verdict::GaveUp => undecided.push(k),
-            }
-            report.time += start.elapsed();
-            if illegal {
-                for &k in pending[done + 1..].iter().chain(&undecided) {
-                    reports[k].method = Method::Skipped; // the history is decided
-                }
-                break 'rounds;
+    let mut gave_up = false;
+    for partition in partitions {
+        match search::search(model, history, &partition, max_steps).verdict {
+            Verdict::Linearizable => {}
+            Verdict::GaveUp => gave_up = true, // a later partition may still be illegal
+            Verdict::Illegal { prefix, state } => {
+                let explanation = Explanation::new(model, history, &partition, &prefix, &state);
+                return CheckResult::Illegal(explanation);
             }
         }
-        pending = undecided;
-        budget = budget.saturating_mul(2).min(limits.max_steps);
     }
-    let illegal = reports
-        .iter()
-        .any(|r| matches!(r.verdict, CheckResult::Illegal(_)));
-    if let (Some(witness), false) = (witness, illegal) {
-        for (report, partition) in reports.iter_mut().zip(&partitions) {
-            if report.verdict != CheckResult::Unknown {
-                continue;
-            }
-            let start = Instant::now();
-            match witness::check_witness(model, history, partition, witness) {
-                Ok(()) => {
-                    report.verdict = CheckResult::Ok;
-                    report.method = Method::Witness;
-                }
-                Err(why) => report.witness_error = Some(why),
-            }
-            report.time += start.elapsed();
-        }
-    }
-    Report {
-        partitions: reports,
-        time: started.elapsed(),
+    if gave_up {
+        CheckResult::Unknown
+    } else {
+        CheckResult::Ok
     }
 }
-// ANCHOR_END: check_report
+// ANCHOR_END: check_with_budget
 
 /// Asserts that every interval is ordered and that the partition covers the history once.
 fn assert_well_formed<I, O>(history: &[Operation<I, O>], partitions: &[Vec<usize>]) {
@@ -1956,8 +1272,7 @@ pub mod raft {
 //! persistence), [`election`], [`replication`], [`kv`], [`client`], [`cluster`] (servers and
 //! clients as one simulator process, and a run builder), [`invariants`], [`history`], and
 //! [`chaos`] (one seed of the campaign: nemesis, hostile network, liveness and linearizability),
-//! [`time_to_elect`] (one trial of the chapter 9 experiment), [`witness`] (each command at its
-//! first commit, a linearization the checker verifies where its search gives up).
+//! [`time_to_elect`] (one trial of the chapter 9 experiment).
 //!
 //! Like every protocol in this book the server is a sans-I/O state machine: time comes from
 //! `ctx.now()`, randomness from `ctx.rng()`, and effects are messages and timers.
@@ -1990,9 +1305,9 @@ use std::time::Duration;
 
 use super::cluster::{self, Cluster};
 use super::server::Config;
-use super::witness;
-use crate::coordination::linearizability::{CheckResult, Limits, Method};
-use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use crate::coordination::linearizability::{CheckResult, KvModel, check};
+use crate::sim::{Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use rand::RngExt;
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -2007,6 +1322,9 @@ pub struct Chaos {
     pub chaos: Duration,
     /// How long the repaired cluster has to finish every client's operations.
     pub calm: Duration,
+    /// Turn about half of the nemesis's partitions into one-way cuts (the first side's
+    /// messages to the second are dropped, the other direction flows). Off by default.
+    pub one_way: bool,
 }
 
 impl Default for Chaos {
@@ -2044,22 +1362,23 @@ impl Default for Chaos {
             },
             chaos: ms(8_000),
             calm: ms(4_000),
+            one_way: false,
         }
     }
 }
 
 impl Chaos {
-    /// The default run with a nemesis that may crash or pause a *majority* (three of five) at
-    /// once, with faults twice as frequent and four times as long. While a majority is down
-    /// the cluster cannot commit, clients time out and give up, and the history holds many
-    /// operations of unknown outcome: the histories that are hardest for the linearizability
-    /// search, and the reason for the witness of [`witness`].
-    pub fn majority_crashes() -> Chaos {
-        let mut chaos = Chaos::default();
-        chaos.nemesis.max_down = 3;
-        chaos.nemesis.mean_interval /= 2;
-        chaos.nemesis.mean_duration *= 4;
-        chaos
+    /// The default campaign with one-way cuts among its partitions: the faults that CheckQuorum
+    /// and PreVote exist for (see [`leadership`](super::leadership)). Shorter than the default
+    /// (4 s of chaos, 3 s of calm), so that a second campaign of 1,000 seeds stays cheap.
+    pub fn with_one_way_partitions() -> Chaos {
+        let ms = Duration::from_millis;
+        Chaos {
+            one_way: true,
+            chaos: ms(4_000),
+            calm: ms(3_000),
+            ..Chaos::default()
+        }
     }
 }
 
@@ -2077,35 +1396,46 @@ pub struct ChaosOutcome {
     pub max_term: u64,
     /// The run's fingerprint.
     pub trace_hash: u64,
-    /// Keys the linearizability search decided, and keys only Raft's witness decided.
-    pub keys_by_search: usize,
-    pub keys_by_witness: usize,
+    /// Snapshots the servers installed from a leader (§7), and crashes between a step's disk
+    /// write and its sends.
+    pub snapshots_installed: u64,
+    pub crashes_between_persist_and_send: u64,
 }
 
 // ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
-    run_chaos_checked(seed, chaos, &Limits::default())
+    run_chaos_with(seed, chaos, &FaultSchedule::default())
 }
 
-/// [`run_chaos`] with the linearizability checker's search held to `limits`.
-pub fn run_chaos_checked(
+/// [`run_chaos`] with `extra` faults on top of the nemesis's (e.g. a slow follower cut off for
+/// a while); every one of them must be repaired before the end of the chaos.
+pub fn run_chaos_with(
     seed: u64,
     chaos: &Chaos,
-    limits: &Limits,
+    extra: &FaultSchedule,
 ) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
         .map_err(|e| e.to_string())?;
     let servers = chaos.cluster.servers;
-    let commits = witness::record_commits(&mut sim, servers);
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
-    let schedule = chaos
+    let mut schedule = chaos
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);
+    if chaos.one_way {
+        for (_, fault) in &mut schedule.faults {
+            if let Fault::Partition(a, b) = fault
+                && rng.random_bool(0.5)
+            {
+                *fault = Fault::OneWay(std::mem::take(a), std::mem::take(b));
+            }
+        }
+    }
     sim.schedule(&schedule);
+    sim.schedule(extra);
     sim.run_until(end_of_chaos + chaos.calm)
         .map_err(|v| v.to_string())?;
 
@@ -2141,12 +1471,10 @@ pub fn run_chaos_checked(
             ));
         }
     }
-    // The search, and where it gives up, the log's witness (each command at its first commit).
-    let report = witness::judge(&history, &commits, limits);
-    match report.result() {
+    match check(&KvModel, &history) {
         CheckResult::Ok => {}
         CheckResult::Illegal(why) => return Err(format!("history not linearizable:\n{why}")),
-        CheckResult::Unknown => return Err(format!("linearizability undecided:\n{report}")),
+        CheckResult::Unknown => return Err("the linearizability search ran out of steps".into()),
     }
     let max_term = (0..servers)
         .filter_map(|i| cluster::server(&sim, NodeId(i)))
@@ -2160,8 +1488,10 @@ pub fn run_chaos_checked(
         unknown,
         max_term,
         trace_hash: sim.trace_hash(),
-        keys_by_search: report.count(Method::Search),
-        keys_by_witness: report.count(Method::Witness),
+        snapshots_installed: sim.metrics().counter("raft.snapshots_installed"),
+        crashes_between_persist_and_send: sim
+            .metrics()
+            .counter("raft.crashes_between_persist_and_send"),
     })
 }
 // ANCHOR_END: run_chaos
@@ -2413,7 +1743,8 @@ pub mod cluster {
 //! survive the run.
 //!
 //! [`Cluster::build`] assembles a run: the processes, the restart rule (a crashed server comes
-//! back from its [`Durable`] state), and, when asked, the safety invariants of
+//! back from what its [`MemStorage`] holds: exactly what it persisted, see
+//! [`storage`](super::storage)), and, when asked, the safety invariants of
 //! [`invariants`](super::invariants), checked after every event.
 
 use super::client::Client;
@@ -2421,12 +1752,14 @@ use super::history::{KvInput, KvOutput, Operation};
 use super::invariants::add_safety_invariants;
 use super::message::Message;
 use super::server::{Config, ConfigError, Durable, Server};
+use super::storage::{MemStorage, PersistOrder, ServerNode};
 use crate::sim::{Ctx, LinkConfig, NodeId, Process, Sim, TimerId};
 
 /// A node of a Raft run: a server or a client.
 #[derive(Clone, Debug)]
 pub enum KvNode {
-    Server(Box<Server>),
+    /// A server on its simulated disk (it dereferences to the [`Server`]).
+    Server(Box<ServerNode>),
     Client(Client),
 }
 
@@ -2465,7 +1798,7 @@ impl Process for KvNode {
 
     fn durable(&self) -> Disk {
         match self {
-            KvNode::Server(s) => Disk::Server(s.durable()),
+            KvNode::Server(s) => Disk::Server(s.storage.contents().clone()),
             KvNode::Client(_) => Disk::Client,
         }
     }
@@ -2475,7 +1808,7 @@ impl KvNode {
     /// The server, if this node is one.
     pub fn server(&self) -> Option<&Server> {
         match self {
-            KvNode::Server(s) => Some(s),
+            KvNode::Server(s) => Some(&s.server),
             KvNode::Client(_) => None,
         }
     }
@@ -2507,6 +1840,11 @@ pub struct Cluster {
     pub config: Config,
     /// Whether to check the safety invariants after every event.
     pub invariants: bool,
+    /// The chance that a server's step ends in a crash between its disk write and its sends
+    /// (it restarts at once from its disk). 0: never.
+    pub crash_between_persist_and_send: f64,
+    /// Persist then send (correct), or the planted bug [`PersistOrder::SendFirst`].
+    pub persist_order: PersistOrder,
 }
 // ANCHOR_END: cluster
 
@@ -2520,6 +1858,8 @@ impl Default for Cluster {
             client_max_attempts: 10,
             config: Config::default(),
             invariants: true,
+            crash_between_persist_and_send: 0.0,
+            persist_order: PersistOrder::PersistFirst,
         }
     }
 }
@@ -2532,10 +1872,17 @@ impl Cluster {
             return Err(ConfigError::EmptyCluster);
         }
         let servers = self.servers;
+        let (order, crash_between) = (self.persist_order, self.crash_between_persist_and_send);
+        let node = move |server: Server, disk: Durable| {
+            let mut node = ServerNode::new(server, MemStorage::new(disk));
+            node.order = order;
+            node.crash_between = crash_between;
+            KvNode::Server(Box::new(node))
+        };
         let mut nodes = Vec::with_capacity(servers + self.clients);
         for i in 0..servers {
             let server = Server::new(NodeId(i), servers, self.config.clone());
-            nodes.push(KvNode::Server(Box::new(server)));
+            nodes.push(node(server, Durable::empty()));
         }
         for i in servers..servers + self.clients {
             let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
@@ -2547,9 +1894,10 @@ impl Cluster {
         let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
         let attempts = self.client_max_attempts;
         sim.on_restart(move |id, disk| match disk {
-            Disk::Server(disk) => {
-                KvNode::Server(Box::new(Server::restart(id, servers, config.clone(), disk)))
-            }
+            Disk::Server(disk) => node(
+                Server::restart(id, servers, config.clone(), disk.clone()),
+                disk,
+            ),
             // Not used by the book's runs; a restarted client has forgotten its history.
             Disk::Client => KvNode::Client(Client::new(id, servers, ops, retry, attempts)),
         });
@@ -2586,7 +1934,9 @@ pub mod election {
 //! Leader election (§5.2), with the election restriction (§5.4.1).
 //!
 //! A follower that hears no leader for its election timeout increments its term, votes for
-//! itself and asks every other server for a vote ([`Server::become_candidate`]). A server grants
+//! itself and asks every other server for a vote ([`Server::become_candidate`]). With PreVote
+//! on (the default) it first asks whether it could win, without changing any term
+//! ([`leadership`](super::leadership)); chapter 9's experiments switch PreVote off. A server grants
 //! at most one vote per term, first come first served, and only to a candidate whose log is at
 //! least as up to date as its own ([`is_log_up_to_date`]). A candidate with votes from a
 //! majority becomes leader ([`Server::become_leader`]); one that hears from a leader of its term
@@ -2623,7 +1973,9 @@ use crate::sim::{Ctx, NodeId};
 impl Server {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader {
+        if self.role != Role::Leader && self.config.pre_vote {
+            self.start_pre_vote(ctx); // see leadership.rs
+        } else if self.role != Role::Leader {
             self.become_candidate(ctx);
         }
     }
@@ -2648,8 +2000,9 @@ impl Server {
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
-            ctx.send(peer, Message::RequestVote(request.clone()));
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::RequestVote(request.clone()));
         }
     }
     // ANCHOR_END: become_candidate
@@ -2677,7 +2030,7 @@ impl Server {
             self.reset_election_timer(ctx);
         }
         let term = self.current_term;
-        ctx.send(
+        self.send(
             from,
             Message::RequestVoteResponse(RequestVoteResponse { term, vote_granted }),
         );
@@ -2731,6 +2084,7 @@ impl Server {
             self.maybe_commit(ctx);
         }
         ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
+        self.start_check_quorum(ctx); // see leadership.rs
     }
     // ANCHOR_END: become_leader
 }
@@ -2847,6 +2201,11 @@ pub mod invariants {
 //! - **State machine safety**: no two servers apply different entries at one index; restarted
 //!   servers replaying their logs are held to the same record.
 //!
+//! With log compaction (§7) a server holds only the entries after its snapshot: each check
+//! compares the indexes the server still holds, and treats a compacted index as held (a snapshot
+//! covers only applied, hence committed, entries, and the servers keep each applied entry in
+//! memory for at least one step, so the checks see it before it goes).
+//!
 //! Each check keeps what it has already verified (per server: how far, and how many
 //! truncations of its log it has seen), so that checking after every event stays cheap: the
 //! campaign runs millions of events with the checks on.
@@ -2897,7 +2256,7 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
             if truncations != log.truncations() || from > log.last_index() {
                 from = 0;
             }
-            for index in from + 1..=log.last_index() {
+            for index in from.max(log.offset()) + 1..=log.last_index() {
                 let entry = log.entry(index).expect("inside the log");
                 let prev = log.term_at(index - 1).expect("inside the log");
                 let value = (prev, entry.command.clone());
@@ -2928,10 +2287,10 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
         for s in up_servers(sim, servers) {
             let known = s.commit_index() as usize;
             for i in committed.len() + 1..=known {
-                let term = s
-                    .log()
-                    .term_at(i as LogIndex)
-                    .expect("committed entries exist");
+                // A compacted index is recorded from a server that still holds it.
+                let Some(term) = s.log().term_at(i as LogIndex) else {
+                    break;
+                };
                 committed.push((term, s.current_term()));
             }
         }
@@ -2945,7 +2304,8 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
             }
             for (i, &(entry_term, seen_in)) in committed.iter().enumerate().skip(done) {
                 let index = i as LogIndex + 1;
-                if seen_in <= s.current_term() && s.log().term_at(index) != Some(entry_term) {
+                let held = index < s.log().offset() || s.log().term_at(index) == Some(entry_term);
+                if seen_in <= s.current_term() && !held {
                     return Err(format!(
                         "leader {} of term {} lacks committed entry {index} of term {entry_term}",
                         s.id(),
@@ -2967,7 +2327,10 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
         for s in up_servers(sim, servers) {
             let from = checked[s.id().0].min(s.last_applied());
             for index in from + 1..=s.last_applied() {
-                let entry = s.log().entry(index).expect("applied entries exist");
+                // Entries installed from a snapshot were not applied one by one here.
+                let Some(entry) = s.log().entry(index) else {
+                    continue;
+                };
                 match applied.get(index as usize - 1) {
                     Some(first) if first != entry => {
                         return Err(format!(
@@ -2976,7 +2339,8 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
                         ));
                     }
                     Some(_) => {}
-                    None => applied.push(entry.clone()),
+                    None if applied.len() as LogIndex == index - 1 => applied.push(entry.clone()),
+                    None => {}
                 }
             }
             checked[s.id().0] = s.last_applied();
@@ -3033,6 +2397,7 @@ pub struct Command {
 
 /// The last operation the store applied for one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Session {
     /// Its sequence number.
     seq: u64,
@@ -3043,6 +2408,7 @@ struct Session {
 // ANCHOR: kv_store
 /// The key-value store with its client sessions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KvStore {
     /// The data.
     data: BTreeMap<String, String>,
@@ -3113,7 +2479,394 @@ impl KvStore {
 
 }
 pub mod leadership {
-//! CheckQuorum and PreVote (work in progress, issue 9).
+//! CheckQuorum and PreVote: a leader that notices it has lost its majority, and elections
+//! that a server which cannot win never starts.
+//!
+//! Basic Raft (§5.2) has two blind spots, both about *who believes what* when the network is
+//! only partly broken.
+//!
+//! - **A leader never learns that it has lost.** A leader steps down only when a message with
+//!   a higher term reaches it. If the servers that could elect a successor cannot reach it
+//!   (they crashed, or a one-way partition drops their messages), it keeps leading forever: it
+//!   accepts client commands that can never commit, and with a one-way partition its
+//!   heartbeats keep resetting the followers' timers, so no one else ever campaigns. The
+//!   cluster stalls for good. **CheckQuorum** (Ongaro's thesis §6.2; the name is etcd's): every
+//!   election timeout (the longest one, `election_timeout_ms_max`) the leader counts the
+//!   servers it has heard an `AppendEntries` answer from in its term since the last check,
+//!   itself included; short of a majority, it steps down to follower of the same term. Clients
+//!   are then redirected and retry elsewhere, and the followers' timers run out.
+//! - **A server that cannot win still disrupts.** A server cut off from the leader times out,
+//!   increments its term, loses, and does it again, every timeout. When it can talk again, its
+//!   inflated term reaches the leader (in a vote request or an answer) and deposes it, and the
+//!   cluster holds an election it did not need (§9.6). **PreVote** (thesis §9.6): before
+//!   incrementing its term, a would-be candidate asks every server *would you vote for me in
+//!   term `current + 1`?* A voter says yes only if the log is up to date (the same check as a
+//!   real vote, §5.4.1) and it has not heard from a current leader within the shortest election
+//!   timeout. Only with yeses from a majority, itself included, does the server start a real
+//!   election.
+//!
+//! **Invariants.** A pre-vote request carries a term that does not exist yet, so
+//! [`Message::term`] reports none for it: the receiver neither adopts it nor changes its vote or
+//! its timer. Answering a pre-vote writes no durable state (term, vote, log); only the answer's
+//! own term, the voter's real term, is adopted by the asker when higher, as for any message.
+//! CheckQuorum changes nothing durable either: a leader that steps down keeps its term. Neither
+//! mechanism touches the election restriction or the commit rule, so every safety argument of
+//! [`election`](super::election) still holds; the campaign checks the four invariants after
+//! every event with both mechanisms on.
+//!
+//! **Simplifications.** The leader hears a follower only through `AppendEntries` answers (a
+//! vote or client message does not count). A pre-candidate stays a follower with no known
+//! leader; if a leader's `AppendEntries` arrives, it follows it and the pre-vote round is
+//! forgotten. A leader always refuses pre-votes. Both knobs are on by default
+//! ([`Config::check_quorum`](super::server::Config::check_quorum),
+//! [`Config::pre_vote`](super::server::Config::pre_vote)); the chapter 9 time-to-elect
+//! experiment switches them off to measure the paper's algorithm.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::message::{AppendEntries, InstallSnapshot, Message, RequestVote, RequestVoteResponse};
+use super::rules::{is_log_up_to_date, majority};
+use super::server::{Role, Server};
+use crate::sim::{Ctx, NodeId, Time, TimerId};
+
+/// A leader checks that it still hears from a majority when this fires.
+pub const CHECK_QUORUM: TimerId = TimerId(10);
+
+/// What CheckQuorum and PreVote remember; none of it is durable.
+#[derive(Clone, Debug, Default)]
+pub struct Leadership {
+    /// Leader: the servers heard from in this term since the last quorum check, itself included.
+    heard_from: BTreeSet<NodeId>,
+    /// When this server last heard from a leader of its current term (its local clock).
+    leader_contact: Option<Time>,
+    /// Pre-candidate: the term it asks about, and the servers that said yes.
+    pre_votes: Option<(u64, BTreeSet<NodeId>)>,
+}
+
+impl Server {
+    /// Bookkeeping for every message, after the term rule ran and before the handler does.
+    pub(super) fn note_contact(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: &Message) {
+        match msg {
+            Message::AppendEntries(AppendEntries { term, .. })
+            | Message::InstallSnapshot(InstallSnapshot { term, .. })
+                if *term == self.current_term =>
+            {
+                self.leadership.leader_contact = Some(ctx.now());
+                self.leadership.pre_votes = None;
+            }
+            Message::AppendEntriesResponse(m)
+                if m.term == self.current_term && self.role == Role::Leader =>
+            {
+                self.leadership.heard_from.insert(from);
+            }
+            _ => {}
+        }
+    }
+
+    /// Called when this server takes office: start counting who answers.
+    pub(super) fn start_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.leadership.heard_from = BTreeSet::from([self.id]);
+        self.leadership.pre_votes = None;
+        if self.config.check_quorum {
+            let ms = self.config.election_timeout_ms_max;
+            ctx.set_timer(CHECK_QUORUM, Duration::from_millis(ms));
+        }
+    }
+
+    // ANCHOR: check_quorum
+    /// CheckQuorum (thesis §6.2): a leader that has not heard from a majority, itself included,
+    /// within an election timeout steps down, keeping its term.
+    pub(super) fn on_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role != Role::Leader || !self.config.check_quorum {
+            return;
+        }
+        if self.leadership.heard_from.len() < majority(self.servers) {
+            ctx.count("raft.check_quorum_step_downs");
+            return self.become_follower(ctx, self.current_term, None);
+        }
+        self.start_check_quorum(ctx); // a new round: forget who answered
+    }
+    // ANCHOR_END: check_quorum
+
+    // ANCHOR: start_pre_vote
+    /// The election timer fired and PreVote is on: ask, without changing any term, whether a
+    /// majority would vote for this server in the next term (thesis §9.6).
+    pub(super) fn start_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role == Role::Candidate {
+            self.become_follower(ctx, self.current_term, None); // a split vote: ask again
+        }
+        self.leader = None;
+        let next = self.current_term + 1;
+        self.leadership.pre_votes = Some((next, BTreeSet::from([self.id])));
+        self.reset_election_timer(ctx); // if this round fails, try again after a timeout
+        ctx.count("raft.pre_votes");
+        if majority(self.servers) == 1 {
+            return self.become_candidate(ctx);
+        }
+        let request = RequestVote {
+            term: next,
+            candidate: self.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::PreVote(request.clone()));
+        }
+    }
+    // ANCHOR_END: start_pre_vote
+
+    // ANCHOR: on_pre_vote
+    /// A voter's side of a pre-vote: the same log check as a real vote, plus "no leader heard
+    /// lately". Writes nothing: no term, no vote, no timer.
+    pub(super) fn on_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, m: RequestVote) {
+        let min = Duration::from_millis(self.config.election_timeout_ms_min);
+        let leader_lately = self.role == Role::Leader
+            || (self.leader.is_some()
+                && self
+                    .leadership
+                    .leader_contact
+                    .is_some_and(|t| ctx.now().since(t) < min));
+        let vote_granted = m.term > self.current_term
+            && !leader_lately
+            && is_log_up_to_date(
+                m.last_log_term,
+                m.last_log_index,
+                self.log.last_term(),
+                self.log.last_index(),
+            );
+        let term = self.current_term;
+        let answer = RequestVoteResponse { term, vote_granted };
+        self.send(from, Message::PreVoteResponse(answer));
+    }
+    // ANCHOR_END: on_pre_vote
+
+    /// A pre-candidate counts yeses; with a majority it starts the real election.
+    pub(super) fn on_pre_vote_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: RequestVoteResponse,
+    ) {
+        let next = self.current_term + 1;
+        let Some((term, votes)) = &mut self.leadership.pre_votes else {
+            return;
+        };
+        if *term != next || self.role != Role::Follower || !m.vote_granted {
+            return;
+        }
+        votes.insert(from);
+        if votes.len() >= majority(self.servers) {
+            self.leadership.pre_votes = None;
+            self.become_candidate(ctx);
+        }
+    }
+
+    /// How many servers a leader has heard from since its last quorum check (itself included).
+    pub fn heard_from_count(&self) -> usize {
+        self.leadership.heard_from.len()
+    }
+}
+
+pub mod scenarios {
+    //! The four situations of the "Raft in practice" page, each run with any combination of the
+    //! two mechanisms: the tests of `code/tests/part2/ch10_raft_leadership.rs` assert on them and
+    //! the example `ch10_leadership` tabulates them.
+    //!
+    //! Five servers and one client on links of 2-8 ms; the cluster settles for a second, then
+    //! the fault strikes at instant `T0` and the run goes on for [`HORIZON`].
+
+    use std::time::Duration;
+
+    use crate::coordination::raft::cluster::{self, Cluster, KvNode};
+    use crate::coordination::raft::server::Config;
+    use crate::sim::{Fault, Latency, LinkConfig, NodeId, Sim, Time};
+
+    /// How long a scenario runs after its fault.
+    pub const HORIZON: Duration = Duration::from_secs(3);
+
+    /// Which of the two mechanisms are on.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Mechanisms {
+        pub check_quorum: bool,
+        pub pre_vote: bool,
+    }
+
+    impl Mechanisms {
+        /// Neither, each alone, both (the default).
+        pub const ALL: [Mechanisms; 4] = [
+            Mechanisms::new(false, false),
+            Mechanisms::new(true, false),
+            Mechanisms::new(false, true),
+            Mechanisms::new(true, true),
+        ];
+
+        /// These mechanisms.
+        pub const fn new(check_quorum: bool, pre_vote: bool) -> Mechanisms {
+            Mechanisms {
+                check_quorum,
+                pre_vote,
+            }
+        }
+
+        /// A short name for tables.
+        pub fn label(&self) -> &'static str {
+            match (self.check_quorum, self.pre_vote) {
+                (false, false) => "neither",
+                (true, false) => "CheckQuorum",
+                (false, true) => "PreVote",
+                (true, true) => "both",
+            }
+        }
+    }
+
+    /// The situations.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Scenario {
+        /// The three servers other than the leader and one partner crash.
+        LostMajority,
+        /// Every other server's messages to the leader are dropped; the leader's still arrive.
+        OneWay,
+        /// A follower cut off for two seconds comes back at `T0`.
+        Rejoin,
+        /// The leader crashes: what PreVote costs an ordinary election.
+        LeaderCrash,
+    }
+
+    impl Scenario {
+        /// All four, in table order.
+        pub const ALL: [Scenario; 4] = [
+            Scenario::LostMajority,
+            Scenario::OneWay,
+            Scenario::Rejoin,
+            Scenario::LeaderCrash,
+        ];
+
+        /// A short name for tables.
+        pub fn label(&self) -> &'static str {
+            match self {
+                Scenario::LostMajority => "lost majority",
+                Scenario::OneWay => "one-way cut",
+                Scenario::Rejoin => "rejoin",
+                Scenario::LeaderCrash => "leader crash",
+            }
+        }
+    }
+
+    /// What happened after `T0`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Outcome {
+        /// The client had an answer in the last second of the run.
+        pub served_at_end: bool,
+        /// Elections started (terms a candidate asked votes for), from the fault on (for
+        /// `Rejoin`, from the cut on).
+        pub elections: u64,
+        /// How far the highest term moved, over the same period.
+        pub term_jump: u64,
+        /// The longest time without an answer to the client.
+        pub longest_outage: Duration,
+        /// How long the leader of `T0` went on believing it led.
+        pub old_leader_reign: Duration,
+        /// Entries the leader of `T0` appended in that time (client retries it cannot commit).
+        pub old_leader_appends: u64,
+    }
+
+    fn max_term(sim: &Sim<KvNode>) -> u64 {
+        (0..5)
+            .filter_map(|i| cluster::server(sim, NodeId(i)))
+            .map(|s| s.current_term())
+            .max()
+            .unwrap_or(0)
+    }
+
+    // ANCHOR: run_scenario
+    /// Runs `scenario` with `mechanisms` from `seed`; `Err` if the cluster never settled or
+    /// a safety invariant broke.
+    pub fn run(scenario: Scenario, mechanisms: Mechanisms, seed: u64) -> Result<Outcome, String> {
+        let ms = Duration::from_millis;
+        let cluster = Cluster {
+            servers: 5,
+            clients: 1,
+            ops_per_client: 100_000,
+            client_retry_ms: 100,
+            config: Config {
+                check_quorum: mechanisms.check_quorum,
+                pre_vote: mechanisms.pre_vote,
+                ..Config::default()
+            },
+            ..Cluster::default()
+        };
+        let latency = Latency::Uniform {
+            min: ms(2),
+            max: ms(8),
+        };
+        let link = LinkConfig::constant(ms(2)).with_latency(latency);
+        let mut sim = cluster.build(seed, link).map_err(|e| e.to_string())?;
+        let fail = |e: crate::sim::InvariantViolation| format!("seed {seed}: {e}");
+        sim.run_until(Time::from_millis(1_000)).map_err(fail)?;
+        let Some(&(leader, term)) = cluster::leaders(&sim).first() else {
+            return Err(format!("seed {seed}: no leader after a second"));
+        };
+        let others: Vec<NodeId> = (0..5).map(NodeId).filter(|n| *n != leader).collect();
+        let (mut elections0, mut term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
+        if scenario == Scenario::Rejoin {
+            let rest = (0..5).map(NodeId).filter(|n| *n != others[0]).collect();
+            sim.apply(Fault::Partition(vec![others[0]], rest));
+            sim.run_until(Time::from_millis(3_000)).map_err(fail)?;
+            sim.apply(Fault::Heal);
+        }
+        let t0 = sim.now();
+        let old_leader = cluster::server(&sim, leader).map(|s| s.log().last_index());
+        if scenario != Scenario::Rejoin {
+            (elections0, term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
+        }
+        match scenario {
+            Scenario::LostMajority => others[1..].iter().for_each(|&n| sim.apply(Fault::Crash(n))),
+            Scenario::OneWay => sim.apply(Fault::OneWay(others.clone(), vec![leader])),
+            Scenario::Rejoin => {}
+            Scenario::LeaderCrash => sim.apply(Fault::Crash(leader)),
+        }
+        // Step a millisecond at a time, watching the old leader.
+        let (end, mut reign, mut last_index) = (t0 + HORIZON, HORIZON, old_leader.unwrap_or(0));
+        let mut t = t0;
+        while t < end {
+            t = t + ms(1);
+            sim.run_until(t).map_err(fail)?;
+            let still = cluster::server(&sim, leader)
+                .filter(|s| s.is_leader() && s.current_term() == term && reign == HORIZON);
+            match still {
+                Some(s) => last_index = s.log().last_index(),
+                None if reign == HORIZON => reign = t.since(t0),
+                None => {}
+            }
+        }
+        let mut answers: Vec<u64> = cluster::histories(&sim)
+            .iter()
+            .filter(|op| op.output.is_some() && op.return_ns >= t0.0)
+            .map(|op| op.return_ns)
+            .collect();
+        answers.sort_unstable();
+        let mut outage = 0;
+        let mut before = t0.0;
+        for at in answers.iter().copied().chain([end.0]) {
+            outage = outage.max(at - before);
+            before = at;
+        }
+        Ok(Outcome {
+            served_at_end: answers
+                .last()
+                .is_some_and(|at| *at + 1_000_000_000 >= end.0),
+            elections: sim.metrics().counter("raft.elections") - elections0,
+            term_jump: max_term(&sim) - term0,
+            longest_outage: Duration::from_nanos(outage),
+            old_leader_reign: reign,
+            old_leader_appends: last_index - old_leader.unwrap_or(0),
+        })
+    }
+    // ANCHOR_END: run_scenario
+}
+
 }
 pub mod log {
 //! The replicated log: Raft's one data structure, and the vocabulary around it.
@@ -3138,7 +2891,14 @@ pub mod log {
 //! in such a suffix. [`Log::truncations`] counts those calls, so the invariant checkers can
 //! re-examine a log only when it actually lost entries.
 //!
-//! Simplification: no snapshots or log compaction (§7); the log grows for the whole run.
+//! **Compaction (§7).** A snapshot replaces a prefix of the log ([`Log::compact_to`],
+//! [`Log::install`]): the log then starts after an *offset*, the last index the snapshot covers,
+//! and remembers that entry's term, so the consistency check works at the boundary. Indexes stay
+//! absolute: [`Log::term_at`] answers for the offset and after, `None` below it.
+//!
+//! **Persistence.** The log remembers the lowest index it changed since the runtime last took
+//! its changes ([`Log::take_unpersisted`]), so that a server can tell its storage exactly which
+//! suffix to write (see [`storage`](super::storage)).
 
 use super::kv::Command;
 
@@ -3162,13 +2922,37 @@ pub struct Entry {
 // ANCHOR_END: vocabulary
 
 /// A node's log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Log {
-    /// `entries[i - 1]` is the entry at index `i`.
+    /// `entries[i - offset - 1]` is the entry at index `i`.
     entries: Vec<Entry>,
+    /// The last index a snapshot covers (0: nothing compacted). Invariant: only grows.
+    offset: LogIndex,
+    /// The term of the entry at `offset` (0 when `offset` is 0).
+    offset_term: Term,
     /// How many times a suffix was removed. Monotonic; survives restarts with the log.
     truncations: u64,
+    /// The lowest index written or removed since [`Log::take_unpersisted`] (not compared).
+    unpersisted_from: Option<LogIndex>,
 }
+
+impl PartialEq for Log {
+    fn eq(&self, other: &Log) -> bool {
+        (
+            self.offset,
+            self.offset_term,
+            self.truncations,
+            &self.entries,
+        ) == (
+            other.offset,
+            other.offset_term,
+            other.truncations,
+            &other.entries,
+        )
+    }
+}
+
+impl Eq for Log {}
 
 impl Log {
     /// An empty log.
@@ -3176,36 +2960,48 @@ impl Log {
         Log::default()
     }
 
-    /// The index of the last entry (0 when empty).
+    /// The index of the last entry (0 when empty; the offset when compacted to nothing).
     pub fn last_index(&self) -> LogIndex {
-        self.entries.len() as LogIndex
+        self.offset + self.entries.len() as LogIndex
     }
 
     /// The term of the last entry (0 when empty).
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.offset_term, |e| e.term)
     }
 
-    /// The term of the entry at `index`; 0 for index 0. `None` if the log is shorter.
+    /// The last index compacted into a snapshot (0 if none): entries start after it.
+    pub fn offset(&self) -> LogIndex {
+        self.offset
+    }
+
+    /// The term of the entry at `index`; 0 for index 0, the snapshot's term at the offset.
+    /// `None` if the log is shorter, or if `index` was compacted away.
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index <= self.offset {
+            return (index == self.offset).then_some(self.offset_term);
         }
-        self.entries.get(index as usize - 1).map(|e| e.term)
+        self.entries
+            .get((index - self.offset) as usize - 1)
+            .map(|e| e.term)
     }
 
-    /// The entry at `index`, if the log has one there (never for index 0).
+    /// The entry at `index`, if the log holds one there (never at or below the offset).
     pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        if index == 0 {
+        if index <= self.offset {
             return None;
         }
-        self.entries.get(index as usize - 1)
+        self.entries.get((index - self.offset) as usize - 1)
     }
 
-    /// Up to `max` entries starting at `from` (which must be at least 1).
+    /// Up to `max` entries starting at `from`, which must be past the offset.
     pub fn entries_from(&self, from: LogIndex, max: usize) -> &[Entry] {
-        assert!(from >= 1, "log indexes start at 1");
-        let start = (from as usize - 1).min(self.entries.len());
+        assert!(
+            from > self.offset,
+            "entries up to {} were compacted",
+            self.offset
+        );
+        let start = ((from - self.offset) as usize - 1).min(self.entries.len());
         let end = start.saturating_add(max).min(self.entries.len());
         &self.entries[start..end]
     }
@@ -3216,7 +3012,7 @@ impl Log {
     pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
         let term = self.term_at(index).expect("index is inside the log");
         let mut first = index;
-        while first > 1 && self.term_at(first - 1) == Some(term) {
+        while first > self.offset + 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         first
@@ -3229,16 +3025,81 @@ impl Log {
             "terms in a log never decrease"
         );
         self.entries.push(entry);
+        self.mark(self.last_index());
         self.last_index()
     }
 
     /// Removes the entries at `index` and after.
     pub fn truncate_from(&mut self, index: LogIndex) {
-        assert!(index >= 1, "cannot truncate the sentinel");
+        assert!(index > self.offset, "cannot truncate into the snapshot");
         if index <= self.last_index() {
-            self.entries.truncate(index as usize - 1);
+            self.entries.truncate((index - self.offset) as usize - 1);
+            self.truncations += 1;
+            self.mark(index);
+        }
+    }
+
+    fn mark(&mut self, index: LogIndex) {
+        self.unpersisted_from = Some(self.unpersisted_from.map_or(index, |i| i.min(index)));
+    }
+
+    /// Drops the entries up to `index`, which the log holds (or is the offset): a snapshot now
+    /// covers them. Not a truncation: nothing the log said is contradicted.
+    pub fn compact_to(&mut self, index: LogIndex) {
+        let term = self.term_at(index).expect("compacting inside the log");
+        self.entries.drain(..(index - self.offset) as usize);
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// Makes the log start after a snapshot ending at `(index, term)` (§7): if the log holds
+    /// that entry, the entries after it stay (Log Matching: the prefix is the same); otherwise
+    /// the whole log is replaced by the snapshot, which counts as a truncation.
+    pub fn install(&mut self, index: LogIndex, term: Term) {
+        if index < self.offset {
+            return; // an older snapshot than the one the log already starts after
+        }
+        if self.term_at(index) == Some(term) {
+            return self.compact_to(index);
+        }
+        if !self.entries.is_empty() {
             self.truncations += 1;
         }
+        self.entries.clear();
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// The suffix changed since the last call, as `(from, entries)`: the log from index `from`
+    /// on is now `entries` (possibly none: a truncation). `None` if nothing changed.
+    pub fn take_unpersisted(&mut self) -> Option<(LogIndex, Vec<Entry>)> {
+        let from = self.unpersisted_from.take()?.max(self.offset + 1);
+        let entries = if from <= self.last_index() {
+            self.entries_from(from, usize::MAX).to_vec()
+        } else {
+            Vec::new()
+        };
+        Some((from, entries))
+    }
+
+    /// Storage's side of [`Log::take_unpersisted`]: the log from `from` on becomes `entries`
+    /// (entries at or below the offset are already in the snapshot and skipped).
+    pub fn write_from(&mut self, from: LogIndex, entries: &[Entry]) {
+        let skip = (self.offset + 1)
+            .saturating_sub(from)
+            .min(entries.len() as LogIndex);
+        let from = from + skip;
+        if from <= self.last_index() {
+            self.truncate_from(from);
+        }
+        assert!(
+            from <= self.last_index() + 1,
+            "a gap in the stored log at {from}"
+        );
+        for entry in &entries[skip as usize..] {
+            self.append(entry.clone());
+        }
+        self.unpersisted_from = None;
     }
 
     /// How many times a suffix was removed from this log.
@@ -3254,6 +3115,13 @@ impl Log {
     /// newer message from the same leader already added.
     pub fn merge(&mut self, prev: LogIndex, entries: &[Entry]) -> LogIndex {
         assert!(prev <= self.last_index(), "the consistency check passed");
+        let last = prev + entries.len() as LogIndex;
+        // Entries a snapshot already covers are committed, hence the same: skip them.
+        let skip = self
+            .offset
+            .saturating_sub(prev)
+            .min(entries.len() as LogIndex);
+        let (prev, entries) = (prev + skip, &entries[skip as usize..]);
         for (offset, entry) in entries.iter().enumerate() {
             let index = prev + 1 + offset as LogIndex;
             match self.term_at(index) {
@@ -3263,7 +3131,7 @@ impl Log {
             }
             self.append(entry.clone());
         }
-        prev + entries.len() as LogIndex
+        last
     }
     // ANCHOR_END: merge
 }
@@ -3287,6 +3155,7 @@ pub mod message {
 use super::history::KvOutput;
 use super::kv::Command;
 use super::log::{Entry, LogIndex, Term};
+use super::snapshot::Snapshot;
 use crate::sim::NodeId;
 
 // ANCHOR: request_vote
@@ -3350,6 +3219,22 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: install_snapshot
+/// A leader sends its snapshot to a follower that needs entries the leader has compacted away
+/// (§7). Simplification: in one message, not in chunks. The follower answers with an
+/// [`AppendEntriesResponse`] whose `match_index` is the snapshot's last index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstallSnapshot {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader, so that followers can redirect clients.
+    pub leader: NodeId,
+    /// The snapshot: last included index and term, and the state machine.
+    pub snapshot: Snapshot,
+}
+// ANCHOR_END: install_snapshot
+
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -3371,6 +3256,13 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
+    /// PreVote (thesis §9.6): "would you vote for me in `term`?", where `term` is the asker's
+    /// current term plus one, a term that does not exist yet.
+    PreVote(RequestVote),
+    /// The answer to a `PreVote`; its `term` is the voter's real current term.
+    PreVoteResponse(RequestVoteResponse),
+    /// A leader's snapshot for a follower that lags behind its compacted log (§7).
+    InstallSnapshot(InstallSnapshot),
 }
 
 impl Message {
@@ -3381,7 +3273,11 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
+            // The proposed term must not be adopted: asking writes nothing (§9.6).
+            Message::PreVote(_) => None,
+            Message::PreVoteResponse(m) => Some(m.term),
         }
     }
 }
@@ -3451,6 +3347,9 @@ impl Server {
     /// moves `next_index` past them: the pipeline's optimistic step.
     pub(super) fn send_append_entries(&mut self, ctx: &mut Ctx<'_, Message>, peer: NodeId) {
         let next = self.next_index[peer.0];
+        if next <= self.log.offset() {
+            return self.send_snapshot(ctx, peer); // compacted away: InstallSnapshot (§7)
+        }
         let prev_log_index = next - 1;
         let prev_log_term = self
             .log
@@ -3467,7 +3366,7 @@ impl Server {
             entries,
             leader_commit: self.commit_index,
         };
-        ctx.send(peer, Message::AppendEntries(message));
+        self.send(peer, Message::AppendEntries(message));
     }
     // ANCHOR_END: send_append_entries
 
@@ -3479,18 +3378,18 @@ impl Server {
         from: NodeId,
         m: AppendEntries,
     ) {
-        let reply = |ctx: &mut Ctx<'_, Message>, term, success, match_index, conflict_index| {
+        let reply = |s: &mut Server, term, success, match_index, conflict_index| {
             let response = AppendEntriesResponse {
                 term,
                 success,
                 match_index,
                 conflict_index,
             };
-            ctx.send(from, Message::AppendEntriesResponse(response));
+            s.send(from, Message::AppendEntriesResponse(response));
         };
         if m.term < self.current_term {
             // A deposed leader: the term in the answer tells it to step down (§5.1).
-            return reply(ctx, self.current_term, false, 0, 0);
+            return reply(self, self.current_term, false, 0, 0);
         }
         assert!(
             self.role != Role::Leader,
@@ -3507,11 +3406,14 @@ impl Server {
         let term = self.current_term;
         // The consistency check (§5.3).
         if m.prev_log_index > self.log.last_index() {
-            return reply(ctx, term, false, 0, self.log.last_index() + 1);
+            return reply(self, term, false, 0, self.log.last_index() + 1);
         }
-        if self.log.term_at(m.prev_log_index) != Some(m.prev_log_term) {
+        // Below the offset the entries are committed and in the snapshot: they match.
+        if m.prev_log_index >= self.log.offset()
+            && self.log.term_at(m.prev_log_index) != Some(m.prev_log_term)
+        {
             let conflict = self.log.first_index_of_term_at(m.prev_log_index);
-            return reply(ctx, term, false, 0, conflict);
+            return reply(self, term, false, 0, conflict);
         }
         let last_new = self.log.merge(m.prev_log_index, &m.entries);
         // Only the prefix this message vouched for is known to match the leader's log; entries
@@ -3521,7 +3423,7 @@ impl Server {
             self.commit_index = commit;
             self.apply_committed(ctx);
         }
-        reply(ctx, term, true, last_new, 0);
+        reply(self, term, true, last_new, 0);
     }
     // ANCHOR_END: on_append_entries
 
@@ -3592,9 +3494,10 @@ impl Server {
             let created_here = self.role == Role::Leader && entry.term == self.current_term;
             if let (true, Some(output)) = (created_here, output) {
                 let client = NodeId(command.client as usize);
-                reply_done(ctx, client, command.seq, output);
+                self.reply_done(client, command.seq, output);
             }
         }
+        self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
 
@@ -3611,7 +3514,7 @@ impl Server {
             return self.redirect(ctx, from, command.seq);
         }
         if let Some(output) = self.kv.cached(command.client, command.seq) {
-            return reply_done(ctx, from, command.seq, output.clone());
+            return self.reply_done(from, command.seq, output.clone());
         }
         let index = self.log.append(Entry {
             term: self.current_term,
@@ -3625,11 +3528,13 @@ impl Server {
     // ANCHOR_END: on_client_request
 }
 
-fn reply_done(ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64, output: KvOutput) {
-    ctx.send(
-        client,
-        Message::ClientResponse(ClientResponse::Done { seq, output }),
-    );
+impl Server {
+    fn reply_done(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        self.send(
+            client,
+            Message::ClientResponse(ClientResponse::Done { seq, output }),
+        );
+    }
 }
 }
 pub mod rules {
@@ -3696,12 +3601,14 @@ pub mod server {
 //! replicates its log and sends heartbeats (`replication.rs`). Any message carrying a higher
 //! term turns any server back into a follower of that term.
 //!
-//! **Persistence.** `current_term`, `voted_for` and the log survive a crash ([`Durable`]); the
-//! rest (role, commit index, the state machine) is rebuilt: the restarted server is a follower
-//! that relearns the commit index from the next leader and replays its log into a fresh store.
-//! Simplification: the simulator snapshots [`Durable`] at the instant of the crash, as if every
-//! change had reached the disk before the message it caused was sent. A real server must write
-//! and sync before it answers (Figure 2, "Updated on stable storage before responding").
+//! **Persistence.** `current_term`, `voted_for`, the log and the last snapshot survive a crash
+//! ([`Durable`]); the rest (role, commit index, the state machine) is rebuilt: the restarted
+//! server is a follower that restores its snapshot, relearns the commit index from the next
+//! leader and replays its log into the store. Handlers do not write to disk nor send: they
+//! change memory and queue messages ([`Server::send`]); the runtime then takes a
+//! [`Ready`](super::storage::Ready) with [`Server::take_ready`], persists its writes and only
+//! then sends (Figure 2, "Updated on stable storage before responding"; see
+//! [`storage`](super::storage)).
 //!
 //! Timers: [`ELECTION`] fires after a random timeout drawn from
 //! `election_timeout_ms_min..=election_timeout_ms_max` with the node's `ctx.rng()`, and is reset
@@ -3713,8 +3620,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::kv::KvStore;
+use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use super::snapshot::Snapshot;
 use rand::RngExt;
 
 use crate::sim::{Ctx, NodeId, TimerId};
@@ -3741,6 +3650,14 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
+    /// CheckQuorum: a leader that has not heard from a majority within the longest election
+    /// timeout steps down (thesis §6.2, [`leadership`](super::leadership)).
+    pub check_quorum: bool,
+    /// PreVote: a server asks whether it could win before it increments its term (§9.6).
+    pub pre_vote: bool,
+    /// Take a snapshot and compact the log once this many applied entries follow the last
+    /// snapshot (§7). `None`: never, the log grows for the whole run.
+    pub log_compaction_threshold: Option<u64>,
 }
 // ANCHOR_END: config
 
@@ -3767,6 +3684,9 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
+            check_quorum: true,
+            pre_vote: true,
+            log_compaction_threshold: None,
         }
     }
 }
@@ -3783,6 +3703,8 @@ pub enum ConfigError {
     NoEntriesPerMessage,
     /// A cluster needs a server, and a client must send each operation at least once.
     EmptyCluster,
+    /// `log_compaction_threshold` must be at least 1.
+    NoCompactionThreshold,
 }
 
 impl fmt::Display for ConfigError {
@@ -3800,6 +3722,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::NoEntriesPerMessage => write!(f, "max_entries_per_message is 0"),
             ConfigError::EmptyCluster => write!(f, "no servers, or clients that never send"),
+            ConfigError::NoCompactionThreshold => write!(f, "log_compaction_threshold is 0"),
         }
     }
 }
@@ -3819,6 +3742,9 @@ impl Config {
         }
         if self.max_entries_per_message == 0 {
             return Err(ConfigError::NoEntriesPerMessage);
+        }
+        if self.log_compaction_threshold == Some(0) {
+            return Err(ConfigError::NoCompactionThreshold);
         }
         Ok(())
     }
@@ -3843,8 +3769,22 @@ pub struct Durable {
     pub voted_for: Option<NodeId>,
     /// Its log.
     pub log: Log,
+    /// The last snapshot it took or installed (§7); the log starts at or before its end.
+    pub snapshot: Option<Snapshot>,
 }
 // ANCHOR_END: durable
+
+impl Durable {
+    /// An empty disk: term 0, no vote, no log, no snapshot.
+    pub fn empty() -> Durable {
+        Durable {
+            current_term: 0,
+            voted_for: None,
+            log: Log::new(),
+            snapshot: None,
+        }
+    }
+}
 
 // ANCHOR: server
 /// One Raft server with its key-value state machine.
@@ -3878,18 +3818,24 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
+    /// CheckQuorum and PreVote bookkeeping (not durable).
+    pub(super) leadership: Leadership,
+    /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
+    /// last_applied`.
+    pub(super) snapshot: Option<Snapshot>,
+    /// Whether `snapshot` is newer than what the disk holds.
+    pub(super) snapshot_unpersisted: bool,
+    /// The term and vote the disk holds.
+    pub(super) persisted_hard_state: (Term, Option<NodeId>),
+    /// Messages queued by handlers, sent by the runtime after the next persist.
+    pub(super) outbox: Vec<(NodeId, Message)>,
 }
 // ANCHOR_END: server
 
 impl Server {
     /// A fresh server with an empty disk. The configuration must be valid.
     pub fn new(id: NodeId, servers: usize, config: Config) -> Server {
-        let disk = Durable {
-            current_term: 0,
-            voted_for: None,
-            log: Log::new(),
-        };
-        Server::restart(id, servers, config, disk)
+        Server::restart(id, servers, config, Durable::empty())
     }
 
     /// A server rebuilt from what it had on disk: a follower, nothing committed or applied yet.
@@ -3901,30 +3847,45 @@ impl Server {
             id.0 < servers,
             "server {id} outside the cluster of {servers}"
         );
+        let mut log = disk.log;
+        // The snapshot's entries are committed and applied: restore the store from it.
+        let (kv, applied) = match &disk.snapshot {
+            Some(s) => {
+                log.install(s.last_index, s.last_term);
+                (s.state.clone(), s.last_index)
+            }
+            None => (KvStore::default(), 0),
+        };
         Server {
             id,
             servers,
             config,
             current_term: disk.current_term,
             voted_for: disk.voted_for,
-            log: disk.log,
+            log,
             role: Role::Follower,
             leader: None,
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
-            commit_index: 0,
-            last_applied: 0,
-            kv: KvStore::default(),
+            leadership: Leadership::default(),
+            commit_index: applied,
+            last_applied: applied,
+            kv,
+            snapshot: disk.snapshot,
+            snapshot_unpersisted: false,
+            persisted_hard_state: (disk.current_term, disk.voted_for),
+            outbox: Vec::new(),
         }
     }
 
-    /// What survives a crash.
+    /// What survives a crash once the pending [`Ready`](super::storage::Ready) is persisted.
     pub fn durable(&self) -> Durable {
         Durable {
             current_term: self.current_term,
             voted_for: self.voted_for,
             log: self.log.clone(),
+            snapshot: self.snapshot.clone(),
         }
     }
 
@@ -3944,13 +3905,17 @@ impl Server {
             self.become_follower(ctx, term, None);
         }
         // ANCHOR_END: adopt_higher_term
+        self.note_contact(ctx, from, &msg);
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
             Message::AppendEntries(m) => self.on_append_entries(ctx, from, m),
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
+            Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
+            Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
+            Message::PreVoteResponse(m) => self.on_pre_vote_response(ctx, from, m),
         }
     }
 
@@ -3959,6 +3924,7 @@ impl Server {
         match timer {
             ELECTION => self.on_election_timeout(ctx),
             HEARTBEAT => self.on_heartbeat(ctx),
+            CHECK_QUORUM => self.on_check_quorum(ctx),
             _ => {}
         }
     }
@@ -3996,9 +3962,9 @@ impl Server {
     }
 
     /// Tells a client this server cannot serve it, with the best guess of who can.
-    pub(super) fn redirect(&self, ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
+    pub(super) fn redirect(&mut self, _ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
         let leader = self.leader.filter(|l| *l != self.id);
-        ctx.send(
+        self.send(
             client,
             Message::ClientResponse(ClientResponse::NotLeader { seq, leader }),
         );
@@ -4059,10 +4025,505 @@ impl Server {
 }
 }
 pub mod snapshot {
-//! Snapshots and log compaction (work in progress, issue 9).
+//! Snapshots and log compaction (Raft paper §7; Ongaro's thesis, chapter 5).
+//!
+//! A log that only grows makes a server's disk fill up and its restart replay every command
+//! ever written. Once the state machine has applied a prefix of the log, that prefix is
+//! redundant: the state it produced says everything a future reader needs. A server therefore
+//! writes a [`Snapshot`] (the key-value store *with its client sessions*, so that a retried
+//! command is still answered once, plus the index and term of the last entry it covers) and
+//! drops the log up to that index. The log keeps the snapshot's last index and term as its
+//! new starting point, so the consistency check of `AppendEntries` still works at the boundary.
+//!
+//! **When.** Compaction is driven by a size threshold ([`Config::log_compaction_threshold`]):
+//! once the server has applied that many entries past its last snapshot, it takes a new one at
+//! its `last_applied`. `None` keeps the whole log (the behaviour of chapter 10). Each server
+//! compacts on its own; snapshots cover only applied, hence committed, entries, so compaction
+//! never removes an entry that could still change.
+//!
+//! **InstallSnapshot.** A leader that has compacted past a follower's `next_index` can no longer
+//! send the entries that follower lacks. It sends its snapshot instead ([`InstallSnapshot`]).
+//! The follower keeps the part of its log that follows the snapshot if its log holds the
+//! snapshot's last entry with the same term (by Log Matching its prefix is then the same);
+//! otherwise it discards its whole log. Either way it replaces its state machine with the
+//! snapshot's and answers as it would an `AppendEntries` that brought its log up to the
+//! snapshot's last index. A snapshot older than what the follower has already committed is
+//! ignored (it is answered, so that the leader moves on).
+//!
+//! **Invariants.** `log.offset() <= snapshot.last_index <= last_applied <= commit_index`; the
+//! log's term at `offset()` is the term of the entry there. A server takes a snapshot at the end
+//! of a step and drops the covered log prefix from memory at the next one (the disk drops it at
+//! once): that way the simulator's safety checkers, which run between steps, see every applied
+//! entry once.
+//!
+//! Simplifications: the snapshot travels in one message (the paper sends it in chunks with an
+//! offset and a `done` flag, Figure 13) and is a full copy of the store, taken synchronously
+//! (real servers write it in the background, copy-on-write; thesis §5.2).
+//!
+//! [`Config::log_compaction_threshold`]: super::server::Config::log_compaction_threshold
+//! [`InstallSnapshot`]: super::message::InstallSnapshot
+
+use super::kv::KvStore;
+use super::log::{LogIndex, Term};
+use super::message::{AppendEntriesResponse, InstallSnapshot, Message};
+use super::server::Server;
+use crate::sim::{Ctx, NodeId};
+
+// ANCHOR: snapshot
+/// The state machine at one index of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Snapshot {
+    /// The index of the last entry the snapshot covers.
+    pub last_index: LogIndex,
+    /// The term of that entry: the consistency check at the log's new start.
+    pub last_term: Term,
+    /// The key-value store and its client sessions after applying every entry up to
+    /// `last_index`.
+    pub state: KvStore,
+}
+// ANCHOR_END: snapshot
+
+impl Server {
+    /// The last snapshot this server took or installed.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// The index the last snapshot covers (0 without one).
+    pub(super) fn snapshot_index(&self) -> LogIndex {
+        self.snapshot.as_ref().map_or(0, |s| s.last_index)
+    }
+
+    // ANCHOR: maybe_snapshot
+    /// Takes a snapshot at `last_applied` once the log holds `log_compaction_threshold` applied
+    /// entries past the last one. The disk drops the covered prefix when it stores the
+    /// snapshot; memory drops it at the next step ([`Server::finish_compaction`]).
+    pub(super) fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let Some(threshold) = self.config.log_compaction_threshold else {
+            return;
+        };
+        if self.last_applied - self.snapshot_index() < threshold {
+            return;
+        }
+        let last_term = self
+            .log
+            .term_at(self.last_applied)
+            .expect("applied entries exist");
+        self.snapshot = Some(Snapshot {
+            last_index: self.last_applied,
+            last_term,
+            state: self.kv.clone(),
+        });
+        self.snapshot_unpersisted = true;
+        ctx.count("raft.snapshots_taken");
+    }
+    // ANCHOR_END: maybe_snapshot
+
+    /// Drops from memory the log prefix that the last snapshot covers (the second half of a
+    /// compaction begun at an earlier step).
+    pub(super) fn finish_compaction(&mut self) {
+        if let Some(s) = &self.snapshot
+            && self.log.offset() < s.last_index
+            && self.log.term_at(s.last_index) == Some(s.last_term)
+        {
+            self.log.compact_to(s.last_index);
+        }
+    }
+
+    // ANCHOR: send_snapshot
+    /// Sends `peer` the snapshot, because the entries it needs next were compacted away, and
+    /// moves its `next_index` past the snapshot (optimistically, as for entries).
+    pub(super) fn send_snapshot(&mut self, ctx: &mut Ctx<'_, Message>, peer: NodeId) {
+        let snapshot = self
+            .snapshot
+            .clone()
+            .expect("a compacted log has a snapshot");
+        self.next_index[peer.0] = snapshot.last_index + 1;
+        ctx.count("raft.snapshots_sent");
+        let message = InstallSnapshot {
+            term: self.current_term,
+            leader: self.id,
+            snapshot,
+        };
+        self.send(peer, Message::InstallSnapshot(message));
+    }
+    // ANCHOR_END: send_snapshot
+
+    // ANCHOR: on_install_snapshot
+    /// A follower's side of InstallSnapshot (§7): the term check as for `AppendEntries`, then
+    /// keep the log's suffix if it follows the snapshot, replace the state machine, answer.
+    pub(super) fn on_install_snapshot(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: InstallSnapshot,
+    ) {
+        let term = self.current_term;
+        let reply = |s: &mut Server, success, match_index| {
+            let response = AppendEntriesResponse {
+                term,
+                success,
+                match_index,
+                conflict_index: 0,
+            };
+            s.send(from, Message::AppendEntriesResponse(response));
+        };
+        if m.term < self.current_term {
+            return reply(self, false, 0); // a deposed leader: the term tells it to step down
+        }
+        if self.role == super::server::Role::Candidate || self.leader.is_none() {
+            self.become_follower(ctx, m.term, Some(m.leader));
+        }
+        self.reset_election_timer(ctx);
+        let last = m.snapshot.last_index;
+        if last > self.commit_index {
+            self.log.install(last, m.snapshot.last_term);
+            self.kv = m.snapshot.state.clone();
+            self.commit_index = last;
+            self.last_applied = last;
+            self.snapshot = Some(m.snapshot);
+            self.snapshot_unpersisted = true;
+            ctx.count("raft.snapshots_installed");
+        }
+        // Committed entries up to `last` are in this log or in its snapshot: it matches there.
+        reply(self, true, last)
+    }
+    // ANCHOR_END: on_install_snapshot
+}
 }
 pub mod storage {
-//! Persistence as an effect (work in progress, issue 9).
+//! Persistence as an effect: what a server must write to disk before it may speak.
+//!
+//! Raft's safety rests on three things surviving a crash (Figure 2, "Updated on stable storage
+//! before responding to RPCs"): the current term, the vote cast in it, and the log, to which
+//! this module adds the snapshot (§7). A server that answers a `RequestVote` and then crashes
+//! before its vote reached the disk may vote again in the same term after the restart, and two
+//! candidates can then win one term; a follower that acknowledges entries it has not stored can
+//! make a leader count a replica that a crash erases, and a committed entry can be lost.
+//!
+//! Like every protocol in this book the server does no I/O: it *describes* what must reach the
+//! disk. Each step of a [`Server`] (a message, a timer) changes its state in memory and queues
+//! the messages it wants to send; the runtime then calls [`Server::take_ready`], which returns
+//! a [`Ready`]: the [`PersistOp`]s that bring the disk up to date with memory, and the messages.
+//! The only way to get the messages out of a `Ready` is [`Ready::persist`], which applies the
+//! operations to a [`Storage`] first and returns the messages only if that worked: the runtime
+//! cannot send what persistence does not cover. This is the shape of etcd's raft library
+//! (`Ready`, then `Advance`), with the advance folded into `persist`.
+//!
+//! Two storages exist. [`MemStorage`] is the simulator's disk: what the simulator hands to a
+//! restarted server is its contents, so a crash loses exactly what was not persisted. The TCP
+//! driver's file-backed storage (a write-ahead file of checksummed records, synced before the
+//! messages go out) implements the same trait.
+//!
+//! [`ServerNode`] is the runtime loop around one server: run a handler, take the `Ready`,
+//! persist, send. Its knobs let the simulator crash a server *between* persisting and sending
+//! (the messages are lost, the disk is not), and plant the converse bug, sending before
+//! persisting ([`PersistOrder::SendFirst`]), so that a test can show that the order matters.
+
+use std::io;
+
+use super::log::{Entry, LogIndex, Term};
+use super::message::Message;
+use super::server::{Durable, Server};
+use super::snapshot::Snapshot;
+use crate::sim::{Ctx, NodeId, TimerId};
+use rand::RngExt;
+
+// ANCHOR: persist_op
+/// One change to a server's disk. A [`Ready`] lists them in the order they must be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum PersistOp {
+    /// The term and the vote in it changed (written together: a vote belongs to a term).
+    HardState {
+        term: Term,
+        voted_for: Option<NodeId>,
+    },
+    /// The log from index `from` on is now `entries`: anything stored at `from` or after is
+    /// replaced (an empty `entries` is a truncation). Entries a stored snapshot already covers
+    /// are skipped.
+    Append { from: LogIndex, entries: Vec<Entry> },
+    /// A snapshot (taken or installed) replaces the one stored; the stored log keeps only what
+    /// follows it, if it holds the snapshot's last entry, and is emptied otherwise (§7).
+    Snapshot(Snapshot),
+}
+// ANCHOR_END: persist_op
+
+// ANCHOR: ready
+/// What one step of a server produced: disk writes, and the messages they allow to send.
+#[derive(Debug, Default)]
+#[must_use = "a Ready holds messages that are sent only through persist()"]
+pub struct Ready {
+    ops: Vec<PersistOp>,
+    messages: Vec<(NodeId, Message)>,
+}
+
+impl Ready {
+    /// Applies the disk writes to `storage` and, once it reports them durable, hands back the
+    /// messages to send. On an error nothing may be sent: the messages are dropped.
+    pub fn persist(self, storage: &mut dyn Storage) -> io::Result<Vec<(NodeId, Message)>> {
+        if !self.ops.is_empty() {
+            storage.persist(&self.ops)?;
+        }
+        Ok(self.messages)
+    }
+    // ANCHOR_END: ready
+
+    /// The disk writes, to look at.
+    pub fn ops(&self) -> &[PersistOp] {
+        &self.ops
+    }
+
+    /// The messages, to look at (send them through [`Ready::persist`]).
+    pub fn messages(&self) -> &[(NodeId, Message)] {
+        &self.messages
+    }
+
+    /// Whether the step changed nothing on disk and sent nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.messages.is_empty()
+    }
+
+    /// Splits the `Ready` without persisting. Only for the planted bug
+    /// ([`PersistOrder::SendFirst`]) and for tests; a correct runtime uses `persist`.
+    pub fn into_parts(self) -> (Vec<PersistOp>, Vec<(NodeId, Message)>) {
+        (self.ops, self.messages)
+    }
+}
+
+impl Server {
+    /// Queues `msg` for `to`; it leaves with the next [`Ready`], after the disk writes.
+    pub fn send(&mut self, to: NodeId, msg: Message) {
+        self.outbox.push((to, msg));
+    }
+
+    // ANCHOR: take_ready
+    /// Everything this server's last steps produced: what the disk lacks (term and vote, the
+    /// changed log suffix, a new snapshot) and the queued messages. Call after every handler.
+    pub fn take_ready(&mut self) -> Ready {
+        if !self.snapshot_unpersisted {
+            self.finish_compaction(); // only once the disk holds the snapshot
+        }
+        let mut ops = Vec::new();
+        let hard = (self.current_term, self.voted_for);
+        if hard != self.persisted_hard_state {
+            self.persisted_hard_state = hard;
+            let (term, voted_for) = hard;
+            ops.push(PersistOp::HardState { term, voted_for });
+        }
+        if std::mem::take(&mut self.snapshot_unpersisted)
+            && let Some(snapshot) = &self.snapshot
+        {
+            ops.push(PersistOp::Snapshot(snapshot.clone()));
+        }
+        if let Some((from, entries)) = self.log.take_unpersisted() {
+            ops.push(PersistOp::Append { from, entries });
+        }
+        let messages = std::mem::take(&mut self.outbox);
+        Ready { ops, messages }
+    }
+    // ANCHOR_END: take_ready
+}
+
+// ANCHOR: storage
+/// A server's disk.
+pub trait Storage {
+    /// Applies `ops` in order; when this returns `Ok`, they survive a crash (a file-backed
+    /// storage writes and syncs). An `Err` leaves the server unable to continue safely.
+    fn persist(&mut self, ops: &[PersistOp]) -> io::Result<()>;
+
+    /// What a restarting server starts from: everything persisted so far.
+    fn load(&mut self) -> io::Result<Durable>;
+}
+// ANCHOR_END: storage
+
+/// The simulator's disk: a [`Durable`] kept up to date by [`PersistOp`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemStorage {
+    disk: Durable,
+    /// How many `persist` calls wrote something (one sync each on a real disk).
+    syncs: u64,
+}
+
+impl Default for MemStorage {
+    fn default() -> MemStorage {
+        MemStorage::new(Durable::empty())
+    }
+}
+
+impl MemStorage {
+    /// A disk holding `disk`.
+    pub fn new(disk: Durable) -> MemStorage {
+        MemStorage { disk, syncs: 0 }
+    }
+
+    /// What the disk holds now.
+    pub fn contents(&self) -> &Durable {
+        &self.disk
+    }
+
+    /// How many times something was written (each would be one fsync on a file).
+    pub fn syncs(&self) -> u64 {
+        self.syncs
+    }
+}
+
+impl Storage for MemStorage {
+    fn persist(&mut self, ops: &[PersistOp]) -> io::Result<()> {
+        for op in ops {
+            apply_op(&mut self.disk, op);
+        }
+        self.syncs += 1;
+        Ok(())
+    }
+
+    fn load(&mut self) -> io::Result<Durable> {
+        Ok(self.disk.clone())
+    }
+}
+
+/// Applies one operation to a durable state: the meaning of [`PersistOp`], shared by every
+/// storage that keeps a [`Durable`] in memory (a file-backed one replays its records with it).
+pub fn apply_op(disk: &mut Durable, op: &PersistOp) {
+    match op {
+        PersistOp::HardState { term, voted_for } => {
+            disk.current_term = *term;
+            disk.voted_for = *voted_for;
+        }
+        PersistOp::Append { from, entries } => disk.log.write_from(*from, entries),
+        PersistOp::Snapshot(snapshot) => {
+            disk.log.install(snapshot.last_index, snapshot.last_term);
+            disk.snapshot = Some(snapshot.clone());
+        }
+    }
+}
+
+// ANCHOR: persist_order
+/// The order in which a [`ServerNode`] persists and sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PersistOrder {
+    /// Write, sync, then send. Correct.
+    #[default]
+    PersistFirst,
+    /// The planted bug: send, then write. Harmless until a crash falls in between; then the
+    /// server forgets a vote or entries it already told others about. Only for the test that
+    /// shows the campaign catches it.
+    SendFirst,
+}
+// ANCHOR_END: persist_order
+
+/// A server with its disk: the runtime's loop of handler, `Ready`, persist, send.
+#[derive(Clone, Debug)]
+pub struct ServerNode<S = MemStorage> {
+    /// The state machine.
+    pub server: Server,
+    /// Its disk.
+    pub storage: S,
+    /// Persist then send (correct), or the planted bug.
+    pub order: PersistOrder,
+    /// The chance that a step with messages to send ends in a crash between the disk write and
+    /// the sends (the server restarts at once from its disk). 0 in normal runs.
+    pub crash_between: f64,
+    /// Set when the storage failed: the server stops (fail-stop) rather than run on unsafely.
+    pub failed: Option<String>,
+}
+
+impl<S: Storage> ServerNode<S> {
+    /// `server` on `storage`, which must hold what the server was started from.
+    pub fn new(server: Server, storage: S) -> ServerNode<S> {
+        ServerNode {
+            server,
+            storage,
+            order: PersistOrder::PersistFirst,
+            crash_between: 0.0,
+            failed: None,
+        }
+    }
+
+    /// The server starts (or restarts).
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.server.on_start(ctx);
+        self.flush(ctx);
+    }
+
+    /// One message.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.failed.is_none() {
+            self.server.on_message(ctx, from, msg);
+            self.flush(ctx);
+        }
+    }
+
+    /// One timer.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Message>, timer: TimerId) {
+        if self.failed.is_none() {
+            self.server.on_timer(ctx, timer);
+            self.flush(ctx);
+        }
+    }
+
+    // ANCHOR: flush
+    /// Takes the server's `Ready`, persists it, sends its messages; or, at a simulated crash
+    /// point, loses what a crash there would lose and restarts the server from its disk.
+    fn flush(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let ready = self.server.take_ready();
+        let crash = self.crash_between > 0.0
+            && !ready.messages().is_empty()
+            && ctx.rng().random_bool(self.crash_between);
+        match (self.order, crash) {
+            (PersistOrder::PersistFirst, _) => match ready.persist(&mut self.storage) {
+                Ok(messages) if !crash => send_all(ctx, messages),
+                Ok(_lost) => self.restart(ctx),
+                Err(e) => self.failed = Some(format!("storage failed: {e}")),
+            },
+            (PersistOrder::SendFirst, _) => {
+                let (ops, messages) = ready.into_parts();
+                send_all(ctx, messages);
+                if crash {
+                    return self.restart(ctx); // the writes never happen
+                }
+                if let Err(e) = self.storage.persist(&ops) {
+                    self.failed = Some(format!("storage failed: {e}"));
+                }
+            }
+        }
+    }
+    // ANCHOR_END: flush
+
+    /// A crash at this instant, and an immediate restart from what the disk holds.
+    fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
+        ctx.count("raft.crashes_between_persist_and_send");
+        let (id, servers) = (self.server.id(), self.server.servers);
+        let config = self.server.config().clone();
+        match self.storage.load() {
+            Ok(disk) => {
+                self.server = Server::restart(id, servers, config, disk);
+                self.on_start(ctx);
+            }
+            Err(e) => self.failed = Some(format!("storage failed on restart: {e}")),
+        }
+    }
+}
+
+fn send_all(ctx: &mut Ctx<'_, Message>, messages: Vec<(NodeId, Message)>) {
+    for (to, msg) in messages {
+        ctx.send(to, msg);
+    }
+}
+
+impl<S> std::ops::Deref for ServerNode<S> {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl<S> std::ops::DerefMut for ServerNode<S> {
+    fn deref_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+}
 }
 pub mod time_to_elect {
 //! How long a cluster is without a leader after its leader crashes (§9.3, Figure 16).
@@ -4127,6 +4588,12 @@ pub fn time_to_elect(
         servers: 5,
         clients: 0,
         invariants: false,
+        // The default timeouts, but the trial's CheckQuorum and PreVote from the start.
+        config: Config {
+            check_quorum: config.check_quorum,
+            pre_vote: config.pre_vote,
+            ..Config::default()
+        },
         ..Cluster::default()
     };
     let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;
@@ -4162,139 +4629,6 @@ pub fn time_to_elect(
 }
 // ANCHOR_END: time_to_elect
 
-}
-pub mod witness {
-//! Raft's own witness of linearizability: each command placed at the instant it was committed.
-//!
-//! The linearizability checker's search (chapter 10) knows only what the clients saw, and a
-//! history with many operations of unknown outcome, such as a run where a majority crashes and
-//! restarts, can take it more steps than any budget. But the cluster knows more than its
-//! clients: Raft applies commands in log order, and a command takes effect when its entry is
-//! committed (§5.3). So the run itself proposes a linearization, which the checker only has to
-//! verify ([`crate::coordination::linearizability::witness`]).
-//!
-//! [`record_commits`] registers a per-event hook on the simulator (as the safety invariants
-//! are, [`super::invariants`]) that records, for every log index, the first instant at which
-//! any server knew it committed, and the command there. After the run, [`CommitLog::witness`]
-//! walks the committed log in index order, applying the store's session rule (§8, `kv.rs`): a
-//! command whose client already had an equal or later sequence number applied is a duplicate
-//! (a client's retry committed twice) or an abandoned one, and is skipped, so a command is
-//! placed at its *first* commit. Each placement maps `(client, seq)` to the history: a client
-//! issues its operations one at a time with sequence numbers 1, 2, 3, ..., and its history
-//! lists them in that order (`client.rs`).
-//!
-//! Why the instant lies inside the operation's interval: the entry was appended after the client
-//! called the operation (the command did not exist before), and the answer was computed by
-//! applying it, which needs it committed, so before the client's return. The first instant
-//! any server *knew* an index committed is at or after the instant it truly became committed
-//! (a majority stored it) and at or before any answer from it. Commit instants grow with the
-//! index (knowing index `i` committed means knowing every index below it is), so ordering by
-//! (instant, index) is the log order. Reads served without a log entry (ReadIndex, leases)
-//! have no placement; the checker fits each into its interval where the value it read held.
-//!
-//! None of this is trusted: the checker verifies the witness against the clients' history and
-//! the key-value model, so a wrong instant or a buggy server yields "unknown", never a false
-//! "linearizable". [`judge`] runs the search first and the witness only where the search gave
-//! up, and reports which method decided each key.
-
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::Rc;
-
-use super::cluster::{self, KvNode};
-use super::history::{KvInput, KvOutput, Operation};
-use crate::coordination::linearizability::{KvModel, Limits, Placement, Report, check_report};
-use crate::sim::{NodeId, Sim};
-
-/// One committed index: the first instant (ns) a server knew it committed, and its command
-/// as `(client, seq)` (`None` for a leader's no-op).
-type Committed = (u64, Option<(u64, u64)>);
-
-/// What [`record_commits`] saw: shared with the hook, read after the run.
-#[derive(Clone, Debug, Default)]
-pub struct CommitLog(Rc<RefCell<Vec<Committed>>>);
-
-// ANCHOR: record_commits
-/// Records, after every event of `sim` (whose servers are nodes `0..servers`), the first
-/// instant each log index is known committed, and its command.
-pub fn record_commits(sim: &mut Sim<KvNode>, servers: usize) -> CommitLog {
-    let log = CommitLog::default();
-    let committed = Rc::clone(&log.0);
-    sim.add_invariant("commit instants (witness)", move |sim| {
-        let mut committed = committed.borrow_mut();
-        let now = sim.now().0;
-        for id in 0..servers {
-            let Some(server) = cluster::server(sim, NodeId(id)) else {
-                continue; // crashed
-            };
-            let from = committed.len() as u64 + 1;
-            for index in from..=server.commit_index() {
-                let Some(entry) = server.log().entry(index) else {
-                    break; // compacted away here; another server will show it
-                };
-                let command = entry.command.as_ref().map(|c| (c.client, c.seq));
-                committed.push((now, command));
-            }
-        }
-        Ok(())
-    });
-    log
-}
-// ANCHOR_END: record_commits
-
-impl CommitLog {
-    /// How many log indexes were seen committed.
-    pub fn len(&self) -> usize {
-        self.0.borrow().len()
-    }
-
-    /// Whether no index was seen committed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    // ANCHOR: witness
-    /// The linearization the log proposes for `history` (the clients' histories in client
-    /// order, as `cluster::histories` returns them): every applied command at its first commit.
-    pub fn witness(&self, history: &[Operation<KvInput, KvOutput>]) -> Vec<Placement> {
-        // (client, seq) -> history index; a client's k-th operation has sequence number k.
-        let mut index: BTreeMap<(u64, u64), usize> = BTreeMap::new();
-        let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
-        for (i, op) in history.iter().enumerate() {
-            let seq = seen.entry(op.client).or_default();
-            *seq += 1;
-            index.insert((op.client, *seq), i);
-        }
-        let mut applied: BTreeMap<u64, u64> = BTreeMap::new(); // client -> last seq applied
-        let mut order = Vec::new();
-        for &(at_ns, command) in self.0.borrow().iter() {
-            let Some((client, seq)) = command else {
-                continue; // a no-op
-            };
-            let last = applied.entry(client).or_default();
-            if seq <= *last {
-                continue; // a duplicate, or a command its client had given up on
-            }
-            *last = seq;
-            if let Some(&i) = index.get(&(client, seq)) {
-                order.push((i, at_ns));
-            }
-        }
-        order
-    }
-    // ANCHOR_END: witness
-}
-
-/// Checks `history` with the search within `limits`, and with the witness of `commits` where
-/// the search gives up.
-pub fn judge(
-    history: &[Operation<KvInput, KvOutput>],
-    commits: &CommitLog,
-    limits: &Limits,
-) -> Report {
-    let witness = commits.witness(history);
-    check_report(&KvModel, history, limits, Some(&witness))
-}
 }
 
 pub use cluster::{Cluster, KvNode};

@@ -68,6 +68,9 @@ impl Hunter {
             heartbeat_ms: 10,
             max_entries_per_message: 1,
             commit_rule: rule,
+            // The hunt for Figure 8 wants many quick reigns: the paper's basic elections.
+            check_quorum: false,
+            pre_vote: false,
             ..Config::default()
         };
         let chaos = Chaos {

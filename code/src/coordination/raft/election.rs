@@ -1,7 +1,9 @@
 //! Leader election (§5.2), with the election restriction (§5.4.1).
 //!
 //! A follower that hears no leader for its election timeout increments its term, votes for
-//! itself and asks every other server for a vote ([`Server::become_candidate`]). A server grants
+//! itself and asks every other server for a vote ([`Server::become_candidate`]). With PreVote
+//! on (the default) it first asks whether it could win, without changing any term
+//! ([`leadership`](super::leadership)); chapter 9's experiments switch PreVote off. A server grants
 //! at most one vote per term, first come first served, and only to a candidate whose log is at
 //! least as up to date as its own ([`is_log_up_to_date`]). A candidate with votes from a
 //! majority becomes leader ([`Server::become_leader`]); one that hears from a leader of its term
@@ -38,7 +40,9 @@ use crate::sim::{Ctx, NodeId};
 impl Server {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader {
+        if self.role != Role::Leader && self.config.pre_vote {
+            self.start_pre_vote(ctx); // see leadership.rs
+        } else if self.role != Role::Leader {
             self.become_candidate(ctx);
         }
     }
@@ -147,6 +151,7 @@ impl Server {
             self.maybe_commit(ctx);
         }
         ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
+        self.start_check_quorum(ctx); // see leadership.rs
     }
     // ANCHOR_END: become_leader
 }

@@ -116,6 +116,11 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
+    /// PreVote (thesis §9.6): "would you vote for me in `term`?", where `term` is the asker's
+    /// current term plus one, a term that does not exist yet.
+    PreVote(RequestVote),
+    /// The answer to a `PreVote`; its `term` is the voter's real current term.
+    PreVoteResponse(RequestVoteResponse),
     /// A leader's snapshot for a follower that lags behind its compacted log (§7).
     InstallSnapshot(InstallSnapshot),
 }
@@ -130,6 +135,9 @@ impl Message {
             Message::AppendEntriesResponse(m) => Some(m.term),
             Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
+            // The proposed term must not be adopted: asking writes nothing (§9.6).
+            Message::PreVote(_) => None,
+            Message::PreVoteResponse(m) => Some(m.term),
         }
     }
 }

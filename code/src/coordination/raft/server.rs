@@ -25,6 +25,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::kv::KvStore;
+use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
 use super::snapshot::Snapshot;
@@ -54,6 +55,11 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
+    /// CheckQuorum: a leader that has not heard from a majority within the longest election
+    /// timeout steps down (thesis §6.2, [`leadership`](super::leadership)).
+    pub check_quorum: bool,
+    /// PreVote: a server asks whether it could win before it increments its term (§9.6).
+    pub pre_vote: bool,
     /// Take a snapshot and compact the log once this many applied entries follow the last
     /// snapshot (§7). `None`: never, the log grows for the whole run.
     pub log_compaction_threshold: Option<u64>,
@@ -83,6 +89,8 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
+            check_quorum: true,
+            pre_vote: true,
             log_compaction_threshold: None,
         }
     }
@@ -215,6 +223,8 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
+    /// CheckQuorum and PreVote bookkeeping (not durable).
+    pub(super) leadership: Leadership,
     /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
     /// last_applied`.
     pub(super) snapshot: Option<Snapshot>,
@@ -263,6 +273,7 @@ impl Server {
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
+            leadership: Leadership::default(),
             commit_index: applied,
             last_applied: applied,
             kv,
@@ -299,6 +310,7 @@ impl Server {
             self.become_follower(ctx, term, None);
         }
         // ANCHOR_END: adopt_higher_term
+        self.note_contact(ctx, from, &msg);
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
@@ -307,6 +319,8 @@ impl Server {
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
             Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
+            Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
+            Message::PreVoteResponse(m) => self.on_pre_vote_response(ctx, from, m),
         }
     }
 
@@ -315,6 +329,7 @@ impl Server {
         match timer {
             ELECTION => self.on_election_timeout(ctx),
             HEARTBEAT => self.on_heartbeat(ctx),
+            CHECK_QUORUM => self.on_check_quorum(ctx),
             _ => {}
         }
     }

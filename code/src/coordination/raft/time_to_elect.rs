@@ -60,6 +60,12 @@ pub fn time_to_elect(
         servers: 5,
         clients: 0,
         invariants: false,
+        // The default timeouts, but the trial's CheckQuorum and PreVote from the start.
+        config: Config {
+            check_quorum: config.check_quorum,
+            pre_vote: config.pre_vote,
+            ..Config::default()
+        },
         ..Cluster::default()
     };
     let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;
