@@ -68,6 +68,7 @@ impl Hunter {
             heartbeat_ms: 10,
             max_entries_per_message: 1,
             commit_rule: rule,
+            ..Config::default()
         };
         let chaos = Chaos {
             cluster: Cluster {

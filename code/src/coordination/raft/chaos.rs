@@ -18,10 +18,10 @@
 
 use std::time::Duration;
 
-use super::cluster::{self, Cluster};
+use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream};
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -93,13 +93,23 @@ pub struct ChaosOutcome {
     pub trace_hash: u64,
 }
 
-// ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
+    run_chaos_with(seed, chaos, |_| {})
+}
+
+// ANCHOR: run_chaos
+/// Runs seed `seed` of `chaos`, after `prepare` has set up the simulation (clocks, say).
+pub fn run_chaos_with(
+    seed: u64,
+    chaos: &Chaos,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
+) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
         .map_err(|e| e.to_string())?;
+    prepare(&mut sim);
     let servers = chaos.cluster.servers;
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses

@@ -78,6 +78,31 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: read_heartbeat
+/// A leader confirms it still leads before answering reads outside the log (§6.4): round
+/// `round` of its term (`reads.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeat {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader: NodeId,
+    /// The round, numbered from 1 in each term.
+    pub round: u64,
+}
+
+/// A server's answer to a `ReadHeartbeat`: its term, and the round it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeatResponse {
+    /// The responder's term: equal to the leader's if it acknowledges the leader.
+    pub term: Term,
+    /// The round answered.
+    pub round: u64,
+}
+// ANCHOR_END: read_heartbeat
+
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -99,6 +124,9 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
+    /// A leader's round for reads outside the log (`reads.rs`).
+    ReadHeartbeat(ReadHeartbeat),
+    ReadHeartbeatResponse(ReadHeartbeatResponse),
 }
 
 impl Message {
@@ -109,6 +137,8 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::ReadHeartbeat(m) => Some(m.term),
+            Message::ReadHeartbeatResponse(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
         }
     }

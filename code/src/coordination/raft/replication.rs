@@ -41,6 +41,7 @@ impl Server {
     pub(super) fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
         if self.role == Role::Leader {
             self.broadcast_append_entries(ctx);
+            self.reads_on_heartbeat(ctx);
             ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
         }
     }
@@ -203,6 +204,7 @@ impl Server {
                 reply_done(ctx, client, command.seq, output);
             }
         }
+        self.serve_reads(ctx); // reads waiting for their index (reads.rs)
     }
     // ANCHOR_END: apply_committed
 
@@ -221,13 +223,16 @@ impl Server {
         if let Some(output) = self.kv.cached(command.client, command.seq) {
             return reply_done(ctx, from, command.seq, output.clone());
         }
+        if self.try_read_without_log(ctx, from, &command) {
+            return; // ReadIndex or lease (reads.rs)
+        }
         let index = self.log.append(Entry {
             term: self.current_term,
             command: Some(command),
         });
         self.match_index[self.id.0] = index;
         self.next_index[self.id.0] = index + 1;
-        self.broadcast_append_entries(ctx);
+        self.replicate_new_entry(ctx); // at once, or batched (reads.rs)
         self.maybe_commit(ctx); // a cluster of one commits at once
     }
     // ANCHOR_END: on_client_request

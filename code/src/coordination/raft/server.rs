@@ -25,6 +25,7 @@ use std::time::Duration;
 use super::kv::KvStore;
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use super::reads::{ReadMode, ReadState};
 use rand::RngExt;
 
 use crate::sim::{Ctx, NodeId, TimerId};
@@ -51,6 +52,11 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
+    /// How a leader answers reads: through the log (the default), ReadIndex or a lease.
+    pub read_mode: ReadMode,
+    /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
+    /// flight per follower (`reads.rs`). Off by default: one message per command.
+    pub batching: bool,
 }
 // ANCHOR_END: config
 
@@ -77,6 +83,8 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
+            read_mode: ReadMode::Log,
+            batching: false,
         }
     }
 }
@@ -188,6 +196,8 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
+    /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
+    pub(super) reads: ReadState,
 }
 // ANCHOR_END: server
 
@@ -226,6 +236,7 @@ impl Server {
             commit_index: 0,
             last_applied: 0,
             kv: KvStore::default(),
+            reads: ReadState::default(),
         }
     }
 
@@ -241,10 +252,14 @@ impl Server {
     /// The server starts (or restarts) as a follower waiting for a leader.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.reset_election_timer(ctx);
+        self.reads_on_start(ctx);
     }
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.reads_before_message(ctx, &msg) {
+            return; // a vote request inside a lease (reads.rs)
+        }
         // ANCHOR: adopt_higher_term
         // §5.1: a higher term, from anyone, makes this server a follower of that term, before
         // the handler below sees the message.
@@ -260,6 +275,8 @@ impl Server {
             Message::AppendEntries(m) => self.on_append_entries(ctx, from, m),
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
+            Message::ReadHeartbeat(m) => self.on_read_heartbeat(ctx, from, m),
+            Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
         }
     }
