@@ -20,7 +20,7 @@
 //!    one round serves every read waiting for it;
 //! 4. answers once its state machine has applied the read index.
 //!
-//! **Lease reads** ([`ReadMode::Lease`], §6.4.1). A round acknowledged by a majority also
+//! **Lease reads** ([`ReadMode::Lease`], also §6.4). A round acknowledged by a majority also
 //! gives the leader a *lease*: each acknowledging follower, having heard from the leader,
 //! ignores `RequestVote` for an election timeout (`election_timeout_ms_min`) by its own clock,
 //! so no other leader can be elected until the earliest of those ends. While the lease holds,
@@ -68,7 +68,7 @@ pub enum ReadMode {
     Log,
     /// Confirm leadership with a round of heartbeats, then answer at the read index (§6.4).
     ReadIndex,
-    /// Answer at once while a lease holds (§6.4.1). Safe only if no clock runs more than
+    /// Answer at once while a lease holds (§6.4). Safe only if no clock runs more than
     /// `1 + max_drift_ppm / 10^6` times faster or slower than true time.
     Lease { max_drift_ppm: u64 },
 }
@@ -363,4 +363,22 @@ fn answer(ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64, output: KvOutput
         client,
         Message::ClientResponse(ClientResponse::Done { seq, output }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_shrinks_with_the_square_of_the_drift_bound() {
+        let ms = Duration::from_millis;
+        assert_eq!(lease_duration(150, 0), ms(150));
+        // Clocks up to twice fast or slow: a quarter of the election timeout.
+        assert_eq!(
+            lease_duration(150, 1_000_000),
+            Duration::from_micros(37_500)
+        );
+        assert!(lease_duration(150, 100) < ms(150));
+        assert!(lease_duration(150, 100) > ms(149));
+    }
 }
