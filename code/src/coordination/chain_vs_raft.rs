@@ -149,6 +149,15 @@ impl QueuedServer {
             msg => self.server.on_message(ctx, from, msg),
         }
     }
+
+    /// Sends what the server queued. No server crashes in these runs, so its disk writes
+    /// are dropped (see `raft::storage` for the runtime that persists them first).
+    fn flush(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let (_writes, messages) = self.server.take_ready().into_parts();
+        for (to, msg) in messages {
+            ctx.send(to, msg);
+        }
+    }
 }
 // ANCHOR_END: raft_server_node
 
@@ -313,6 +322,7 @@ impl Process for RaftNode {
                 if s.server.id() == NodeId(0) {
                     s.server.become_candidate(ctx); // a leader from the start (module essay)
                 }
+                s.flush(ctx);
             }
             RaftNode::Client(c) => c.think(ctx),
         }
@@ -323,6 +333,7 @@ impl Process for RaftNode {
             (RaftNode::Server(s), msg) => {
                 if let Some((from, msg)) = s.queue.arrive(ctx, from, msg) {
                     s.handle(ctx, from, msg);
+                    s.flush(ctx);
                 }
             }
             (RaftNode::Client(c), Message::ClientResponse(r)) => c.on_response(ctx, from, r),
@@ -335,8 +346,12 @@ impl Process for RaftNode {
             (RaftNode::Server(s), RAFT_SERVICE) => {
                 let (from, msg) = s.queue.complete(ctx);
                 s.handle(ctx, from, msg);
+                s.flush(ctx);
             }
-            (RaftNode::Server(s), timer) => s.server.on_timer(ctx, timer),
+            (RaftNode::Server(s), timer) => {
+                s.server.on_timer(ctx, timer);
+                s.flush(ctx);
+            }
             (RaftNode::Client(c), THINK) => c.on_think_done(ctx),
             (RaftNode::Client(c), RAFT_RETRY) => {
                 if c.in_flight.is_some() {

@@ -44,6 +44,7 @@ use crate::coordination::raft::cluster::Disk;
 use crate::coordination::raft::history::{KvInput, KvOutput};
 use crate::coordination::raft::kv::Command;
 use crate::coordination::raft::message::{ClientResponse, Message};
+use crate::coordination::raft::storage::{MemStorage, ServerNode};
 use crate::coordination::raft::{Config, LogIndex, Role, Server, Term};
 use crate::experiment::Table;
 use crate::sim::{Ctx, NodeId, Process, Time, TimerId};
@@ -243,7 +244,8 @@ impl Process for ConsoleClient {
 /// A node of the live cluster: a Raft server, or the console client.
 #[derive(Clone, Debug)]
 pub enum RaftNode {
-    Server(Box<Server>),
+    /// A server persisting to an in-memory disk before it sends (the `Ready` loop).
+    Server(Box<ServerNode>),
     Client(ConsoleClient),
 }
 
@@ -274,7 +276,7 @@ impl Process for RaftNode {
 
     fn durable(&self) -> Disk {
         match self {
-            RaftNode::Server(s) => Disk::Server(s.durable()),
+            RaftNode::Server(s) => Disk::Server(s.storage.contents().clone()),
             RaftNode::Client(_) => Disk::Client,
         }
     }
@@ -284,7 +286,7 @@ impl RaftNode {
     /// The server, if this node is one.
     pub fn server(&self) -> Option<&Server> {
         match self {
-            RaftNode::Server(s) => Some(s),
+            RaftNode::Server(s) => Some(&s.server),
             RaftNode::Client(_) => None,
         }
     }
@@ -634,7 +636,8 @@ impl RaftCluster {
             .map_err(|e| invalid(e.to_string()))?;
         let config = options.config.clone();
         let mut nodes: Vec<RaftNode> = (0..servers)
-            .map(|i| RaftNode::Server(Box::new(Server::new(NodeId(i), servers, config.clone()))))
+            .map(|i| Server::new(NodeId(i), servers, config.clone()))
+            .map(|s| RaftNode::Server(Box::new(ServerNode::new(s, MemStorage::default()))))
             .collect();
         let (retry, deadline) = (options.client_retry_ms, options.client_deadline_ms);
         let client = ConsoleClient::new(NodeId(servers), servers, retry, deadline);
@@ -653,7 +656,8 @@ impl RaftCluster {
         // The simulator's restart rule: a crashed server comes back from its disk.
         let restart = Arc::new(move |id: NodeId, disk: Disk| match disk {
             Disk::Server(disk) => {
-                RaftNode::Server(Box::new(Server::restart(id, servers, config.clone(), disk)))
+                let server = Server::restart(id, servers, config.clone(), disk.clone());
+                RaftNode::Server(Box::new(ServerNode::new(server, MemStorage::new(disk))))
             }
             Disk::Client => RaftNode::Client(ConsoleClient::new(id, servers, retry, deadline)),
         });

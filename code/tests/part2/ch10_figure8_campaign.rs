@@ -79,6 +79,7 @@ impl Hunter {
                 client_max_attempts: 3,
                 config,
                 invariants: true,
+                ..Cluster::default()
             },
             link: LinkConfig::constant(ms(1))
                 .with_latency(Latency::Exponential {

@@ -12,7 +12,8 @@ use uds::coordination::raft::history::{KvInput, KvOutput};
 use uds::coordination::raft::kv::Command;
 use uds::coordination::raft::message::{ClientResponse, Message};
 use uds::coordination::raft::reads::{ReadMode, lease_duration};
-use uds::coordination::raft::{Config, Server};
+use uds::coordination::raft::storage::{MemStorage, ServerNode};
+use uds::coordination::raft::{Config, Durable, Server};
 use uds::sim::rng_stream;
 use uds::sim::{Campaign, Clock, Ctx, Fault, LinkConfig, NodeId, Process, Sim, Time, TimerId};
 
@@ -21,7 +22,7 @@ use crate::support::env;
 /// A Raft server, or a client that only records what it is told.
 #[derive(Clone, Debug)]
 enum Node {
-    Server(Box<Server>),
+    Server(Box<ServerNode>),
     Recorder(Vec<(Time, ClientResponse)>),
 }
 
@@ -51,7 +52,13 @@ impl Process for Node {
 /// Three servers (nodes 0-2) and two recording clients (nodes 3 and 4).
 fn cluster(config: &Config, seed: u64) -> Sim<Node> {
     let mut nodes: Vec<Node> = (0..3)
-        .map(|i| Node::Server(Box::new(Server::new(NodeId(i), 3, config.clone()))))
+        .map(|i| {
+            let server = Server::new(NodeId(i), 3, config.clone());
+            Node::Server(Box::new(ServerNode::new(
+                server,
+                MemStorage::new(Durable::empty()),
+            )))
+        })
         .collect();
     nodes.push(Node::Recorder(Vec::new()));
     nodes.push(Node::Recorder(Vec::new()));
@@ -60,7 +67,7 @@ fn cluster(config: &Config, seed: u64) -> Sim<Node> {
 
 fn server(sim: &Sim<Node>, id: usize) -> &Server {
     match sim.process(NodeId(id)) {
-        Some(Node::Server(s)) => s,
+        Some(Node::Server(s)) => &s.server,
         _ => panic!("node {id} is a server and up"),
     }
 }

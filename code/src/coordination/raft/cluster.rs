@@ -6,7 +6,8 @@
 //! survive the run.
 //!
 //! [`Cluster::build`] assembles a run: the processes, the restart rule (a crashed server comes
-//! back from its [`Durable`] state), and, when asked, the safety invariants of
+//! back from what its [`MemStorage`] holds: exactly what it persisted, see
+//! [`storage`](super::storage)), and, when asked, the safety invariants of
 //! [`invariants`](super::invariants), checked after every event.
 
 use super::client::Client;
@@ -14,12 +15,14 @@ use super::history::{KvInput, KvOutput, Operation};
 use super::invariants::add_safety_invariants;
 use super::message::Message;
 use super::server::{Config, ConfigError, Durable, Server};
+use super::storage::{MemStorage, PersistOrder, ServerNode};
 use crate::sim::{Ctx, LinkConfig, NodeId, Process, Sim, TimerId};
 
 /// A node of a Raft run: a server or a client.
 #[derive(Clone, Debug)]
 pub enum KvNode {
-    Server(Box<Server>),
+    /// A server on its simulated disk (it dereferences to the [`Server`]).
+    Server(Box<ServerNode>),
     Client(Client),
 }
 
@@ -58,7 +61,7 @@ impl Process for KvNode {
 
     fn durable(&self) -> Disk {
         match self {
-            KvNode::Server(s) => Disk::Server(s.durable()),
+            KvNode::Server(s) => Disk::Server(s.storage.contents().clone()),
             KvNode::Client(_) => Disk::Client,
         }
     }
@@ -68,7 +71,7 @@ impl KvNode {
     /// The server, if this node is one.
     pub fn server(&self) -> Option<&Server> {
         match self {
-            KvNode::Server(s) => Some(s),
+            KvNode::Server(s) => Some(&s.server),
             KvNode::Client(_) => None,
         }
     }
@@ -100,6 +103,11 @@ pub struct Cluster {
     pub config: Config,
     /// Whether to check the safety invariants after every event.
     pub invariants: bool,
+    /// The chance that a server's step ends in a crash between its disk write and its sends
+    /// (it restarts at once from its disk). 0: never.
+    pub crash_between_persist_and_send: f64,
+    /// Persist then send (correct), or the planted bug [`PersistOrder::SendFirst`].
+    pub persist_order: PersistOrder,
 }
 // ANCHOR_END: cluster
 
@@ -113,6 +121,8 @@ impl Default for Cluster {
             client_max_attempts: 10,
             config: Config::default(),
             invariants: true,
+            crash_between_persist_and_send: 0.0,
+            persist_order: PersistOrder::PersistFirst,
         }
     }
 }
@@ -125,10 +135,17 @@ impl Cluster {
             return Err(ConfigError::EmptyCluster);
         }
         let servers = self.servers;
+        let (order, crash_between) = (self.persist_order, self.crash_between_persist_and_send);
+        let node = move |server: Server, disk: Durable| {
+            let mut node = ServerNode::new(server, MemStorage::new(disk));
+            node.order = order;
+            node.crash_between = crash_between;
+            KvNode::Server(Box::new(node))
+        };
         let mut nodes = Vec::with_capacity(servers + self.clients);
         for i in 0..servers {
             let server = Server::new(NodeId(i), servers, self.config.clone());
-            nodes.push(KvNode::Server(Box::new(server)));
+            nodes.push(node(server, Durable::empty()));
         }
         for i in servers..servers + self.clients {
             let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
@@ -140,9 +157,10 @@ impl Cluster {
         let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
         let attempts = self.client_max_attempts;
         sim.on_restart(move |id, disk| match disk {
-            Disk::Server(disk) => {
-                KvNode::Server(Box::new(Server::restart(id, servers, config.clone(), disk)))
-            }
+            Disk::Server(disk) => node(
+                Server::restart(id, servers, config.clone(), disk.clone()),
+                disk,
+            ),
             // Not used by the book's runs; a restarted client has forgotten its history.
             Disk::Client => KvNode::Client(Client::new(id, servers, ops, retry, attempts)),
         });

@@ -63,8 +63,9 @@ impl Server {
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
-            ctx.send(peer, Message::RequestVote(request.clone()));
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::RequestVote(request.clone()));
         }
     }
     // ANCHOR_END: become_candidate
@@ -92,7 +93,7 @@ impl Server {
             self.reset_election_timer(ctx);
         }
         let term = self.current_term;
-        ctx.send(
+        self.send(
             from,
             Message::RequestVoteResponse(RequestVoteResponse { term, vote_granted }),
         );

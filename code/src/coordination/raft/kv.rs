@@ -37,6 +37,7 @@ pub struct Command {
 
 /// The last operation the store applied for one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Session {
     /// Its sequence number.
     seq: u64,
@@ -47,6 +48,7 @@ struct Session {
 // ANCHOR: kv_store
 /// The key-value store with its client sessions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KvStore {
     /// The data.
     data: BTreeMap<String, String>,

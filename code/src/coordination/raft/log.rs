@@ -20,7 +20,14 @@
 //! in such a suffix. [`Log::truncations`] counts those calls, so the invariant checkers can
 //! re-examine a log only when it actually lost entries.
 //!
-//! Simplification: no snapshots or log compaction (§7); the log grows for the whole run.
+//! **Compaction (§7).** A snapshot replaces a prefix of the log ([`Log::compact_to`],
+//! [`Log::install`]): the log then starts after an *offset*, the last index the snapshot covers,
+//! and remembers that entry's term, so the consistency check works at the boundary. Indexes stay
+//! absolute: [`Log::term_at`] answers for the offset and after, `None` below it.
+//!
+//! **Persistence.** The log remembers the lowest index it changed since the runtime last took
+//! its changes ([`Log::take_unpersisted`]), so that a server can tell its storage exactly which
+//! suffix to write (see [`storage`](super::storage)).
 
 use super::kv::Command;
 
@@ -44,13 +51,37 @@ pub struct Entry {
 // ANCHOR_END: vocabulary
 
 /// A node's log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Log {
-    /// `entries[i - 1]` is the entry at index `i`.
+    /// `entries[i - offset - 1]` is the entry at index `i`.
     entries: Vec<Entry>,
+    /// The last index a snapshot covers (0: nothing compacted). Invariant: only grows.
+    offset: LogIndex,
+    /// The term of the entry at `offset` (0 when `offset` is 0).
+    offset_term: Term,
     /// How many times a suffix was removed. Monotonic; survives restarts with the log.
     truncations: u64,
+    /// The lowest index written or removed since [`Log::take_unpersisted`] (not compared).
+    unpersisted_from: Option<LogIndex>,
 }
+
+impl PartialEq for Log {
+    fn eq(&self, other: &Log) -> bool {
+        (
+            self.offset,
+            self.offset_term,
+            self.truncations,
+            &self.entries,
+        ) == (
+            other.offset,
+            other.offset_term,
+            other.truncations,
+            &other.entries,
+        )
+    }
+}
+
+impl Eq for Log {}
 
 impl Log {
     /// An empty log.
@@ -58,36 +89,48 @@ impl Log {
         Log::default()
     }
 
-    /// The index of the last entry (0 when empty).
+    /// The index of the last entry (0 when empty; the offset when compacted to nothing).
     pub fn last_index(&self) -> LogIndex {
-        self.entries.len() as LogIndex
+        self.offset + self.entries.len() as LogIndex
     }
 
     /// The term of the last entry (0 when empty).
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.offset_term, |e| e.term)
     }
 
-    /// The term of the entry at `index`; 0 for index 0. `None` if the log is shorter.
+    /// The last index compacted into a snapshot (0 if none): entries start after it.
+    pub fn offset(&self) -> LogIndex {
+        self.offset
+    }
+
+    /// The term of the entry at `index`; 0 for index 0, the snapshot's term at the offset.
+    /// `None` if the log is shorter, or if `index` was compacted away.
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index <= self.offset {
+            return (index == self.offset).then_some(self.offset_term);
         }
-        self.entries.get(index as usize - 1).map(|e| e.term)
+        self.entries
+            .get((index - self.offset) as usize - 1)
+            .map(|e| e.term)
     }
 
-    /// The entry at `index`, if the log has one there (never for index 0).
+    /// The entry at `index`, if the log holds one there (never at or below the offset).
     pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        if index == 0 {
+        if index <= self.offset {
             return None;
         }
-        self.entries.get(index as usize - 1)
+        self.entries.get((index - self.offset) as usize - 1)
     }
 
-    /// Up to `max` entries starting at `from` (which must be at least 1).
+    /// Up to `max` entries starting at `from`, which must be past the offset.
     pub fn entries_from(&self, from: LogIndex, max: usize) -> &[Entry] {
-        assert!(from >= 1, "log indexes start at 1");
-        let start = (from as usize - 1).min(self.entries.len());
+        assert!(
+            from > self.offset,
+            "entries up to {} were compacted",
+            self.offset
+        );
+        let start = ((from - self.offset) as usize - 1).min(self.entries.len());
         let end = start.saturating_add(max).min(self.entries.len());
         &self.entries[start..end]
     }
@@ -98,7 +141,7 @@ impl Log {
     pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
         let term = self.term_at(index).expect("index is inside the log");
         let mut first = index;
-        while first > 1 && self.term_at(first - 1) == Some(term) {
+        while first > self.offset + 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         first
@@ -111,16 +154,81 @@ impl Log {
             "terms in a log never decrease"
         );
         self.entries.push(entry);
+        self.mark(self.last_index());
         self.last_index()
     }
 
     /// Removes the entries at `index` and after.
     pub fn truncate_from(&mut self, index: LogIndex) {
-        assert!(index >= 1, "cannot truncate the sentinel");
+        assert!(index > self.offset, "cannot truncate into the snapshot");
         if index <= self.last_index() {
-            self.entries.truncate(index as usize - 1);
+            self.entries.truncate((index - self.offset) as usize - 1);
+            self.truncations += 1;
+            self.mark(index);
+        }
+    }
+
+    fn mark(&mut self, index: LogIndex) {
+        self.unpersisted_from = Some(self.unpersisted_from.map_or(index, |i| i.min(index)));
+    }
+
+    /// Drops the entries up to `index`, which the log holds (or is the offset): a snapshot now
+    /// covers them. Not a truncation: nothing the log said is contradicted.
+    pub fn compact_to(&mut self, index: LogIndex) {
+        let term = self.term_at(index).expect("compacting inside the log");
+        self.entries.drain(..(index - self.offset) as usize);
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// Makes the log start after a snapshot ending at `(index, term)` (§7): if the log holds
+    /// that entry, the entries after it stay (Log Matching: the prefix is the same); otherwise
+    /// the whole log is replaced by the snapshot, which counts as a truncation.
+    pub fn install(&mut self, index: LogIndex, term: Term) {
+        if index < self.offset {
+            return; // an older snapshot than the one the log already starts after
+        }
+        if self.term_at(index) == Some(term) {
+            return self.compact_to(index);
+        }
+        if !self.entries.is_empty() {
             self.truncations += 1;
         }
+        self.entries.clear();
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// The suffix changed since the last call, as `(from, entries)`: the log from index `from`
+    /// on is now `entries` (possibly none: a truncation). `None` if nothing changed.
+    pub fn take_unpersisted(&mut self) -> Option<(LogIndex, Vec<Entry>)> {
+        let from = self.unpersisted_from.take()?.max(self.offset + 1);
+        let entries = if from <= self.last_index() {
+            self.entries_from(from, usize::MAX).to_vec()
+        } else {
+            Vec::new()
+        };
+        Some((from, entries))
+    }
+
+    /// Storage's side of [`Log::take_unpersisted`]: the log from `from` on becomes `entries`
+    /// (entries at or below the offset are already in the snapshot and skipped).
+    pub fn write_from(&mut self, from: LogIndex, entries: &[Entry]) {
+        let skip = (self.offset + 1)
+            .saturating_sub(from)
+            .min(entries.len() as LogIndex);
+        let from = from + skip;
+        if from <= self.last_index() {
+            self.truncate_from(from);
+        }
+        assert!(
+            from <= self.last_index() + 1,
+            "a gap in the stored log at {from}"
+        );
+        for entry in &entries[skip as usize..] {
+            self.append(entry.clone());
+        }
+        self.unpersisted_from = None;
     }
 
     /// How many times a suffix was removed from this log.
@@ -136,6 +244,13 @@ impl Log {
     /// newer message from the same leader already added.
     pub fn merge(&mut self, prev: LogIndex, entries: &[Entry]) -> LogIndex {
         assert!(prev <= self.last_index(), "the consistency check passed");
+        let last = prev + entries.len() as LogIndex;
+        // Entries a snapshot already covers are committed, hence the same: skip them.
+        let skip = self
+            .offset
+            .saturating_sub(prev)
+            .min(entries.len() as LogIndex);
+        let (prev, entries) = (prev + skip, &entries[skip as usize..]);
         for (offset, entry) in entries.iter().enumerate() {
             let index = prev + 1 + offset as LogIndex;
             match self.term_at(index) {
@@ -145,7 +260,7 @@ impl Log {
             }
             self.append(entry.clone());
         }
-        prev + entries.len() as LogIndex
+        last
     }
     // ANCHOR_END: merge
 }

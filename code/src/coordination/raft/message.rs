@@ -15,6 +15,7 @@
 use super::history::KvOutput;
 use super::kv::Command;
 use super::log::{Entry, LogIndex, Term};
+use super::snapshot::Snapshot;
 use crate::sim::NodeId;
 
 // ANCHOR: request_vote
@@ -102,6 +103,21 @@ pub struct ReadHeartbeatResponse {
     pub round: u64,
 }
 // ANCHOR_END: read_heartbeat
+// ANCHOR: install_snapshot
+/// A leader sends its snapshot to a follower that needs entries the leader has compacted away
+/// (§7). Simplification: in one message, not in chunks. The follower answers with an
+/// [`AppendEntriesResponse`] whose `match_index` is the snapshot's last index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstallSnapshot {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader, so that followers can redirect clients.
+    pub leader: NodeId,
+    /// The snapshot: last included index and term, and the state machine.
+    pub snapshot: Snapshot,
+}
+// ANCHOR_END: install_snapshot
 
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +143,8 @@ pub enum Message {
     /// A leader's round for reads outside the log (`reads.rs`).
     ReadHeartbeat(ReadHeartbeat),
     ReadHeartbeatResponse(ReadHeartbeatResponse),
+    /// A leader's snapshot for a follower that lags behind its compacted log (§7).
+    InstallSnapshot(InstallSnapshot),
 }
 
 impl Message {
@@ -139,6 +157,7 @@ impl Message {
             Message::AppendEntriesResponse(m) => Some(m.term),
             Message::ReadHeartbeat(m) => Some(m.term),
             Message::ReadHeartbeatResponse(m) => Some(m.term),
+            Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
         }
     }

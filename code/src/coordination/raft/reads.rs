@@ -190,7 +190,7 @@ impl Server {
         if self.reads.lease_until.is_some_and(|until| now < until) {
             ctx.count("raft.lease_reads");
             let output = KvOutput::Value(self.kv.get(key).map(str::to_string));
-            answer(ctx, from, command.seq, output);
+            self.answer_read(from, command.seq, output);
             return true;
         }
         // A round already in flight started before this read: wait for the next one.
@@ -220,13 +220,14 @@ impl Server {
         self.reads.rounds.retain(|r, _| r + 8 > round);
         self.reads.rounds.insert(round, (ctx.now(), me));
         ctx.count("raft.read_rounds");
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
             let m = ReadHeartbeat {
                 term: self.current_term,
                 leader: self.id,
                 round,
             };
-            ctx.send(peer, Message::ReadHeartbeat(m));
+            self.send(peer, Message::ReadHeartbeat(m));
         }
         self.check_round(ctx, round); // a cluster of one confirms at once
     }
@@ -249,7 +250,7 @@ impl Server {
             term: self.current_term,
             round: m.round,
         };
-        ctx.send(from, Message::ReadHeartbeatResponse(response));
+        self.send(from, Message::ReadHeartbeatResponse(response));
     }
 
     /// The leader's side: count an acknowledgement of this term's round.
@@ -316,7 +317,7 @@ impl Server {
         for read in ready {
             let output = KvOutput::Value(self.kv.get(&read.key).map(str::to_string));
             ctx.count("raft.read_index_reads");
-            answer(ctx, read.client, read.seq, output);
+            self.answer_read(read.client, read.seq, output);
         }
     }
     // ANCHOR_END: serve_reads
@@ -356,13 +357,12 @@ impl Server {
         }
     }
     // ANCHOR_END: replicate_new_entry
-}
 
-fn answer(ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64, output: KvOutput) {
-    ctx.send(
-        client,
-        Message::ClientResponse(ClientResponse::Done { seq, output }),
-    );
+    /// Queues a read's answer for its client.
+    fn answer_read(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        let done = ClientResponse::Done { seq, output };
+        self.send(client, Message::ClientResponse(done));
+    }
 }
 
 #[cfg(test)]

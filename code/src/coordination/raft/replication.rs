@@ -60,6 +60,9 @@ impl Server {
     /// moves `next_index` past them: the pipeline's optimistic step.
     pub(super) fn send_append_entries(&mut self, ctx: &mut Ctx<'_, Message>, peer: NodeId) {
         let next = self.next_index[peer.0];
+        if next <= self.log.offset() {
+            return self.send_snapshot(ctx, peer); // compacted away: InstallSnapshot (§7)
+        }
         let prev_log_index = next - 1;
         let prev_log_term = self
             .log
@@ -76,7 +79,7 @@ impl Server {
             entries,
             leader_commit: self.commit_index,
         };
-        ctx.send(peer, Message::AppendEntries(message));
+        self.send(peer, Message::AppendEntries(message));
     }
     // ANCHOR_END: send_append_entries
 
@@ -88,18 +91,18 @@ impl Server {
         from: NodeId,
         m: AppendEntries,
     ) {
-        let reply = |ctx: &mut Ctx<'_, Message>, term, success, match_index, conflict_index| {
+        let reply = |s: &mut Server, term, success, match_index, conflict_index| {
             let response = AppendEntriesResponse {
                 term,
                 success,
                 match_index,
                 conflict_index,
             };
-            ctx.send(from, Message::AppendEntriesResponse(response));
+            s.send(from, Message::AppendEntriesResponse(response));
         };
         if m.term < self.current_term {
             // A deposed leader: the term in the answer tells it to step down (§5.1).
-            return reply(ctx, self.current_term, false, 0, 0);
+            return reply(self, self.current_term, false, 0, 0);
         }
         assert!(
             self.role != Role::Leader,
@@ -116,11 +119,14 @@ impl Server {
         let term = self.current_term;
         // The consistency check (§5.3).
         if m.prev_log_index > self.log.last_index() {
-            return reply(ctx, term, false, 0, self.log.last_index() + 1);
+            return reply(self, term, false, 0, self.log.last_index() + 1);
         }
-        if self.log.term_at(m.prev_log_index) != Some(m.prev_log_term) {
+        // Below the offset the entries are committed and in the snapshot: they match.
+        if m.prev_log_index >= self.log.offset()
+            && self.log.term_at(m.prev_log_index) != Some(m.prev_log_term)
+        {
             let conflict = self.log.first_index_of_term_at(m.prev_log_index);
-            return reply(ctx, term, false, 0, conflict);
+            return reply(self, term, false, 0, conflict);
         }
         let last_new = self.log.merge(m.prev_log_index, &m.entries);
         // Only the prefix this message vouched for is known to match the leader's log; entries
@@ -130,7 +136,7 @@ impl Server {
             self.commit_index = commit;
             self.apply_committed(ctx);
         }
-        reply(ctx, term, true, last_new, 0);
+        reply(self, term, true, last_new, 0);
     }
     // ANCHOR_END: on_append_entries
 
@@ -201,10 +207,11 @@ impl Server {
             let created_here = self.role == Role::Leader && entry.term == self.current_term;
             if let (true, Some(output)) = (created_here, output) {
                 let client = NodeId(command.client as usize);
-                reply_done(ctx, client, command.seq, output);
+                self.reply_done(client, command.seq, output);
             }
         }
         self.serve_reads(ctx); // reads waiting for their index (reads.rs)
+        self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
 
@@ -221,7 +228,7 @@ impl Server {
             return self.redirect(ctx, from, command.seq);
         }
         if let Some(output) = self.kv.cached(command.client, command.seq) {
-            return reply_done(ctx, from, command.seq, output.clone());
+            return self.reply_done(from, command.seq, output.clone());
         }
         if self.try_read_without_log(ctx, from, &command) {
             return; // ReadIndex or lease (reads.rs)
@@ -238,9 +245,11 @@ impl Server {
     // ANCHOR_END: on_client_request
 }
 
-fn reply_done(ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64, output: KvOutput) {
-    ctx.send(
-        client,
-        Message::ClientResponse(ClientResponse::Done { seq, output }),
-    );
+impl Server {
+    fn reply_done(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        self.send(
+            client,
+            Message::ClientResponse(ClientResponse::Done { seq, output }),
+        );
+    }
 }

@@ -6,12 +6,14 @@
 //! replicates its log and sends heartbeats (`replication.rs`). Any message carrying a higher
 //! term turns any server back into a follower of that term.
 //!
-//! **Persistence.** `current_term`, `voted_for` and the log survive a crash ([`Durable`]); the
-//! rest (role, commit index, the state machine) is rebuilt: the restarted server is a follower
-//! that relearns the commit index from the next leader and replays its log into a fresh store.
-//! Simplification: the simulator snapshots [`Durable`] at the instant of the crash, as if every
-//! change had reached the disk before the message it caused was sent. A real server must write
-//! and sync before it answers (Figure 2, "Updated on stable storage before responding").
+//! **Persistence.** `current_term`, `voted_for`, the log and the last snapshot survive a crash
+//! ([`Durable`]); the rest (role, commit index, the state machine) is rebuilt: the restarted
+//! server is a follower that restores its snapshot, relearns the commit index from the next
+//! leader and replays its log into the store. Handlers do not write to disk nor send: they
+//! change memory and queue messages ([`Server::send`]); the runtime then takes a
+//! [`Ready`](super::storage::Ready) with [`Server::take_ready`], persists its writes and only
+//! then sends (Figure 2, "Updated on stable storage before responding"; see
+//! [`storage`](super::storage)).
 //!
 //! Timers: [`ELECTION`] fires after a random timeout drawn from
 //! `election_timeout_ms_min..=election_timeout_ms_max` with the node's `ctx.rng()`, and is reset
@@ -26,6 +28,7 @@ use super::kv::KvStore;
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
 use super::reads::{ReadMode, ReadState};
+use super::snapshot::Snapshot;
 use rand::RngExt;
 
 use crate::sim::{Ctx, NodeId, TimerId};
@@ -57,6 +60,9 @@ pub struct Config {
     /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
     /// flight per follower (`reads.rs`). Off by default: one message per command.
     pub batching: bool,
+    /// Take a snapshot and compact the log once this many applied entries follow the last
+    /// snapshot (§7). `None`: never, the log grows for the whole run.
+    pub log_compaction_threshold: Option<u64>,
 }
 // ANCHOR_END: config
 
@@ -85,6 +91,7 @@ impl Default for Config {
             commit_rule: CommitRule::CurrentTermOnly,
             read_mode: ReadMode::Log,
             batching: false,
+            log_compaction_threshold: None,
         }
     }
 }
@@ -101,6 +108,8 @@ pub enum ConfigError {
     NoEntriesPerMessage,
     /// A cluster needs a server, and a client must send each operation at least once.
     EmptyCluster,
+    /// `log_compaction_threshold` must be at least 1.
+    NoCompactionThreshold,
 }
 
 impl fmt::Display for ConfigError {
@@ -118,6 +127,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::NoEntriesPerMessage => write!(f, "max_entries_per_message is 0"),
             ConfigError::EmptyCluster => write!(f, "no servers, or clients that never send"),
+            ConfigError::NoCompactionThreshold => write!(f, "log_compaction_threshold is 0"),
         }
     }
 }
@@ -137,6 +147,9 @@ impl Config {
         }
         if self.max_entries_per_message == 0 {
             return Err(ConfigError::NoEntriesPerMessage);
+        }
+        if self.log_compaction_threshold == Some(0) {
+            return Err(ConfigError::NoCompactionThreshold);
         }
         Ok(())
     }
@@ -161,8 +174,22 @@ pub struct Durable {
     pub voted_for: Option<NodeId>,
     /// Its log.
     pub log: Log,
+    /// The last snapshot it took or installed (§7); the log starts at or before its end.
+    pub snapshot: Option<Snapshot>,
 }
 // ANCHOR_END: durable
+
+impl Durable {
+    /// An empty disk: term 0, no vote, no log, no snapshot.
+    pub fn empty() -> Durable {
+        Durable {
+            current_term: 0,
+            voted_for: None,
+            log: Log::new(),
+            snapshot: None,
+        }
+    }
+}
 
 // ANCHOR: server
 /// One Raft server with its key-value state machine.
@@ -198,18 +225,22 @@ pub struct Server {
     pub(super) kv: KvStore,
     /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
     pub(super) reads: ReadState,
+    /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
+    /// last_applied`.
+    pub(super) snapshot: Option<Snapshot>,
+    /// Whether `snapshot` is newer than what the disk holds.
+    pub(super) snapshot_unpersisted: bool,
+    /// The term and vote the disk holds.
+    pub(super) persisted_hard_state: (Term, Option<NodeId>),
+    /// Messages queued by handlers, sent by the runtime after the next persist.
+    pub(super) outbox: Vec<(NodeId, Message)>,
 }
 // ANCHOR_END: server
 
 impl Server {
     /// A fresh server with an empty disk. The configuration must be valid.
     pub fn new(id: NodeId, servers: usize, config: Config) -> Server {
-        let disk = Durable {
-            current_term: 0,
-            voted_for: None,
-            log: Log::new(),
-        };
-        Server::restart(id, servers, config, disk)
+        Server::restart(id, servers, config, Durable::empty())
     }
 
     /// A server rebuilt from what it had on disk: a follower, nothing committed or applied yet.
@@ -221,31 +252,45 @@ impl Server {
             id.0 < servers,
             "server {id} outside the cluster of {servers}"
         );
+        let mut log = disk.log;
+        // The snapshot's entries are committed and applied: restore the store from it.
+        let (kv, applied) = match &disk.snapshot {
+            Some(s) => {
+                log.install(s.last_index, s.last_term);
+                (s.state.clone(), s.last_index)
+            }
+            None => (KvStore::default(), 0),
+        };
         Server {
             id,
             servers,
             config,
             current_term: disk.current_term,
             voted_for: disk.voted_for,
-            log: disk.log,
+            log,
             role: Role::Follower,
             leader: None,
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
-            commit_index: 0,
-            last_applied: 0,
-            kv: KvStore::default(),
             reads: ReadState::default(),
+            commit_index: applied,
+            last_applied: applied,
+            kv,
+            snapshot: disk.snapshot,
+            snapshot_unpersisted: false,
+            persisted_hard_state: (disk.current_term, disk.voted_for),
+            outbox: Vec::new(),
         }
     }
 
-    /// What survives a crash.
+    /// What survives a crash once the pending [`Ready`](super::storage::Ready) is persisted.
     pub fn durable(&self) -> Durable {
         Durable {
             current_term: self.current_term,
             voted_for: self.voted_for,
             log: self.log.clone(),
+            snapshot: self.snapshot.clone(),
         }
     }
 
@@ -277,6 +322,7 @@ impl Server {
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
             Message::ReadHeartbeat(m) => self.on_read_heartbeat(ctx, from, m),
             Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
+            Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
         }
     }
@@ -323,9 +369,9 @@ impl Server {
     }
 
     /// Tells a client this server cannot serve it, with the best guess of who can.
-    pub(super) fn redirect(&self, ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
+    pub(super) fn redirect(&mut self, _ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
         let leader = self.leader.filter(|l| *l != self.id);
-        ctx.send(
+        self.send(
             client,
             Message::ClientResponse(ClientResponse::NotLeader { seq, leader }),
         );
