@@ -24,19 +24,19 @@ struct Args {
     #[command(flatten)]
     common: ExperimentArgs,
     /// Runs (consecutive seeds from --seed) per pause length and storage.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     runs: u64,
     /// Virtual time each run lasts, in seconds.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     seconds: u64,
     /// Mean time between the starts of two pauses, in milliseconds.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pause_every_ms: u64,
     /// Time between a leader's writes, in milliseconds.
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     write_every_ms: u64,
     /// Time from a leader's lease check to sending its write, in milliseconds.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     work_ms: u64,
 }
 
@@ -67,8 +67,8 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    if args.runs == 0 || args.seconds == 0 || args.pause_every_ms == 0 {
-        eprintln!("error: --runs, --seconds and --pause-every-ms must be positive");
+    if args.common.seed.checked_add(args.runs).is_none() {
+        eprintln!("error: --seed plus --runs overflows a 64-bit seed");
         return ExitCode::FAILURE;
     }
     let rows = measure(&args, &setup);

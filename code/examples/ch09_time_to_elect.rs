@@ -27,7 +27,7 @@ struct Args {
     #[arg(long, default_value_t = 1_000)]
     trials: u64,
     /// Give up on a trial after this many seconds without a leader.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     limit_s: u64,
 }
 

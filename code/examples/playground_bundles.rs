@@ -17,7 +17,8 @@
 //! outputs: code/playground/ch03_key_schedule.rs code/playground/ch04_ttl_cache.rs
 //! outputs: code/playground/ch05_idempotency.rs
 //! outputs: code/playground/ch06_ping.rs code/playground/ch07_phi.rs
-//! outputs: code/playground/ch08_clocks.rs code/playground/ch09_fencing_demo.rs
+//! outputs: code/playground/ch08_clocks.rs code/playground/ch09_election.rs
+//! outputs: code/playground/ch09_fencing_demo.rs
 //! outputs: code/playground/ch10_craq.rs code/playground/ch10_linearizability.rs
 //! outputs: code/playground/ch10_raft.rs
 //! outputs: code/playground/ch11_crdt.rs code/playground/ch11_quorum.rs

@@ -1069,13 +1069,19 @@ pub fn client_state(sim: &Sim<LeaseNode>, i: usize) -> &Client {
 /// B (client 1) acquires the lock with token 2 at 1,401 ms and writes; A resumes at 2,510 ms
 /// and sends the write it decided before the pause, with token 1.
 pub fn paused_ex_leader(fencing: bool) -> Sim<LeaseNode> {
-    let mut sim = Setup::book(fencing).build(1);
-    sim.set_trace(TraceLevel::Full);
-    sim.schedule_fault(Time::from_millis(510), Fault::Pause(client(0)));
-    sim.schedule_fault(Time::from_millis(2_510), Fault::Resume(client(0)));
-    sim
+    paused_ex_leader_for(fencing, Duration::from_secs(2))
 }
 // ANCHOR_END: paused_ex_leader
+
+/// The same story with a pause of `pause` starting at 510 ms.
+pub fn paused_ex_leader_for(fencing: bool, pause: Duration) -> Sim<LeaseNode> {
+    let mut sim = Setup::book(fencing).build(1);
+    sim.set_trace(TraceLevel::Full);
+    let start = Time::from_millis(510);
+    sim.schedule_fault(start, Fault::Pause(client(0)));
+    sim.schedule_fault(start + pause, Fault::Resume(client(0)));
+    sim
+}
 
 // ANCHOR: slow_clock_ex_leader
 /// The same story without a pause: A's clock runs at half speed (drift -500,000 ppm, wildly

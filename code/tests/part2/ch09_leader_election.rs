@@ -2,7 +2,8 @@
 //!
 //! The scenario tests read as transcripts of the chapter's story: A holds the lease, A is
 //! frozen, B takes over, A wakes up and writes. The campaigns then let random pauses and lost
-//! messages find the same story on their own, over many seeds.
+//! messages find the same story on their own, over many seeds. `UDS_SEEDS=n` and
+//! `UDS_FIRST_SEED=n` resize the campaigns; `UDS_SEED=n ... replay_one_lease_seed` replays one.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,8 @@ use uds::coordination::leader_election::scenario::{
 use uds::sim::{
     Campaign, Clock, Fault, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream,
 };
+
+use crate::support::env;
 
 const A: usize = 0;
 const B: usize = 1;
@@ -298,11 +301,36 @@ fn campaign_run(seed: u64, fencing: bool) -> Result<Outcome, String> {
     Ok(Outcome::of(&sim))
 }
 
-fn campaign(name: &str, seeds: u64) -> Campaign {
-    Campaign::for_test(module_path!(), name, seeds)
+/// A campaign of `UDS_SEEDS` seeds (default 2,000) from `UDS_FIRST_SEED` (default 0), whose
+/// failures name the command that replays that one seed, fenced and unfenced.
+fn campaign(name: &str) -> Campaign {
+    Campaign {
+        name: name.into(),
+        first_seed: env("UDS_FIRST_SEED", 0),
+        seeds: env("UDS_SEEDS", 2_000),
+        threads: 0,
+        replay: "UDS_SEED={seed} cargo test --release -p uds --test part2 \
+                 ch09_leader_election::replay_one_lease_seed -- --nocapture"
+            .into(),
+    }
 }
 
-const CAMPAIGN_SEEDS: u64 = 2_000;
+/// Replays the seed in `UDS_SEED` (default 0) of both lease campaigns: the same pauses and
+/// losses against the storage with fencing and against the one without.
+#[test]
+fn replay_one_lease_seed() {
+    let seed = env("UDS_SEED", 0);
+    for fencing in [true, false] {
+        match campaign_run(seed, fencing) {
+            Ok(o) => println!(
+                "seed {seed}, fencing {fencing}: {} leadership changes, {} stale writes \
+                 accepted, {} refused",
+                o.leadership_changes, o.stale_accepted, o.writes_refused
+            ),
+            Err(why) => panic!("seed {seed}, fencing {fencing}: {why}"),
+        }
+    }
+}
 
 /// Kleppmann 2016: with fencing, whatever the pauses and losses, the storage's accepted tokens
 /// never go backwards. Checked after every event of every seed.
@@ -310,7 +338,8 @@ const CAMPAIGN_SEEDS: u64 = 2_000;
 fn with_fencing_the_storage_never_accepts_a_token_below_one_it_accepted() {
     let changes = AtomicU64::new(0);
     let refused = AtomicU64::new(0);
-    let report = campaign("with_fencing_the_storage_never_accepts", CAMPAIGN_SEEDS).run(|seed| {
+    let campaign = campaign("lease campaign, fenced");
+    let report = campaign.run(|seed| {
         let outcome = campaign_run(seed, true)?;
         changes.fetch_add(outcome.leadership_changes, Ordering::Relaxed);
         refused.fetch_add(outcome.writes_refused, Ordering::Relaxed);
@@ -319,7 +348,7 @@ fn with_fencing_the_storage_never_accepts_a_token_below_one_it_accepted() {
     report.assert_passed();
     eprintln!(
         "fenced campaign: {} seeds, {} leadership changes, {} stale writes refused, {:.0} seeds/s",
-        CAMPAIGN_SEEDS,
+        campaign.seeds,
         changes.load(Ordering::Relaxed),
         refused.load(Ordering::Relaxed),
         report.seeds_per_sec()
@@ -334,7 +363,8 @@ fn without_fencing_random_pauses_cause_lost_updates() {
     let stale = AtomicU64::new(0);
     let seeds_with_stale = AtomicU64::new(0);
     let changes = AtomicU64::new(0);
-    let report = campaign("without_fencing_random_pauses", CAMPAIGN_SEEDS).run(|seed| {
+    let campaign = campaign("lease campaign, unfenced");
+    let report = campaign.run(|seed| {
         let outcome = campaign_run(seed, false)?;
         stale.fetch_add(outcome.stale_accepted, Ordering::Relaxed);
         changes.fetch_add(outcome.leadership_changes, Ordering::Relaxed);
@@ -348,10 +378,10 @@ fn without_fencing_random_pauses_cause_lost_updates() {
     eprintln!(
         "unfenced campaign: {} seeds, {} leadership changes, {stale} stale writes accepted on {} \
          seeds, {:.0} seeds/s",
-        CAMPAIGN_SEEDS,
+        campaign.seeds,
         changes.load(Ordering::Relaxed),
         seeds_with_stale.load(Ordering::Relaxed),
         report.seeds_per_sec()
     );
-    assert!(stale > 0, "no stale write in {CAMPAIGN_SEEDS} seeds");
+    assert!(stale > 0, "no stale write in {} seeds", campaign.seeds);
 }

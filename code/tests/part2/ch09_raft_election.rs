@@ -1,7 +1,8 @@
 //! Chapter 9's claims about leader election (Raft §5.2, §5.4.1, §9.3), on the simulator.
 //!
 //! `cargo test --release -p uds --test part2 ch09_raft_election -- --nocapture`; `UDS_SEEDS=n`
-//! runs more seeds of the election campaign.
+//! runs more seeds of the election campaign, `UDS_FIRST_SEED=n` starts elsewhere, and
+//! `UDS_SEED=n ... replay_one_election_seed` replays one seed.
 
 use std::time::Duration;
 
@@ -10,12 +11,10 @@ use uds::coordination::raft::server::Config;
 use uds::coordination::raft::time_to_elect::time_to_elect;
 use uds::sim::{Campaign, Fault, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
 
+use crate::support::env;
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn seeds() -> u64 {
-    std::env::var("UDS_SEEDS").map_or(1_000, |s| s.parse().expect("UDS_SEEDS is a number"))
 }
 
 // ANCHOR: election_campaign
@@ -27,6 +26,26 @@ fn seeds() -> u64 {
 /// 1,000 break election safety (two leaders in term 9).
 #[test]
 fn election_safety_under_crashes_restarts_and_split_votes() {
+    let campaign = Campaign {
+        name: "raft elections".into(),
+        first_seed: env("UDS_FIRST_SEED", 0),
+        seeds: env("UDS_SEEDS", 1_000),
+        threads: 0,
+        replay: "UDS_SEED={seed} cargo test --release -p uds --test part2 \
+                 ch09_raft_election::replay_one_election_seed -- --nocapture"
+            .into(),
+    };
+    let report = campaign.run(election_run);
+    println!(
+        "{} seeds: {:.0} per second",
+        campaign.seeds,
+        report.seeds_per_sec()
+    );
+    report.assert_passed();
+}
+
+/// One seed of the election campaign: a nemesis for 3 s, then a leader within 500 ms.
+fn election_run(seed: u64) -> Result<(), String> {
     let shape = Cluster {
         servers: 5,
         clients: 0,
@@ -54,46 +73,39 @@ fn election_safety_under_crashes_restarts_and_split_votes() {
         .with_loss(0.05)
         .with_duplicate(0.05)
         .with_reorder(0.1, ms(10));
-    let campaign = Campaign {
-        name: "raft elections".into(),
-        first_seed: 0,
-        seeds: seeds(),
-        threads: 0,
-        replay: "cargo test --release -p uds --test part2 ch09_raft_election::election_safety \
-                 (seed {seed})"
-            .into(),
-    };
-    let report = campaign.run(|seed| {
-        let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;
-        let end = Time::from_millis(3_000);
-        let schedule = nemesis.schedule(&mut rng_stream(seed, u64::MAX), 5, Time::ZERO, end);
-        sim.schedule(&schedule);
-        sim.run_until(end).map_err(|v| v.to_string())?;
-        // Liveness (§5.6): once repaired, the cluster elects a leader within 500 ms.
-        let deadline = end + ms(500);
-        while cluster::leaders(&sim).is_empty() && sim.now() < deadline {
-            sim.step().map_err(|v| v.to_string())?;
-        }
-        if cluster::leaders(&sim).is_empty() {
-            let servers: Vec<_> = (0..5)
-                .filter_map(|i| cluster::server(&sim, NodeId(i)))
-                .map(|s| (s.role(), s.current_term(), s.log().last_index()))
-                .collect();
-            let summary = sim.summary();
-            return Err(format!(
-                "no leader within 500 ms of the last repair: {servers:?}; {summary}"
-            ));
-        }
-        Ok(())
-    });
-    println!(
-        "{} seeds: {:.0} per second",
-        campaign.seeds,
-        report.seeds_per_sec()
-    );
-    report.assert_passed();
+    let mut sim = shape.build(seed, link).map_err(|e| e.to_string())?;
+    let end = Time::from_millis(3_000);
+    let schedule = nemesis.schedule(&mut rng_stream(seed, u64::MAX), 5, Time::ZERO, end);
+    sim.schedule(&schedule);
+    sim.run_until(end).map_err(|v| v.to_string())?;
+    // Liveness (§5.6): once repaired, the cluster elects a leader within 500 ms.
+    let deadline = end + ms(500);
+    while cluster::leaders(&sim).is_empty() && sim.now() < deadline {
+        sim.step().map_err(|v| v.to_string())?;
+    }
+    if cluster::leaders(&sim).is_empty() {
+        let servers: Vec<_> = (0..5)
+            .filter_map(|i| cluster::server(&sim, NodeId(i)))
+            .map(|s| (s.role(), s.current_term(), s.log().last_index()))
+            .collect();
+        let summary = sim.summary();
+        return Err(format!(
+            "no leader within 500 ms of the last repair: {servers:?}; {summary}"
+        ));
+    }
+    Ok(())
 }
 // ANCHOR_END: election_campaign
+
+/// Replays the seed in `UDS_SEED` (default 0) of the election campaign.
+#[test]
+fn replay_one_election_seed() {
+    let seed = env("UDS_SEED", 0);
+    match election_run(seed) {
+        Ok(()) => println!("seed {seed}: one leader per term, and a leader after the repair"),
+        Err(why) => panic!("seed {seed}: {why}"),
+    }
+}
 
 /// §5.2 and §5.6: the side of a partition with a majority elects a leader; the minority side
 /// cannot, however long it tries, because no candidate there can collect three votes.

@@ -42,6 +42,7 @@ pub mod chaos;
 pub mod client;
 pub mod cluster;
 pub mod election;
+pub mod exercise;
 pub mod history;
 pub mod invariants;
 pub mod kv;
