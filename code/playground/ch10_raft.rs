@@ -1695,7 +1695,8 @@ pub mod cluster {
 //! survive the run.
 //!
 //! [`Cluster::build`] assembles a run: the processes, the restart rule (a crashed server comes
-//! back from its [`Durable`] state), and, when asked, the safety invariants of
+//! back from what its [`MemStorage`] holds: exactly what it persisted, see
+//! [`storage`](super::storage)), and, when asked, the safety invariants of
 //! [`invariants`](super::invariants), checked after every event.
 
 use super::client::Client;
@@ -1703,12 +1704,14 @@ use super::history::{KvInput, KvOutput, Operation};
 use super::invariants::add_safety_invariants;
 use super::message::Message;
 use super::server::{Config, ConfigError, Durable, Server};
+use super::storage::{MemStorage, PersistOrder, ServerNode};
 use crate::sim::{Ctx, LinkConfig, NodeId, Process, Sim, TimerId};
 
 /// A node of a Raft run: a server or a client.
 #[derive(Clone, Debug)]
 pub enum KvNode {
-    Server(Box<Server>),
+    /// A server on its simulated disk (it dereferences to the [`Server`]).
+    Server(Box<ServerNode>),
     Client(Client),
 }
 
@@ -1747,7 +1750,7 @@ impl Process for KvNode {
 
     fn durable(&self) -> Disk {
         match self {
-            KvNode::Server(s) => Disk::Server(s.durable()),
+            KvNode::Server(s) => Disk::Server(s.storage.contents().clone()),
             KvNode::Client(_) => Disk::Client,
         }
     }
@@ -1757,7 +1760,7 @@ impl KvNode {
     /// The server, if this node is one.
     pub fn server(&self) -> Option<&Server> {
         match self {
-            KvNode::Server(s) => Some(s),
+            KvNode::Server(s) => Some(&s.server),
             KvNode::Client(_) => None,
         }
     }
@@ -1789,6 +1792,11 @@ pub struct Cluster {
     pub config: Config,
     /// Whether to check the safety invariants after every event.
     pub invariants: bool,
+    /// The chance that a server's step ends in a crash between its disk write and its sends
+    /// (it restarts at once from its disk). 0: never.
+    pub crash_between_persist_and_send: f64,
+    /// Persist then send (correct), or the planted bug [`PersistOrder::SendFirst`].
+    pub persist_order: PersistOrder,
 }
 // ANCHOR_END: cluster
 
@@ -1802,6 +1810,8 @@ impl Default for Cluster {
             client_max_attempts: 10,
             config: Config::default(),
             invariants: true,
+            crash_between_persist_and_send: 0.0,
+            persist_order: PersistOrder::PersistFirst,
         }
     }
 }
@@ -1814,10 +1824,17 @@ impl Cluster {
             return Err(ConfigError::EmptyCluster);
         }
         let servers = self.servers;
+        let (order, crash_between) = (self.persist_order, self.crash_between_persist_and_send);
+        let node = move |server: Server, disk: Durable| {
+            let mut node = ServerNode::new(server, MemStorage::new(disk));
+            node.order = order;
+            node.crash_between = crash_between;
+            KvNode::Server(Box::new(node))
+        };
         let mut nodes = Vec::with_capacity(servers + self.clients);
         for i in 0..servers {
             let server = Server::new(NodeId(i), servers, self.config.clone());
-            nodes.push(KvNode::Server(Box::new(server)));
+            nodes.push(node(server, Durable::empty()));
         }
         for i in servers..servers + self.clients {
             let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
@@ -1829,9 +1846,10 @@ impl Cluster {
         let (ops, retry) = (self.ops_per_client, self.client_retry_ms);
         let attempts = self.client_max_attempts;
         sim.on_restart(move |id, disk| match disk {
-            Disk::Server(disk) => {
-                KvNode::Server(Box::new(Server::restart(id, servers, config.clone(), disk)))
-            }
+            Disk::Server(disk) => node(
+                Server::restart(id, servers, config.clone(), disk.clone()),
+                disk,
+            ),
             // Not used by the book's runs; a restarted client has forgotten its history.
             Disk::Client => KvNode::Client(Client::new(id, servers, ops, retry, attempts)),
         });
@@ -1930,8 +1948,9 @@ impl Server {
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
-            ctx.send(peer, Message::RequestVote(request.clone()));
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::RequestVote(request.clone()));
         }
     }
     // ANCHOR_END: become_candidate
@@ -1959,7 +1978,7 @@ impl Server {
             self.reset_election_timer(ctx);
         }
         let term = self.current_term;
-        ctx.send(
+        self.send(
             from,
             Message::RequestVoteResponse(RequestVoteResponse { term, vote_granted }),
         );
@@ -2017,6 +2036,86 @@ impl Server {
     // ANCHOR_END: become_leader
 }
 }
+pub mod exercise {
+//! Exercise: the rule by which a Raft server grants its vote (§5.2 and §5.4.1).
+//!
+//! A voter has three pieces of state that matter: its current term, whom it voted for in that
+//! term, and the last entry of its log (index and term). A `RequestVote` carries the
+//! candidate's term and the index and term of the candidate's last entry. Implement
+//! [`starter::Rule::grant`], which says whether the voter grants the vote. Assume, as the
+//! server does, that a request with a higher term has already made the voter adopt that term
+//! with no vote cast, so `request.term <= voter.current_term` whenever `grant` is asked.
+//!
+//! The claims to make true are this file's tests: the rule's three conditions, a duplicated
+//! request (the network duplicates messages) answered the same way twice, and agreement with
+//! the book's server on random states. Run the starter's with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_vote_rule -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+use super::log::{LogIndex, Term};
+use super::message::RequestVote;
+use crate::sim::NodeId;
+
+/// What a voter knows when a `RequestVote` arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Voter {
+    /// Its current term (already raised to the request's term if that was higher).
+    pub current_term: Term,
+    /// Whom it voted for in `current_term`.
+    pub voted_for: Option<NodeId>,
+    /// The index of its last log entry (0 for an empty log).
+    pub last_log_index: LogIndex,
+    /// The term of its last log entry (0 for an empty log).
+    pub last_log_term: Term,
+}
+
+/// A vote-granting rule.
+pub trait VoteRule {
+    /// Whether `voter` grants its vote to the candidate of `request`.
+    fn grant(voter: &Voter, request: &RequestVote) -> bool;
+}
+
+/// Your version.
+pub mod starter {
+    use super::{RequestVote, VoteRule, Voter};
+
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(_voter: &Voter, _request: &RequestVote) -> bool {
+            todo!("same term, no vote for anyone else, and a log at least as up to date")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{RequestVote, VoteRule, Voter};
+
+    // ANCHOR: vote_rule
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(voter: &Voter, request: &RequestVote) -> bool {
+            let same_term = request.term == voter.current_term;
+            // A duplicate of the request this voter already granted is granted again.
+            let free = voter.voted_for.is_none_or(|v| v == request.candidate);
+            // Later last term wins; with equal last terms, the longer log (§5.4.1).
+            let up_to_date = (request.last_log_term, request.last_log_index)
+                >= (voter.last_log_term, voter.last_log_index);
+            same_term && free && up_to_date
+        }
+    }
+    // ANCHOR_END: vote_rule
+}
+
+}
 pub mod history {
 //! What the clients saw, in the shape the linearizability checker reads.
 //!
@@ -2048,6 +2147,11 @@ pub mod invariants {
 //!   survives a crash.)
 //! - **State machine safety**: no two servers apply different entries at one index; restarted
 //!   servers replaying their logs are held to the same record.
+//!
+//! With log compaction (§7) a server holds only the entries after its snapshot: each check
+//! compares the indexes the server still holds, and treats a compacted index as held (a snapshot
+//! covers only applied, hence committed, entries, and the servers keep each applied entry in
+//! memory for at least one step, so the checks see it before it goes).
 //!
 //! Each check keeps what it has already verified (per server: how far, and how many
 //! truncations of its log it has seen), so that checking after every event stays cheap: the
@@ -2099,7 +2203,7 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
             if truncations != log.truncations() || from > log.last_index() {
                 from = 0;
             }
-            for index in from + 1..=log.last_index() {
+            for index in from.max(log.offset()) + 1..=log.last_index() {
                 let entry = log.entry(index).expect("inside the log");
                 let prev = log.term_at(index - 1).expect("inside the log");
                 let value = (prev, entry.command.clone());
@@ -2130,10 +2234,10 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
         for s in up_servers(sim, servers) {
             let known = s.commit_index() as usize;
             for i in committed.len() + 1..=known {
-                let term = s
-                    .log()
-                    .term_at(i as LogIndex)
-                    .expect("committed entries exist");
+                // A compacted index is recorded from a server that still holds it.
+                let Some(term) = s.log().term_at(i as LogIndex) else {
+                    break;
+                };
                 committed.push((term, s.current_term()));
             }
         }
@@ -2147,7 +2251,8 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
             }
             for (i, &(entry_term, seen_in)) in committed.iter().enumerate().skip(done) {
                 let index = i as LogIndex + 1;
-                if seen_in <= s.current_term() && s.log().term_at(index) != Some(entry_term) {
+                let held = index < s.log().offset() || s.log().term_at(index) == Some(entry_term);
+                if seen_in <= s.current_term() && !held {
                     return Err(format!(
                         "leader {} of term {} lacks committed entry {index} of term {entry_term}",
                         s.id(),
@@ -2169,7 +2274,10 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
         for s in up_servers(sim, servers) {
             let from = checked[s.id().0].min(s.last_applied());
             for index in from + 1..=s.last_applied() {
-                let entry = s.log().entry(index).expect("applied entries exist");
+                // Entries installed from a snapshot were not applied one by one here.
+                let Some(entry) = s.log().entry(index) else {
+                    continue;
+                };
                 match applied.get(index as usize - 1) {
                     Some(first) if first != entry => {
                         return Err(format!(
@@ -2178,7 +2286,8 @@ pub fn add_safety_invariants(sim: &mut Sim<KvNode>, servers: usize) {
                         ));
                     }
                     Some(_) => {}
-                    None => applied.push(entry.clone()),
+                    None if applied.len() as LogIndex == index - 1 => applied.push(entry.clone()),
+                    None => {}
                 }
             }
             checked[s.id().0] = s.last_applied();
@@ -2235,6 +2344,7 @@ pub struct Command {
 
 /// The last operation the store applied for one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Session {
     /// Its sequence number.
     seq: u64,
@@ -2245,6 +2355,7 @@ struct Session {
 // ANCHOR: kv_store
 /// The key-value store with its client sessions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KvStore {
     /// The data.
     data: BTreeMap<String, String>,
@@ -2340,7 +2451,14 @@ pub mod log {
 //! in such a suffix. [`Log::truncations`] counts those calls, so the invariant checkers can
 //! re-examine a log only when it actually lost entries.
 //!
-//! Simplification: no snapshots or log compaction (§7); the log grows for the whole run.
+//! **Compaction (§7).** A snapshot replaces a prefix of the log ([`Log::compact_to`],
+//! [`Log::install`]): the log then starts after an *offset*, the last index the snapshot covers,
+//! and remembers that entry's term, so the consistency check works at the boundary. Indexes stay
+//! absolute: [`Log::term_at`] answers for the offset and after, `None` below it.
+//!
+//! **Persistence.** The log remembers the lowest index it changed since the runtime last took
+//! its changes ([`Log::take_unpersisted`]), so that a server can tell its storage exactly which
+//! suffix to write (see [`storage`](super::storage)).
 
 use super::kv::Command;
 
@@ -2364,13 +2482,37 @@ pub struct Entry {
 // ANCHOR_END: vocabulary
 
 /// A node's log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Log {
-    /// `entries[i - 1]` is the entry at index `i`.
+    /// `entries[i - offset - 1]` is the entry at index `i`.
     entries: Vec<Entry>,
+    /// The last index a snapshot covers (0: nothing compacted). Invariant: only grows.
+    offset: LogIndex,
+    /// The term of the entry at `offset` (0 when `offset` is 0).
+    offset_term: Term,
     /// How many times a suffix was removed. Monotonic; survives restarts with the log.
     truncations: u64,
+    /// The lowest index written or removed since [`Log::take_unpersisted`] (not compared).
+    unpersisted_from: Option<LogIndex>,
 }
+
+impl PartialEq for Log {
+    fn eq(&self, other: &Log) -> bool {
+        (
+            self.offset,
+            self.offset_term,
+            self.truncations,
+            &self.entries,
+        ) == (
+            other.offset,
+            other.offset_term,
+            other.truncations,
+            &other.entries,
+        )
+    }
+}
+
+impl Eq for Log {}
 
 impl Log {
     /// An empty log.
@@ -2378,36 +2520,48 @@ impl Log {
         Log::default()
     }
 
-    /// The index of the last entry (0 when empty).
+    /// The index of the last entry (0 when empty; the offset when compacted to nothing).
     pub fn last_index(&self) -> LogIndex {
-        self.entries.len() as LogIndex
+        self.offset + self.entries.len() as LogIndex
     }
 
     /// The term of the last entry (0 when empty).
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.offset_term, |e| e.term)
     }
 
-    /// The term of the entry at `index`; 0 for index 0. `None` if the log is shorter.
+    /// The last index compacted into a snapshot (0 if none): entries start after it.
+    pub fn offset(&self) -> LogIndex {
+        self.offset
+    }
+
+    /// The term of the entry at `index`; 0 for index 0, the snapshot's term at the offset.
+    /// `None` if the log is shorter, or if `index` was compacted away.
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index <= self.offset {
+            return (index == self.offset).then_some(self.offset_term);
         }
-        self.entries.get(index as usize - 1).map(|e| e.term)
+        self.entries
+            .get((index - self.offset) as usize - 1)
+            .map(|e| e.term)
     }
 
-    /// The entry at `index`, if the log has one there (never for index 0).
+    /// The entry at `index`, if the log holds one there (never at or below the offset).
     pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
-        if index == 0 {
+        if index <= self.offset {
             return None;
         }
-        self.entries.get(index as usize - 1)
+        self.entries.get((index - self.offset) as usize - 1)
     }
 
-    /// Up to `max` entries starting at `from` (which must be at least 1).
+    /// Up to `max` entries starting at `from`, which must be past the offset.
     pub fn entries_from(&self, from: LogIndex, max: usize) -> &[Entry] {
-        assert!(from >= 1, "log indexes start at 1");
-        let start = (from as usize - 1).min(self.entries.len());
+        assert!(
+            from > self.offset,
+            "entries up to {} were compacted",
+            self.offset
+        );
+        let start = ((from - self.offset) as usize - 1).min(self.entries.len());
         let end = start.saturating_add(max).min(self.entries.len());
         &self.entries[start..end]
     }
@@ -2418,7 +2572,7 @@ impl Log {
     pub fn first_index_of_term_at(&self, index: LogIndex) -> LogIndex {
         let term = self.term_at(index).expect("index is inside the log");
         let mut first = index;
-        while first > 1 && self.term_at(first - 1) == Some(term) {
+        while first > self.offset + 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         first
@@ -2431,16 +2585,81 @@ impl Log {
             "terms in a log never decrease"
         );
         self.entries.push(entry);
+        self.mark(self.last_index());
         self.last_index()
     }
 
     /// Removes the entries at `index` and after.
     pub fn truncate_from(&mut self, index: LogIndex) {
-        assert!(index >= 1, "cannot truncate the sentinel");
+        assert!(index > self.offset, "cannot truncate into the snapshot");
         if index <= self.last_index() {
-            self.entries.truncate(index as usize - 1);
+            self.entries.truncate((index - self.offset) as usize - 1);
+            self.truncations += 1;
+            self.mark(index);
+        }
+    }
+
+    fn mark(&mut self, index: LogIndex) {
+        self.unpersisted_from = Some(self.unpersisted_from.map_or(index, |i| i.min(index)));
+    }
+
+    /// Drops the entries up to `index`, which the log holds (or is the offset): a snapshot now
+    /// covers them. Not a truncation: nothing the log said is contradicted.
+    pub fn compact_to(&mut self, index: LogIndex) {
+        let term = self.term_at(index).expect("compacting inside the log");
+        self.entries.drain(..(index - self.offset) as usize);
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// Makes the log start after a snapshot ending at `(index, term)` (§7): if the log holds
+    /// that entry, the entries after it stay (Log Matching: the prefix is the same); otherwise
+    /// the whole log is replaced by the snapshot, which counts as a truncation.
+    pub fn install(&mut self, index: LogIndex, term: Term) {
+        if index < self.offset {
+            return; // an older snapshot than the one the log already starts after
+        }
+        if self.term_at(index) == Some(term) {
+            return self.compact_to(index);
+        }
+        if !self.entries.is_empty() {
             self.truncations += 1;
         }
+        self.entries.clear();
+        self.offset = index;
+        self.offset_term = term;
+    }
+
+    /// The suffix changed since the last call, as `(from, entries)`: the log from index `from`
+    /// on is now `entries` (possibly none: a truncation). `None` if nothing changed.
+    pub fn take_unpersisted(&mut self) -> Option<(LogIndex, Vec<Entry>)> {
+        let from = self.unpersisted_from.take()?.max(self.offset + 1);
+        let entries = if from <= self.last_index() {
+            self.entries_from(from, usize::MAX).to_vec()
+        } else {
+            Vec::new()
+        };
+        Some((from, entries))
+    }
+
+    /// Storage's side of [`Log::take_unpersisted`]: the log from `from` on becomes `entries`
+    /// (entries at or below the offset are already in the snapshot and skipped).
+    pub fn write_from(&mut self, from: LogIndex, entries: &[Entry]) {
+        let skip = (self.offset + 1)
+            .saturating_sub(from)
+            .min(entries.len() as LogIndex);
+        let from = from + skip;
+        if from <= self.last_index() {
+            self.truncate_from(from);
+        }
+        assert!(
+            from <= self.last_index() + 1,
+            "a gap in the stored log at {from}"
+        );
+        for entry in &entries[skip as usize..] {
+            self.append(entry.clone());
+        }
+        self.unpersisted_from = None;
     }
 
     /// How many times a suffix was removed from this log.
@@ -2456,6 +2675,13 @@ impl Log {
     /// newer message from the same leader already added.
     pub fn merge(&mut self, prev: LogIndex, entries: &[Entry]) -> LogIndex {
         assert!(prev <= self.last_index(), "the consistency check passed");
+        let last = prev + entries.len() as LogIndex;
+        // Entries a snapshot already covers are committed, hence the same: skip them.
+        let skip = self
+            .offset
+            .saturating_sub(prev)
+            .min(entries.len() as LogIndex);
+        let (prev, entries) = (prev + skip, &entries[skip as usize..]);
         for (offset, entry) in entries.iter().enumerate() {
             let index = prev + 1 + offset as LogIndex;
             match self.term_at(index) {
@@ -2465,7 +2691,7 @@ impl Log {
             }
             self.append(entry.clone());
         }
-        prev + entries.len() as LogIndex
+        last
     }
     // ANCHOR_END: merge
 }
@@ -2489,6 +2715,7 @@ pub mod message {
 use super::history::KvOutput;
 use super::kv::Command;
 use super::log::{Entry, LogIndex, Term};
+use super::snapshot::Snapshot;
 use crate::sim::NodeId;
 
 // ANCHOR: request_vote
@@ -2576,6 +2803,21 @@ pub struct ReadHeartbeatResponse {
     pub round: u64,
 }
 // ANCHOR_END: read_heartbeat
+// ANCHOR: install_snapshot
+/// A leader sends its snapshot to a follower that needs entries the leader has compacted away
+/// (§7). Simplification: in one message, not in chunks. The follower answers with an
+/// [`AppendEntriesResponse`] whose `match_index` is the snapshot's last index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct InstallSnapshot {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader, so that followers can redirect clients.
+    pub leader: NodeId,
+    /// The snapshot: last included index and term, and the state machine.
+    pub snapshot: Snapshot,
+}
+// ANCHOR_END: install_snapshot
 
 /// A server's answer to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -2601,6 +2843,8 @@ pub enum Message {
     /// A leader's round for reads outside the log (`reads.rs`).
     ReadHeartbeat(ReadHeartbeat),
     ReadHeartbeatResponse(ReadHeartbeatResponse),
+    /// A leader's snapshot for a follower that lags behind its compacted log (§7).
+    InstallSnapshot(InstallSnapshot),
 }
 
 impl Message {
@@ -2613,6 +2857,7 @@ impl Message {
             Message::AppendEntriesResponse(m) => Some(m.term),
             Message::ReadHeartbeat(m) => Some(m.term),
             Message::ReadHeartbeatResponse(m) => Some(m.term),
+            Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
         }
     }
@@ -2641,7 +2886,7 @@ pub mod reads {
 //!    one round serves every read waiting for it;
 //! 4. answers once its state machine has applied the read index.
 //!
-//! **Lease reads** ([`ReadMode::Lease`], §6.4.1). A round acknowledged by a majority also
+//! **Lease reads** ([`ReadMode::Lease`], also §6.4). A round acknowledged by a majority also
 //! gives the leader a *lease*: each acknowledging follower, having heard from the leader,
 //! ignores `RequestVote` for an election timeout (`election_timeout_ms_min`) by its own clock,
 //! so no other leader can be elected until the earliest of those ends. While the lease holds,
@@ -2689,7 +2934,7 @@ pub enum ReadMode {
     Log,
     /// Confirm leadership with a round of heartbeats, then answer at the read index (§6.4).
     ReadIndex,
-    /// Answer at once while a lease holds (§6.4.1). Safe only if no clock runs more than
+    /// Answer at once while a lease holds (§6.4). Safe only if no clock runs more than
     /// `1 + max_drift_ppm / 10^6` times faster or slower than true time.
     Lease { max_drift_ppm: u64 },
 }
@@ -2811,7 +3056,7 @@ impl Server {
         if self.reads.lease_until.is_some_and(|until| now < until) {
             ctx.count("raft.lease_reads");
             let output = KvOutput::Value(self.kv.get(key).map(str::to_string));
-            answer(ctx, from, command.seq, output);
+            self.answer_read(from, command.seq, output);
             return true;
         }
         // A round already in flight started before this read: wait for the next one.
@@ -2841,13 +3086,14 @@ impl Server {
         self.reads.rounds.retain(|r, _| r + 8 > round);
         self.reads.rounds.insert(round, (ctx.now(), me));
         ctx.count("raft.read_rounds");
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != self.id) {
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
             let m = ReadHeartbeat {
                 term: self.current_term,
                 leader: self.id,
                 round,
             };
-            ctx.send(peer, Message::ReadHeartbeat(m));
+            self.send(peer, Message::ReadHeartbeat(m));
         }
         self.check_round(ctx, round); // a cluster of one confirms at once
     }
@@ -2870,7 +3116,7 @@ impl Server {
             term: self.current_term,
             round: m.round,
         };
-        ctx.send(from, Message::ReadHeartbeatResponse(response));
+        self.send(from, Message::ReadHeartbeatResponse(response));
     }
 
     /// The leader's side: count an acknowledgement of this term's round.
@@ -2937,7 +3183,7 @@ impl Server {
         for read in ready {
             let output = KvOutput::Value(self.kv.get(&read.key).map(str::to_string));
             ctx.count("raft.read_index_reads");
-            answer(ctx, read.client, read.seq, output);
+            self.answer_read(read.client, read.seq, output);
         }
     }
     // ANCHOR_END: serve_reads
@@ -2977,14 +3223,14 @@ impl Server {
         }
     }
     // ANCHOR_END: replicate_new_entry
+
+    /// Queues a read's answer for its client.
+    fn answer_read(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        let done = ClientResponse::Done { seq, output };
+        self.send(client, Message::ClientResponse(done));
+    }
 }
 
-fn answer(ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64, output: KvOutput) {
-    ctx.send(
-        client,
-        Message::ClientResponse(ClientResponse::Done { seq, output }),
-    );
-}
 }
 pub mod replication {
 //! Log replication (§5.3), the commit rule (§5.4.2) and applying committed entries.
@@ -3049,6 +3295,9 @@ impl Server {
     /// moves `next_index` past them: the pipeline's optimistic step.
     pub(super) fn send_append_entries(&mut self, ctx: &mut Ctx<'_, Message>, peer: NodeId) {
         let next = self.next_index[peer.0];
+        if next <= self.log.offset() {
+            return self.send_snapshot(ctx, peer); // compacted away: InstallSnapshot (§7)
+        }
         let prev_log_index = next - 1;
         let prev_log_term = self
             .log
@@ -3065,7 +3314,7 @@ impl Server {
             entries,
             leader_commit: self.commit_index,
         };
-        ctx.send(peer, Message::AppendEntries(message));
+        self.send(peer, Message::AppendEntries(message));
     }
     // ANCHOR_END: send_append_entries
 
@@ -3077,18 +3326,18 @@ impl Server {
         from: NodeId,
         m: AppendEntries,
     ) {
-        let reply = |ctx: &mut Ctx<'_, Message>, term, success, match_index, conflict_index| {
+        let reply = |s: &mut Server, term, success, match_index, conflict_index| {
             let response = AppendEntriesResponse {
                 term,
                 success,
                 match_index,
                 conflict_index,
             };
-            ctx.send(from, Message::AppendEntriesResponse(response));
+            s.send(from, Message::AppendEntriesResponse(response));
         };
         if m.term < self.current_term {
             // A deposed leader: the term in the answer tells it to step down (§5.1).
-            return reply(ctx, self.current_term, false, 0, 0);
+            return reply(self, self.current_term, false, 0, 0);
         }
         assert!(
             self.role != Role::Leader,
@@ -3105,11 +3354,14 @@ impl Server {
         let term = self.current_term;
         // The consistency check (§5.3).
         if m.prev_log_index > self.log.last_index() {
-            return reply(ctx, term, false, 0, self.log.last_index() + 1);
+            return reply(self, term, false, 0, self.log.last_index() + 1);
         }
-        if self.log.term_at(m.prev_log_index) != Some(m.prev_log_term) {
+        // Below the offset the entries are committed and in the snapshot: they match.
+        if m.prev_log_index >= self.log.offset()
+            && self.log.term_at(m.prev_log_index) != Some(m.prev_log_term)
+        {
             let conflict = self.log.first_index_of_term_at(m.prev_log_index);
-            return reply(ctx, term, false, 0, conflict);
+            return reply(self, term, false, 0, conflict);
         }
         let last_new = self.log.merge(m.prev_log_index, &m.entries);
         // Only the prefix this message vouched for is known to match the leader's log; entries
@@ -3119,7 +3371,7 @@ impl Server {
             self.commit_index = commit;
             self.apply_committed(ctx);
         }
-        reply(ctx, term, true, last_new, 0);
+        reply(self, term, true, last_new, 0);
     }
     // ANCHOR_END: on_append_entries
 
@@ -3190,10 +3442,11 @@ impl Server {
             let created_here = self.role == Role::Leader && entry.term == self.current_term;
             if let (true, Some(output)) = (created_here, output) {
                 let client = NodeId(command.client as usize);
-                reply_done(ctx, client, command.seq, output);
+                self.reply_done(client, command.seq, output);
             }
         }
         self.serve_reads(ctx); // reads waiting for their index (reads.rs)
+        self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
 
@@ -3210,7 +3463,7 @@ impl Server {
             return self.redirect(ctx, from, command.seq);
         }
         if let Some(output) = self.kv.cached(command.client, command.seq) {
-            return reply_done(ctx, from, command.seq, output.clone());
+            return self.reply_done(from, command.seq, output.clone());
         }
         if self.try_read_without_log(ctx, from, &command) {
             return; // ReadIndex or lease (reads.rs)
@@ -3227,11 +3480,13 @@ impl Server {
     // ANCHOR_END: on_client_request
 }
 
-fn reply_done(ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64, output: KvOutput) {
-    ctx.send(
-        client,
-        Message::ClientResponse(ClientResponse::Done { seq, output }),
-    );
+impl Server {
+    fn reply_done(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        self.send(
+            client,
+            Message::ClientResponse(ClientResponse::Done { seq, output }),
+        );
+    }
 }
 }
 pub mod rules {
@@ -3298,12 +3553,14 @@ pub mod server {
 //! replicates its log and sends heartbeats (`replication.rs`). Any message carrying a higher
 //! term turns any server back into a follower of that term.
 //!
-//! **Persistence.** `current_term`, `voted_for` and the log survive a crash ([`Durable`]); the
-//! rest (role, commit index, the state machine) is rebuilt: the restarted server is a follower
-//! that relearns the commit index from the next leader and replays its log into a fresh store.
-//! Simplification: the simulator snapshots [`Durable`] at the instant of the crash, as if every
-//! change had reached the disk before the message it caused was sent. A real server must write
-//! and sync before it answers (Figure 2, "Updated on stable storage before responding").
+//! **Persistence.** `current_term`, `voted_for`, the log and the last snapshot survive a crash
+//! ([`Durable`]); the rest (role, commit index, the state machine) is rebuilt: the restarted
+//! server is a follower that restores its snapshot, relearns the commit index from the next
+//! leader and replays its log into the store. Handlers do not write to disk nor send: they
+//! change memory and queue messages ([`Server::send`]); the runtime then takes a
+//! [`Ready`](super::storage::Ready) with [`Server::take_ready`], persists its writes and only
+//! then sends (Figure 2, "Updated on stable storage before responding"; see
+//! [`storage`](super::storage)).
 //!
 //! Timers: [`ELECTION`] fires after a random timeout drawn from
 //! `election_timeout_ms_min..=election_timeout_ms_max` with the node's `ctx.rng()`, and is reset
@@ -3318,6 +3575,7 @@ use super::kv::KvStore;
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
 use super::reads::{ReadMode, ReadState};
+use super::snapshot::Snapshot;
 use rand::RngExt;
 
 use crate::sim::{Ctx, NodeId, TimerId};
@@ -3349,6 +3607,9 @@ pub struct Config {
     /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
     /// flight per follower (`reads.rs`). Off by default: one message per command.
     pub batching: bool,
+    /// Take a snapshot and compact the log once this many applied entries follow the last
+    /// snapshot (§7). `None`: never, the log grows for the whole run.
+    pub log_compaction_threshold: Option<u64>,
 }
 // ANCHOR_END: config
 
@@ -3377,6 +3638,7 @@ impl Default for Config {
             commit_rule: CommitRule::CurrentTermOnly,
             read_mode: ReadMode::Log,
             batching: false,
+            log_compaction_threshold: None,
         }
     }
 }
@@ -3393,6 +3655,8 @@ pub enum ConfigError {
     NoEntriesPerMessage,
     /// A cluster needs a server, and a client must send each operation at least once.
     EmptyCluster,
+    /// `log_compaction_threshold` must be at least 1.
+    NoCompactionThreshold,
 }
 
 impl fmt::Display for ConfigError {
@@ -3410,6 +3674,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::NoEntriesPerMessage => write!(f, "max_entries_per_message is 0"),
             ConfigError::EmptyCluster => write!(f, "no servers, or clients that never send"),
+            ConfigError::NoCompactionThreshold => write!(f, "log_compaction_threshold is 0"),
         }
     }
 }
@@ -3429,6 +3694,9 @@ impl Config {
         }
         if self.max_entries_per_message == 0 {
             return Err(ConfigError::NoEntriesPerMessage);
+        }
+        if self.log_compaction_threshold == Some(0) {
+            return Err(ConfigError::NoCompactionThreshold);
         }
         Ok(())
     }
@@ -3453,8 +3721,22 @@ pub struct Durable {
     pub voted_for: Option<NodeId>,
     /// Its log.
     pub log: Log,
+    /// The last snapshot it took or installed (§7); the log starts at or before its end.
+    pub snapshot: Option<Snapshot>,
 }
 // ANCHOR_END: durable
+
+impl Durable {
+    /// An empty disk: term 0, no vote, no log, no snapshot.
+    pub fn empty() -> Durable {
+        Durable {
+            current_term: 0,
+            voted_for: None,
+            log: Log::new(),
+            snapshot: None,
+        }
+    }
+}
 
 // ANCHOR: server
 /// One Raft server with its key-value state machine.
@@ -3490,18 +3772,22 @@ pub struct Server {
     pub(super) kv: KvStore,
     /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
     pub(super) reads: ReadState,
+    /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
+    /// last_applied`.
+    pub(super) snapshot: Option<Snapshot>,
+    /// Whether `snapshot` is newer than what the disk holds.
+    pub(super) snapshot_unpersisted: bool,
+    /// The term and vote the disk holds.
+    pub(super) persisted_hard_state: (Term, Option<NodeId>),
+    /// Messages queued by handlers, sent by the runtime after the next persist.
+    pub(super) outbox: Vec<(NodeId, Message)>,
 }
 // ANCHOR_END: server
 
 impl Server {
     /// A fresh server with an empty disk. The configuration must be valid.
     pub fn new(id: NodeId, servers: usize, config: Config) -> Server {
-        let disk = Durable {
-            current_term: 0,
-            voted_for: None,
-            log: Log::new(),
-        };
-        Server::restart(id, servers, config, disk)
+        Server::restart(id, servers, config, Durable::empty())
     }
 
     /// A server rebuilt from what it had on disk: a follower, nothing committed or applied yet.
@@ -3513,31 +3799,45 @@ impl Server {
             id.0 < servers,
             "server {id} outside the cluster of {servers}"
         );
+        let mut log = disk.log;
+        // The snapshot's entries are committed and applied: restore the store from it.
+        let (kv, applied) = match &disk.snapshot {
+            Some(s) => {
+                log.install(s.last_index, s.last_term);
+                (s.state.clone(), s.last_index)
+            }
+            None => (KvStore::default(), 0),
+        };
         Server {
             id,
             servers,
             config,
             current_term: disk.current_term,
             voted_for: disk.voted_for,
-            log: disk.log,
+            log,
             role: Role::Follower,
             leader: None,
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
-            commit_index: 0,
-            last_applied: 0,
-            kv: KvStore::default(),
             reads: ReadState::default(),
+            commit_index: applied,
+            last_applied: applied,
+            kv,
+            snapshot: disk.snapshot,
+            snapshot_unpersisted: false,
+            persisted_hard_state: (disk.current_term, disk.voted_for),
+            outbox: Vec::new(),
         }
     }
 
-    /// What survives a crash.
+    /// What survives a crash once the pending [`Ready`](super::storage::Ready) is persisted.
     pub fn durable(&self) -> Durable {
         Durable {
             current_term: self.current_term,
             voted_for: self.voted_for,
             log: self.log.clone(),
+            snapshot: self.snapshot.clone(),
         }
     }
 
@@ -3569,6 +3869,7 @@ impl Server {
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
             Message::ReadHeartbeat(m) => self.on_read_heartbeat(ctx, from, m),
             Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
+            Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
         }
     }
@@ -3615,9 +3916,9 @@ impl Server {
     }
 
     /// Tells a client this server cannot serve it, with the best guess of who can.
-    pub(super) fn redirect(&self, ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
+    pub(super) fn redirect(&mut self, _ctx: &mut Ctx<'_, Message>, client: NodeId, seq: u64) {
         let leader = self.leader.filter(|l| *l != self.id);
-        ctx.send(
+        self.send(
             client,
             Message::ClientResponse(ClientResponse::NotLeader { seq, leader }),
         );
@@ -3678,10 +3979,503 @@ impl Server {
 }
 }
 pub mod snapshot {
-//! Snapshots and log compaction (work in progress, issue 9).
+//! Snapshots and log compaction (Raft paper §7; Ongaro's thesis, chapter 5).
+//!
+//! A log that only grows makes a server's disk fill up and its restart replay every command
+//! ever written. Once the state machine has applied a prefix of the log, that prefix is
+//! redundant: the state it produced says everything a future reader needs. A server therefore
+//! writes a [`Snapshot`] (the key-value store *with its client sessions*, so that a retried
+//! command is still answered once, plus the index and term of the last entry it covers) and
+//! drops the log up to that index. The log keeps the snapshot's last index and term as its
+//! new starting point, so the consistency check of `AppendEntries` still works at the boundary.
+//!
+//! **When.** Compaction is driven by a size threshold ([`Config::log_compaction_threshold`]):
+//! once the server has applied that many entries past its last snapshot, it takes a new one at
+//! its `last_applied`. `None` keeps the whole log (the behaviour of chapter 10). Each server
+//! compacts on its own; snapshots cover only applied, hence committed, entries, so compaction
+//! never removes an entry that could still change.
+//!
+//! **InstallSnapshot.** A leader that has compacted past a follower's `next_index` can no longer
+//! send the entries that follower lacks. It sends its snapshot instead ([`InstallSnapshot`]).
+//! The follower keeps the part of its log that follows the snapshot if its log holds the
+//! snapshot's last entry with the same term (by Log Matching its prefix is then the same);
+//! otherwise it discards its whole log. Either way it replaces its state machine with the
+//! snapshot's and answers as it would an `AppendEntries` that brought its log up to the
+//! snapshot's last index. A snapshot older than what the follower has already committed is
+//! ignored (it is answered, so that the leader moves on).
+//!
+//! **Invariants.** `log.offset() <= snapshot.last_index <= last_applied <= commit_index`; the
+//! log's term at `offset()` is the term of the entry there. A server takes a snapshot at the end
+//! of a step and drops the covered log prefix from memory at the next one (the disk drops it at
+//! once): that way the simulator's safety checkers, which run between steps, see every applied
+//! entry once.
+//!
+//! Simplifications: the snapshot travels in one message (the paper sends it in chunks with an
+//! offset and a `done` flag, Figure 13) and is a full copy of the store, taken synchronously
+//! (real servers write it in the background, copy-on-write; thesis §5.2).
+//!
+//! [`Config::log_compaction_threshold`]: super::server::Config::log_compaction_threshold
+//! [`InstallSnapshot`]: super::message::InstallSnapshot
+
+use super::kv::KvStore;
+use super::log::{LogIndex, Term};
+use super::message::{AppendEntriesResponse, InstallSnapshot, Message};
+use super::server::Server;
+use crate::sim::{Ctx, NodeId};
+
+// ANCHOR: snapshot
+/// The state machine at one index of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Snapshot {
+    /// The index of the last entry the snapshot covers.
+    pub last_index: LogIndex,
+    /// The term of that entry: the consistency check at the log's new start.
+    pub last_term: Term,
+    /// The key-value store and its client sessions after applying every entry up to
+    /// `last_index`.
+    pub state: KvStore,
+}
+// ANCHOR_END: snapshot
+
+impl Server {
+    /// The last snapshot this server took or installed.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// The index the last snapshot covers (0 without one).
+    pub(super) fn snapshot_index(&self) -> LogIndex {
+        self.snapshot.as_ref().map_or(0, |s| s.last_index)
+    }
+
+    // ANCHOR: maybe_snapshot
+    /// Takes a snapshot at `last_applied` once the log holds `log_compaction_threshold` applied
+    /// entries past the last one. The disk drops the covered prefix when it stores the
+    /// snapshot; memory drops it at the next step ([`Server::finish_compaction`]).
+    pub(super) fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let Some(threshold) = self.config.log_compaction_threshold else {
+            return;
+        };
+        if self.last_applied - self.snapshot_index() < threshold {
+            return;
+        }
+        let last_term = self
+            .log
+            .term_at(self.last_applied)
+            .expect("applied entries exist");
+        self.snapshot = Some(Snapshot {
+            last_index: self.last_applied,
+            last_term,
+            state: self.kv.clone(),
+        });
+        self.snapshot_unpersisted = true;
+        ctx.count("raft.snapshots_taken");
+    }
+    // ANCHOR_END: maybe_snapshot
+
+    /// Drops from memory the log prefix that the last snapshot covers (the second half of a
+    /// compaction begun at an earlier step).
+    pub(super) fn finish_compaction(&mut self) {
+        if let Some(s) = &self.snapshot
+            && self.log.offset() < s.last_index
+            && self.log.term_at(s.last_index) == Some(s.last_term)
+        {
+            self.log.compact_to(s.last_index);
+        }
+    }
+
+    // ANCHOR: send_snapshot
+    /// Sends `peer` the snapshot, because the entries it needs next were compacted away, and
+    /// moves its `next_index` past the snapshot (optimistically, as for entries).
+    pub(super) fn send_snapshot(&mut self, ctx: &mut Ctx<'_, Message>, peer: NodeId) {
+        let snapshot = self
+            .snapshot
+            .clone()
+            .expect("a compacted log has a snapshot");
+        self.next_index[peer.0] = snapshot.last_index + 1;
+        ctx.count("raft.snapshots_sent");
+        let message = InstallSnapshot {
+            term: self.current_term,
+            leader: self.id,
+            snapshot,
+        };
+        self.send(peer, Message::InstallSnapshot(message));
+    }
+    // ANCHOR_END: send_snapshot
+
+    // ANCHOR: on_install_snapshot
+    /// A follower's side of InstallSnapshot (§7): the term check as for `AppendEntries`, then
+    /// keep the log's suffix if it follows the snapshot, replace the state machine, answer.
+    pub(super) fn on_install_snapshot(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: InstallSnapshot,
+    ) {
+        let term = self.current_term;
+        let reply = |s: &mut Server, success, match_index| {
+            let response = AppendEntriesResponse {
+                term,
+                success,
+                match_index,
+                conflict_index: 0,
+            };
+            s.send(from, Message::AppendEntriesResponse(response));
+        };
+        if m.term < self.current_term {
+            return reply(self, false, 0); // a deposed leader: the term tells it to step down
+        }
+        if self.role == super::server::Role::Candidate || self.leader.is_none() {
+            self.become_follower(ctx, m.term, Some(m.leader));
+        }
+        self.reset_election_timer(ctx);
+        let last = m.snapshot.last_index;
+        if last > self.commit_index {
+            self.log.install(last, m.snapshot.last_term);
+            self.kv = m.snapshot.state.clone();
+            self.commit_index = last;
+            self.last_applied = last;
+            self.snapshot = Some(m.snapshot);
+            self.snapshot_unpersisted = true;
+            ctx.count("raft.snapshots_installed");
+        }
+        // Committed entries up to `last` are in this log or in its snapshot: it matches there.
+        reply(self, true, last)
+    }
+    // ANCHOR_END: on_install_snapshot
+}
 }
 pub mod storage {
-//! Persistence as an effect (work in progress, issue 9).
+//! Persistence as an effect: what a server must write to disk before it may speak.
+//!
+//! Raft's safety rests on three things surviving a crash (Figure 2, "Updated on stable storage
+//! before responding to RPCs"): the current term, the vote cast in it, and the log, to which
+//! this module adds the snapshot (§7). A server that answers a `RequestVote` and then crashes
+//! before its vote reached the disk may vote again in the same term after the restart, and two
+//! candidates can then win one term; a follower that acknowledges entries it has not stored can
+//! make a leader count a replica that a crash erases, and a committed entry can be lost.
+//!
+//! Like every protocol in this book the server does no I/O: it *describes* what must reach the
+//! disk. Each step of a [`Server`] (a message, a timer) changes its state in memory and queues
+//! the messages it wants to send; the runtime then calls [`Server::take_ready`], which returns
+//! a [`Ready`]: the [`PersistOp`]s that bring the disk up to date with memory, and the messages.
+//! The only way to get the messages out of a `Ready` is [`Ready::persist`], which applies the
+//! operations to a [`Storage`] first and returns the messages only if that worked: the runtime
+//! cannot send what persistence does not cover. This is the shape of etcd's raft library
+//! (`Ready`, then `Advance`), with the advance folded into `persist`.
+//!
+//! Two storages exist. [`MemStorage`] is the simulator's disk: what the simulator hands to a
+//! restarted server is its contents, so a crash loses exactly what was not persisted. The TCP
+//! driver's file-backed storage (a write-ahead file of checksummed records, synced before the
+//! messages go out) implements the same trait.
+//!
+//! [`ServerNode`] is the runtime loop around one server: run a handler, take the `Ready`,
+//! persist, send. Its knobs let the simulator crash a server *between* persisting and sending
+//! (the messages are lost, the disk is not), and plant the converse bug, sending before
+//! persisting ([`PersistOrder::SendFirst`]), so that a test can show that the order matters.
+
+use std::io;
+
+use super::log::{Entry, LogIndex, Term};
+use super::message::Message;
+use super::server::{Durable, Server};
+use super::snapshot::Snapshot;
+use crate::sim::{Ctx, NodeId, TimerId};
+use rand::RngExt;
+
+// ANCHOR: persist_op
+/// One change to a server's disk. A [`Ready`] lists them in the order they must be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum PersistOp {
+    /// The term and the vote in it changed (written together: a vote belongs to a term).
+    HardState {
+        term: Term,
+        voted_for: Option<NodeId>,
+    },
+    /// The log from index `from` on is now `entries`: anything stored at `from` or after is
+    /// replaced (an empty `entries` is a truncation). Entries a stored snapshot already covers
+    /// are skipped.
+    Append { from: LogIndex, entries: Vec<Entry> },
+    /// A snapshot (taken or installed) replaces the one stored; the stored log keeps only what
+    /// follows it, if it holds the snapshot's last entry, and is emptied otherwise (§7).
+    Snapshot(Snapshot),
+}
+// ANCHOR_END: persist_op
+
+// ANCHOR: ready
+/// What one step of a server produced: disk writes, and the messages they allow to send.
+#[derive(Debug, Default)]
+#[must_use = "a Ready holds messages that are sent only through persist()"]
+pub struct Ready {
+    ops: Vec<PersistOp>,
+    messages: Vec<(NodeId, Message)>,
+}
+
+impl Ready {
+    /// Applies the disk writes to `storage` and, once it reports them durable, hands back the
+    /// messages to send. On an error nothing may be sent: the messages are dropped.
+    pub fn persist(self, storage: &mut dyn Storage) -> io::Result<Vec<(NodeId, Message)>> {
+        if !self.ops.is_empty() {
+            storage.persist(&self.ops)?;
+        }
+        Ok(self.messages)
+    }
+    // ANCHOR_END: ready
+
+    /// The disk writes, to look at.
+    pub fn ops(&self) -> &[PersistOp] {
+        &self.ops
+    }
+
+    /// The messages, to look at (send them through [`Ready::persist`]).
+    pub fn messages(&self) -> &[(NodeId, Message)] {
+        &self.messages
+    }
+
+    /// Whether the step changed nothing on disk and sent nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.messages.is_empty()
+    }
+
+    /// Splits the `Ready` without persisting. Only for the planted bug
+    /// ([`PersistOrder::SendFirst`]) and for tests; a correct runtime uses `persist`.
+    pub fn into_parts(self) -> (Vec<PersistOp>, Vec<(NodeId, Message)>) {
+        (self.ops, self.messages)
+    }
+}
+
+impl Server {
+    /// Queues `msg` for `to`; it leaves with the next [`Ready`], after the disk writes.
+    pub fn send(&mut self, to: NodeId, msg: Message) {
+        self.outbox.push((to, msg));
+    }
+
+    // ANCHOR: take_ready
+    /// Everything this server's last steps produced: what the disk lacks (term and vote, the
+    /// changed log suffix, a new snapshot) and the queued messages. Call after every handler.
+    pub fn take_ready(&mut self) -> Ready {
+        self.finish_compaction();
+        let mut ops = Vec::new();
+        let hard = (self.current_term, self.voted_for);
+        if hard != self.persisted_hard_state {
+            self.persisted_hard_state = hard;
+            let (term, voted_for) = hard;
+            ops.push(PersistOp::HardState { term, voted_for });
+        }
+        if let Some((from, entries)) = self.log.take_unpersisted() {
+            ops.push(PersistOp::Append { from, entries });
+        }
+        if std::mem::take(&mut self.snapshot_unpersisted)
+            && let Some(snapshot) = &self.snapshot
+        {
+            ops.push(PersistOp::Snapshot(snapshot.clone()));
+        }
+        let messages = std::mem::take(&mut self.outbox);
+        Ready { ops, messages }
+    }
+    // ANCHOR_END: take_ready
+}
+
+// ANCHOR: storage
+/// A server's disk.
+pub trait Storage {
+    /// Applies `ops` in order; when this returns `Ok`, they survive a crash (a file-backed
+    /// storage writes and syncs). An `Err` leaves the server unable to continue safely.
+    fn persist(&mut self, ops: &[PersistOp]) -> io::Result<()>;
+
+    /// What a restarting server starts from: everything persisted so far.
+    fn load(&mut self) -> io::Result<Durable>;
+}
+// ANCHOR_END: storage
+
+/// The simulator's disk: a [`Durable`] kept up to date by [`PersistOp`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemStorage {
+    disk: Durable,
+    /// How many `persist` calls wrote something (one sync each on a real disk).
+    syncs: u64,
+}
+
+impl Default for MemStorage {
+    fn default() -> MemStorage {
+        MemStorage::new(Durable::empty())
+    }
+}
+
+impl MemStorage {
+    /// A disk holding `disk`.
+    pub fn new(disk: Durable) -> MemStorage {
+        MemStorage { disk, syncs: 0 }
+    }
+
+    /// What the disk holds now.
+    pub fn contents(&self) -> &Durable {
+        &self.disk
+    }
+
+    /// How many times something was written (each would be one fsync on a file).
+    pub fn syncs(&self) -> u64 {
+        self.syncs
+    }
+}
+
+impl Storage for MemStorage {
+    fn persist(&mut self, ops: &[PersistOp]) -> io::Result<()> {
+        for op in ops {
+            apply_op(&mut self.disk, op);
+        }
+        self.syncs += 1;
+        Ok(())
+    }
+
+    fn load(&mut self) -> io::Result<Durable> {
+        Ok(self.disk.clone())
+    }
+}
+
+/// Applies one operation to a durable state: the meaning of [`PersistOp`], shared by every
+/// storage that keeps a [`Durable`] in memory (a file-backed one replays its records with it).
+pub fn apply_op(disk: &mut Durable, op: &PersistOp) {
+    match op {
+        PersistOp::HardState { term, voted_for } => {
+            disk.current_term = *term;
+            disk.voted_for = *voted_for;
+        }
+        PersistOp::Append { from, entries } => disk.log.write_from(*from, entries),
+        PersistOp::Snapshot(snapshot) => {
+            disk.log.install(snapshot.last_index, snapshot.last_term);
+            disk.snapshot = Some(snapshot.clone());
+        }
+    }
+}
+
+// ANCHOR: persist_order
+/// The order in which a [`ServerNode`] persists and sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PersistOrder {
+    /// Write, sync, then send. Correct.
+    #[default]
+    PersistFirst,
+    /// The planted bug: send, then write. Harmless until a crash falls in between; then the
+    /// server forgets a vote or entries it already told others about. Only for the test that
+    /// shows the campaign catches it.
+    SendFirst,
+}
+// ANCHOR_END: persist_order
+
+/// A server with its disk: the runtime's loop of handler, `Ready`, persist, send.
+#[derive(Clone, Debug)]
+pub struct ServerNode<S = MemStorage> {
+    /// The state machine.
+    pub server: Server,
+    /// Its disk.
+    pub storage: S,
+    /// Persist then send (correct), or the planted bug.
+    pub order: PersistOrder,
+    /// The chance that a step with messages to send ends in a crash between the disk write and
+    /// the sends (the server restarts at once from its disk). 0 in normal runs.
+    pub crash_between: f64,
+    /// Set when the storage failed: the server stops (fail-stop) rather than run on unsafely.
+    pub failed: Option<String>,
+}
+
+impl<S: Storage> ServerNode<S> {
+    /// `server` on `storage`, which must hold what the server was started from.
+    pub fn new(server: Server, storage: S) -> ServerNode<S> {
+        ServerNode {
+            server,
+            storage,
+            order: PersistOrder::PersistFirst,
+            crash_between: 0.0,
+            failed: None,
+        }
+    }
+
+    /// The server starts (or restarts).
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.server.on_start(ctx);
+        self.flush(ctx);
+    }
+
+    /// One message.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.failed.is_none() {
+            self.server.on_message(ctx, from, msg);
+            self.flush(ctx);
+        }
+    }
+
+    /// One timer.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_, Message>, timer: TimerId) {
+        if self.failed.is_none() {
+            self.server.on_timer(ctx, timer);
+            self.flush(ctx);
+        }
+    }
+
+    // ANCHOR: flush
+    /// Takes the server's `Ready`, persists it, sends its messages; or, at a simulated crash
+    /// point, loses what a crash there would lose and restarts the server from its disk.
+    fn flush(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let ready = self.server.take_ready();
+        let crash = self.crash_between > 0.0
+            && !ready.messages().is_empty()
+            && ctx.rng().random_bool(self.crash_between);
+        match (self.order, crash) {
+            (PersistOrder::PersistFirst, _) => match ready.persist(&mut self.storage) {
+                Ok(messages) if !crash => send_all(ctx, messages),
+                Ok(_lost) => self.restart(ctx),
+                Err(e) => self.failed = Some(format!("storage failed: {e}")),
+            },
+            (PersistOrder::SendFirst, _) => {
+                let (ops, messages) = ready.into_parts();
+                send_all(ctx, messages);
+                if crash {
+                    return self.restart(ctx); // the writes never happen
+                }
+                if let Err(e) = self.storage.persist(&ops) {
+                    self.failed = Some(format!("storage failed: {e}"));
+                }
+            }
+        }
+    }
+    // ANCHOR_END: flush
+
+    /// A crash at this instant, and an immediate restart from what the disk holds.
+    fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
+        ctx.count("raft.crashes_between_persist_and_send");
+        let (id, servers) = (self.server.id(), self.server.servers);
+        let config = self.server.config().clone();
+        match self.storage.load() {
+            Ok(disk) => {
+                self.server = Server::restart(id, servers, config, disk);
+                self.on_start(ctx);
+            }
+            Err(e) => self.failed = Some(format!("storage failed on restart: {e}")),
+        }
+    }
+}
+
+fn send_all(ctx: &mut Ctx<'_, Message>, messages: Vec<(NodeId, Message)>) {
+    for (to, msg) in messages {
+        ctx.send(to, msg);
+    }
+}
+
+impl<S> std::ops::Deref for ServerNode<S> {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl<S> std::ops::DerefMut for ServerNode<S> {
+    fn deref_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+}
 }
 pub mod time_to_elect {
 //! How long a cluster is without a leader after its leader crashes (§9.3, Figure 16).
