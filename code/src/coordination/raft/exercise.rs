@@ -84,7 +84,7 @@ mod tests {
     use crate::coordination::raft::log::{Entry, Log};
     use crate::coordination::raft::message::Message;
     use crate::coordination::raft::server::{Config, Durable, Server};
-    use crate::sim::{Ctx, Effect, Metrics, NodeId, SimRng, Time};
+    use crate::sim::{Ctx, Metrics, NodeId, SimRng, Time};
 
     fn voter(term: u64, voted_for: Option<usize>, last: (u64, u64)) -> Voter {
         Voter {
@@ -186,23 +186,23 @@ mod tests {
             current_term: term,
             voted_for: voted_for.map(NodeId),
             log,
+            ..Durable::empty()
         };
         let mut server = Server::restart(NodeId(0), 3, Config::default(), disk);
         let (mut rng, mut effects, mut metrics) =
             (SimRng::seed_from_u64(0), Vec::new(), Metrics::default());
         let mut ctx = Ctx::new(NodeId(0), Time::ZERO, &mut rng, &mut effects, &mut metrics);
         server.on_message(&mut ctx, req.candidate, Message::RequestVote(req.clone()));
-        let answers: Vec<bool> = effects
+        // Handlers queue their messages; the runtime sends them after persisting (storage.rs).
+        let (_, sent) = server.take_ready().into_parts();
+        let answers: Vec<bool> = sent
             .iter()
-            .filter_map(|e| match e {
-                Effect::Send {
-                    msg: Message::RequestVoteResponse(r),
-                    ..
-                } => Some(r.vote_granted),
+            .filter_map(|(_, msg)| match msg {
+                Message::RequestVoteResponse(r) => Some(r.vote_granted),
                 _ => None,
             })
             .collect();
-        assert_eq!(answers.len(), 1, "one answer to one request: {effects:?}");
+        assert_eq!(answers.len(), 1, "one answer to one request: {sent:?}");
         answers[0]
     }
 
