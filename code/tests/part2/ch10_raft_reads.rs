@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use rand::RngExt;
-use uds::coordination::raft::chaos::{Chaos, run_chaos_with};
+use uds::coordination::raft::chaos::{Chaos, run_chaos_prepared};
 use uds::coordination::raft::history::{KvInput, KvOutput};
 use uds::coordination::raft::kv::Command;
 use uds::coordination::raft::message::{ClientResponse, Message};
@@ -15,7 +15,9 @@ use uds::coordination::raft::reads::{ReadMode, lease_duration};
 use uds::coordination::raft::storage::{MemStorage, ServerNode};
 use uds::coordination::raft::{Config, Durable, Server};
 use uds::sim::rng_stream;
-use uds::sim::{Campaign, Clock, Ctx, Fault, LinkConfig, NodeId, Process, Sim, Time, TimerId};
+use uds::sim::{
+    Campaign, Clock, Ctx, Fault, FaultSchedule, LinkConfig, NodeId, Process, Sim, Time, TimerId,
+};
 
 use crate::support::env;
 
@@ -286,7 +288,9 @@ fn read_index_campaign() {
         threads: 0,
         replay: replay("read_index_campaign"),
     };
-    let report = campaign.run(|seed| run_chaos_with(seed, &chaos, |_| {}).map(|_| ()));
+    let report = campaign.run(|seed| {
+        run_chaos_prepared(seed, &chaos, &FaultSchedule::default(), |_| {}).map(|_| ())
+    });
     println!(
         "{}: {} seeds passed in {:?}",
         report.name, report.passed, report.elapsed
@@ -330,7 +334,7 @@ fn lease_read_campaign_within_the_drift_bound() {
                 );
             }
         };
-        run_chaos_with(seed, &chaos, drifting).map(|_| ())
+        run_chaos_prepared(seed, &chaos, &FaultSchedule::default(), drifting).map(|_| ())
     });
     println!(
         "{}: {} seeds passed in {:?}",

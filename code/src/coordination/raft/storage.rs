@@ -107,7 +107,9 @@ impl Server {
     /// Everything this server's last steps produced: what the disk lacks (term and vote, the
     /// changed log suffix, a new snapshot) and the queued messages. Call after every handler.
     pub fn take_ready(&mut self) -> Ready {
-        self.finish_compaction();
+        if !self.snapshot_unpersisted {
+            self.finish_compaction(); // only once the disk holds the snapshot
+        }
         let mut ops = Vec::new();
         let hard = (self.current_term, self.voted_for);
         if hard != self.persisted_hard_state {
@@ -115,13 +117,13 @@ impl Server {
             let (term, voted_for) = hard;
             ops.push(PersistOp::HardState { term, voted_for });
         }
-        if let Some((from, entries)) = self.log.take_unpersisted() {
-            ops.push(PersistOp::Append { from, entries });
-        }
         if std::mem::take(&mut self.snapshot_unpersisted)
             && let Some(snapshot) = &self.snapshot
         {
             ops.push(PersistOp::Snapshot(snapshot.clone()));
+        }
+        if let Some((from, entries)) = self.log.take_unpersisted() {
+            ops.push(PersistOp::Append { from, entries });
         }
         let messages = std::mem::take(&mut self.outbox);
         Ready { ops, messages }
