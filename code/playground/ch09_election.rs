@@ -1299,7 +1299,7 @@ use std::time::Duration;
 use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream};
+use crate::sim::{FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream};
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -1369,18 +1369,34 @@ pub struct ChaosOutcome {
     pub max_term: u64,
     /// The run's fingerprint.
     pub trace_hash: u64,
+    /// Snapshots the servers installed from a leader (§7), and crashes between a step's disk
+    /// write and its sends.
+    pub snapshots_installed: u64,
+    pub crashes_between_persist_and_send: u64,
 }
 
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
-    run_chaos_with(seed, chaos, |_| {})
+    run_chaos_with(seed, chaos, &FaultSchedule::default())
 }
 
-// ANCHOR: run_chaos
-/// Runs seed `seed` of `chaos`, after `prepare` has set up the simulation (clocks, say).
+/// [`run_chaos`] with `extra` faults on top of the nemesis's (e.g. a slow follower cut off for
+/// a while); every one of them must be repaired before the end of the chaos.
 pub fn run_chaos_with(
     seed: u64,
     chaos: &Chaos,
+    extra: &FaultSchedule,
+) -> Result<ChaosOutcome, String> {
+    run_chaos_prepared(seed, chaos, extra, |_| {})
+}
+
+// ANCHOR: run_chaos
+/// Runs seed `seed` of `chaos` with `extra` faults, after `prepare` has set up the simulation
+/// (clocks that drift, say).
+pub fn run_chaos_prepared(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
     prepare: impl FnOnce(&mut Sim<KvNode>),
 ) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
@@ -1395,6 +1411,7 @@ pub fn run_chaos_with(
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);
     sim.schedule(&schedule);
+    sim.schedule(extra);
     sim.run_until(end_of_chaos + chaos.calm)
         .map_err(|v| v.to_string())?;
 
@@ -1447,6 +1464,10 @@ pub fn run_chaos_with(
         unknown,
         max_term,
         trace_hash: sim.trace_hash(),
+        snapshots_installed: sim.metrics().counter("raft.snapshots_installed"),
+        crashes_between_persist_and_send: sim
+            .metrics()
+            .counter("raft.crashes_between_persist_and_send"),
     })
 }
 // ANCHOR_END: run_chaos
@@ -4259,7 +4280,9 @@ impl Server {
     /// Everything this server's last steps produced: what the disk lacks (term and vote, the
     /// changed log suffix, a new snapshot) and the queued messages. Call after every handler.
     pub fn take_ready(&mut self) -> Ready {
-        self.finish_compaction();
+        if !self.snapshot_unpersisted {
+            self.finish_compaction(); // only once the disk holds the snapshot
+        }
         let mut ops = Vec::new();
         let hard = (self.current_term, self.voted_for);
         if hard != self.persisted_hard_state {
@@ -4267,13 +4290,13 @@ impl Server {
             let (term, voted_for) = hard;
             ops.push(PersistOp::HardState { term, voted_for });
         }
-        if let Some((from, entries)) = self.log.take_unpersisted() {
-            ops.push(PersistOp::Append { from, entries });
-        }
         if std::mem::take(&mut self.snapshot_unpersisted)
             && let Some(snapshot) = &self.snapshot
         {
             ops.push(PersistOp::Snapshot(snapshot.clone()));
+        }
+        if let Some((from, entries)) = self.log.take_unpersisted() {
+            ops.push(PersistOp::Append { from, entries });
         }
         let messages = std::mem::take(&mut self.outbox);
         Ready { ops, messages }

@@ -1293,10 +1293,10 @@ pub mod chaos {
 
 use std::time::Duration;
 
-use super::cluster::{self, Cluster};
+use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use crate::sim::{FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream};
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -1372,7 +1372,6 @@ pub struct ChaosOutcome {
     pub crashes_between_persist_and_send: u64,
 }
 
-// ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
     run_chaos_with(seed, chaos, &FaultSchedule::default())
@@ -1385,10 +1384,23 @@ pub fn run_chaos_with(
     chaos: &Chaos,
     extra: &FaultSchedule,
 ) -> Result<ChaosOutcome, String> {
+    run_chaos_prepared(seed, chaos, extra, |_| {})
+}
+
+// ANCHOR: run_chaos
+/// Runs seed `seed` of `chaos` with `extra` faults, after `prepare` has set up the simulation
+/// (clocks that drift, say).
+pub fn run_chaos_prepared(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
+) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
         .map_err(|e| e.to_string())?;
+    prepare(&mut sim);
     let servers = chaos.cluster.servers;
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
@@ -2044,6 +2056,86 @@ impl Server {
     }
     // ANCHOR_END: become_leader
 }
+}
+pub mod exercise {
+//! Exercise: the rule by which a Raft server grants its vote (§5.2 and §5.4.1).
+//!
+//! A voter has three pieces of state that matter: its current term, whom it voted for in that
+//! term, and the last entry of its log (index and term). A `RequestVote` carries the
+//! candidate's term and the index and term of the candidate's last entry. Implement
+//! [`starter::Rule::grant`], which says whether the voter grants the vote. Assume, as the
+//! server does, that a request with a higher term has already made the voter adopt that term
+//! with no vote cast, so `request.term <= voter.current_term` whenever `grant` is asked.
+//!
+//! The claims to make true are this file's tests: the rule's three conditions, a duplicated
+//! request (the network duplicates messages) answered the same way twice, and agreement with
+//! the book's server on random states. Run the starter's with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_vote_rule -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+use super::log::{LogIndex, Term};
+use super::message::RequestVote;
+use crate::sim::NodeId;
+
+/// What a voter knows when a `RequestVote` arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Voter {
+    /// Its current term (already raised to the request's term if that was higher).
+    pub current_term: Term,
+    /// Whom it voted for in `current_term`.
+    pub voted_for: Option<NodeId>,
+    /// The index of its last log entry (0 for an empty log).
+    pub last_log_index: LogIndex,
+    /// The term of its last log entry (0 for an empty log).
+    pub last_log_term: Term,
+}
+
+/// A vote-granting rule.
+pub trait VoteRule {
+    /// Whether `voter` grants its vote to the candidate of `request`.
+    fn grant(voter: &Voter, request: &RequestVote) -> bool;
+}
+
+/// Your version.
+pub mod starter {
+    use super::{RequestVote, VoteRule, Voter};
+
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(_voter: &Voter, _request: &RequestVote) -> bool {
+            todo!("same term, no vote for anyone else, and a log at least as up to date")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{RequestVote, VoteRule, Voter};
+
+    // ANCHOR: vote_rule
+    /// The vote rule.
+    pub struct Rule;
+
+    impl VoteRule for Rule {
+        fn grant(voter: &Voter, request: &RequestVote) -> bool {
+            let same_term = request.term == voter.current_term;
+            // A duplicate of the request this voter already granted is granted again.
+            let free = voter.voted_for.is_none_or(|v| v == request.candidate);
+            // Later last term wins; with equal last terms, the longer log (§5.4.1).
+            let up_to_date = (request.last_log_term, request.last_log_index)
+                >= (voter.last_log_term, voter.last_log_index);
+            same_term && free && up_to_date
+        }
+    }
+    // ANCHOR_END: vote_rule
+}
+
 }
 pub mod history {
 //! What the clients saw, in the shape the linearizability checker reads.
@@ -2708,6 +2800,30 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: read_heartbeat
+/// A leader confirms it still leads before answering reads outside the log (§6.4): round
+/// `round` of its term (`reads.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeat {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader: NodeId,
+    /// The round, numbered from 1 in each term.
+    pub round: u64,
+}
+
+/// A server's answer to a `ReadHeartbeat`: its term, and the round it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeatResponse {
+    /// The responder's term: equal to the leader's if it acknowledges the leader.
+    pub term: Term,
+    /// The round answered.
+    pub round: u64,
+}
+// ANCHOR_END: read_heartbeat
 // ANCHOR: install_snapshot
 /// A leader sends its snapshot to a follower that needs entries the leader has compacted away
 /// (§7). Simplification: in one message, not in chunks. The follower answers with an
@@ -2745,6 +2861,9 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
+    /// A leader's round for reads outside the log (`reads.rs`).
+    ReadHeartbeat(ReadHeartbeat),
+    ReadHeartbeatResponse(ReadHeartbeatResponse),
     /// A leader's snapshot for a follower that lags behind its compacted log (§7).
     InstallSnapshot(InstallSnapshot),
 }
@@ -2757,6 +2876,8 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::ReadHeartbeat(m) => Some(m.term),
+            Message::ReadHeartbeatResponse(m) => Some(m.term),
             Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
         }
@@ -2764,7 +2885,373 @@ impl Message {
 }
 }
 pub mod reads {
-//! ReadIndex and lease reads (work in progress, issue 9).
+//! Reads without a log append: ReadIndex, lease reads, and proposal batching.
+//!
+//! A read through the log (the default, [`ReadMode::Log`]) is linearizable because the read
+//! takes a place in the log like a write: it costs an append, a round of `AppendEntries` to a
+//! majority and a commit. Ongaro's thesis (§6.4) keeps the guarantee with less work. What a
+//! read needs is (1) a *read index*, a commit index at least as high as that of every write
+//! acknowledged before the read arrived, and (2) proof that no other leader could have
+//! committed anything newer by then. Then any state applied up to the read index answers it.
+//!
+//! **ReadIndex** ([`ReadMode::ReadIndex`]). On a read, the leader
+//! 1. checks that it has committed an entry of its own term (its no-op, §8): only then is its
+//!    commit index at least every committed index of earlier terms. Until then the read goes
+//!    through the log, as in `Log` mode;
+//! 2. records its commit index as the read's index;
+//! 3. starts a *round*: a [`ReadHeartbeat`] to every follower, carrying the round number; a
+//!    round acknowledged by a majority in the leader's term proves that at the round's start
+//!    no server had been elected in a later term (a majority would have had to vote for it, and
+//!    one of them would have answered with the higher term). Reads that arrive while a round is
+//!    in flight wait for the next round, so that every read's round starts after it arrived;
+//!    one round serves every read waiting for it;
+//! 4. answers once its state machine has applied the read index.
+//!
+//! **Lease reads** ([`ReadMode::Lease`], also §6.4). A round acknowledged by a majority also
+//! gives the leader a *lease*: each acknowledging follower, having heard from the leader,
+//! ignores `RequestVote` for an election timeout (`election_timeout_ms_min`) by its own clock,
+//! so no other leader can be elected until the earliest of those ends. While the lease holds,
+//! the leader answers reads at once from its state, with no message at all; a lease-mode
+//! leader starts a round every heartbeat to keep it. The assumption is about clock *rates*:
+//! with every clock running at most `1 + ε` times faster or slower than true time
+//! (`ε = max_drift_ppm / 10^6`), a follower's block lasts at least `min / (1 + ε)` of true
+//! time and the leader's lease, measured on its own clock, at most `(1 + ε)` times what it
+//! reads; so the lease is `min / (1 + ε)^2` from the round's start ([`lease_duration`]). A
+//! clock that drifts more than the bound breaks the argument, and a test shows a stale read
+//! when it does (`code/tests/part2/ch10_raft_reads.rs`). Offsets do not matter: only durations
+//! are compared.
+//!
+//! **Batching** ([`Config::batching`](super::server::Config)). By default a leader sends an
+//! `AppendEntries` to every follower for every command. With batching, it keeps at most one
+//! message with entries in flight per follower: commands that arrive meanwhile wait and leave
+//! together, up to `max_entries_per_message`, when the follower answers (or at the next
+//! heartbeat, if a message was lost). Under load one message carries many commands; at low
+//! load nothing waits, because nothing is in flight.
+//!
+//! Invariants: a read is answered only by the leader of the term it arrived in, only after a
+//! round that started after it arrived was acknowledged by a majority in that term (or under
+//! a valid lease), and only once `last_applied >= read_index`. Pending reads are dropped when
+//! the server stops leading; their clients retry. Simplifications: a read that arrives before
+//! the leader's no-op committed goes through the log rather than waiting; followers do not
+//! serve reads (the thesis's follower read-index is left out).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::history::{KvInput, KvOutput};
+use super::kv::Command;
+use super::log::{LogIndex, Term};
+use super::message::{ClientResponse, Message, ReadHeartbeat, ReadHeartbeatResponse};
+use super::rules::majority;
+use super::server::{Role, Server};
+use crate::sim::{Ctx, NodeId, Time};
+
+// ANCHOR: read_mode
+/// How a leader answers a client's `Get`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Append the read to the log like a write; answer when it is applied.
+    #[default]
+    Log,
+    /// Confirm leadership with a round of heartbeats, then answer at the read index (§6.4).
+    ReadIndex,
+    /// Answer at once while a lease holds (§6.4). Safe only if no clock runs more than
+    /// `1 + max_drift_ppm / 10^6` times faster or slower than true time.
+    Lease { max_drift_ppm: u64 },
+}
+// ANCHOR_END: read_mode
+
+// ANCHOR: lease_duration
+/// How long a lease lasts on the leader's clock, from the start of the round that earned it:
+/// `election_timeout_min / (1 + ε)^2`, with `ε = max_drift_ppm / 10^6`.
+pub fn lease_duration(election_timeout_ms_min: u64, max_drift_ppm: u64) -> Duration {
+    let rho = 1.0 + max_drift_ppm as f64 / 1e6;
+    Duration::from_secs_f64(election_timeout_ms_min as f64 / 1e3 / (rho * rho))
+}
+// ANCHOR_END: lease_duration
+
+/// A read waiting for its round or for the state machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingRead {
+    client: NodeId,
+    seq: u64,
+    key: String,
+    /// The commit index when the read arrived.
+    read_index: LogIndex,
+    /// The first round that started after the read arrived.
+    round: u64,
+}
+
+// ANCHOR: read_state
+/// A server's bookkeeping for reads outside the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadState {
+    /// The term the rounds and reads below belong to; a new term starts afresh.
+    term: Term,
+    /// The latest round started (rounds are numbered from 1 in each term).
+    round: u64,
+    /// Rounds in flight: when each started (local clock) and who acknowledged it.
+    rounds: BTreeMap<u64, (Time, BTreeSet<NodeId>)>,
+    /// The highest round acknowledged by a majority.
+    confirmed: u64,
+    /// Reads not answered yet.
+    pending: Vec<PendingRead>,
+    /// Lease mode: the leader may answer reads locally before this instant of its clock.
+    lease_until: Option<Time>,
+    /// Follower side: when (local clock) it last heard from a leader, or started.
+    last_contact: Option<Time>,
+}
+// ANCHOR_END: read_state
+
+impl Server {
+    /// Called when the server starts: a restarted follower may have acknowledged a round
+    /// before it crashed, so it keeps away from elections as if it had just heard a leader.
+    /// (A server that has never seen a term has acknowledged nothing.)
+    pub(super) fn reads_on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.current_term > 0 {
+            self.reads.last_contact = Some(ctx.now());
+        }
+    }
+
+    // ANCHOR: lease_blocks_vote
+    /// Called before any handler. Records contact with a leader, and in lease mode drops a
+    /// `RequestVote` that arrives within an election timeout of that contact: the promise
+    /// that makes the leader's lease safe. Returns whether to drop the message.
+    pub(super) fn reads_before_message(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        msg: &Message,
+    ) -> bool {
+        let now = ctx.now();
+        match msg {
+            Message::AppendEntries(m) if m.term >= self.current_term => {
+                self.reads.last_contact = Some(now);
+            }
+            Message::ReadHeartbeat(m) if m.term >= self.current_term => {
+                self.reads.last_contact = Some(now);
+            }
+            Message::RequestVote(m) if matches!(self.config.read_mode, ReadMode::Lease { .. }) => {
+                let min = Duration::from_millis(self.config.election_timeout_ms_min);
+                let recent = self.reads.last_contact.is_some_and(|t| now < t + min);
+                if recent && self.role != Role::Leader && m.candidate != self.id {
+                    ctx.count("raft.votes_ignored_in_lease");
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+    // ANCHOR_END: lease_blocks_vote
+
+    /// Starts afresh when the term has changed since the last read.
+    fn reads_for_this_term(&mut self) {
+        if self.reads.term != self.current_term {
+            let last_contact = self.reads.last_contact;
+            self.reads = ReadState {
+                term: self.current_term,
+                last_contact,
+                ..ReadState::default()
+            };
+        }
+    }
+
+    // ANCHOR: try_read_without_log
+    /// A leader's `Get` outside the log. Returns `false` when the read must go through the log
+    /// instead: `Log` mode, or no entry of this term committed yet.
+    pub(super) fn try_read_without_log(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        command: &Command,
+    ) -> bool {
+        let KvInput::Get { key } = &command.input else {
+            return false;
+        };
+        let own_term_committed = self.log.term_at(self.commit_index) == Some(self.current_term);
+        if self.config.read_mode == ReadMode::Log || !own_term_committed {
+            return false;
+        }
+        self.reads_for_this_term();
+        let now = ctx.now();
+        if self.reads.lease_until.is_some_and(|until| now < until) {
+            ctx.count("raft.lease_reads");
+            let output = KvOutput::Value(self.kv.get(key).map(str::to_string));
+            self.answer_read(from, command.seq, output);
+            return true;
+        }
+        // A round already in flight started before this read: wait for the next one.
+        let in_flight = self.reads.rounds.contains_key(&self.reads.round);
+        let round = self.reads.round + 1;
+        self.reads.pending.push(PendingRead {
+            client: from,
+            seq: command.seq,
+            key: key.clone(),
+            read_index: self.commit_index,
+            round,
+        });
+        if !in_flight {
+            self.start_read_round(ctx);
+        }
+        true
+    }
+    // ANCHOR_END: try_read_without_log
+
+    /// Sends a `ReadHeartbeat` of a new round to every follower.
+    fn start_read_round(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.reads_for_this_term();
+        self.reads.round += 1;
+        let round = self.reads.round;
+        let me = BTreeSet::from([self.id]);
+        // Rounds whose messages were lost are forgotten after a few newer ones.
+        self.reads.rounds.retain(|r, _| r + 8 > round);
+        self.reads.rounds.insert(round, (ctx.now(), me));
+        ctx.count("raft.read_rounds");
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            let m = ReadHeartbeat {
+                term: self.current_term,
+                leader: self.id,
+                round,
+            };
+            self.send(peer, Message::ReadHeartbeat(m));
+        }
+        self.check_round(ctx, round); // a cluster of one confirms at once
+    }
+
+    // ANCHOR: on_read_heartbeat
+    /// A follower's side: acknowledge a leader of the current term, as for `AppendEntries`.
+    pub(super) fn on_read_heartbeat(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: ReadHeartbeat,
+    ) {
+        if m.term == self.current_term && self.role != Role::Leader {
+            if self.role == Role::Candidate || self.leader.is_none() {
+                self.become_follower(ctx, m.term, Some(m.leader));
+            }
+            self.reset_election_timer(ctx);
+        }
+        let response = ReadHeartbeatResponse {
+            term: self.current_term,
+            round: m.round,
+        };
+        self.send(from, Message::ReadHeartbeatResponse(response));
+    }
+
+    /// The leader's side: count an acknowledgement of this term's round.
+    pub(super) fn on_read_heartbeat_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: ReadHeartbeatResponse,
+    ) {
+        if self.role != Role::Leader || m.term != self.current_term {
+            return;
+        }
+        self.reads_for_this_term();
+        if let Some((_, acks)) = self.reads.rounds.get_mut(&m.round) {
+            acks.insert(from);
+            self.check_round(ctx, m.round);
+        }
+    }
+    // ANCHOR_END: on_read_heartbeat
+
+    /// Confirms `round` once a majority (the leader included) acknowledged it: extends the
+    /// lease, serves the reads it covers, and starts the next round if reads wait for one.
+    fn check_round(&mut self, ctx: &mut Ctx<'_, Message>, round: u64) {
+        let Some((started, acks)) = self.reads.rounds.get(&round) else {
+            return;
+        };
+        if acks.len() < majority(self.servers) {
+            return;
+        }
+        let started = *started;
+        self.reads.confirmed = self.reads.confirmed.max(round);
+        self.reads.rounds.retain(|r, _| *r > round);
+        if let ReadMode::Lease { max_drift_ppm } = self.config.read_mode {
+            let lease = lease_duration(self.config.election_timeout_ms_min, max_drift_ppm);
+            let until = started + lease;
+            self.reads.lease_until = Some(self.reads.lease_until.map_or(until, |u| u.max(until)));
+        }
+        self.serve_reads(ctx);
+        let waiting = self
+            .reads
+            .pending
+            .iter()
+            .any(|r| r.round > self.reads.round);
+        if waiting && !self.reads.rounds.contains_key(&self.reads.round) {
+            self.start_read_round(ctx);
+        }
+    }
+
+    // ANCHOR: serve_reads
+    /// Answers every pending read whose round is confirmed and whose index is applied.
+    pub(super) fn serve_reads(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.reads.pending.is_empty() {
+            return;
+        }
+        if self.role != Role::Leader || self.reads.term != self.current_term {
+            self.reads.pending.clear(); // deposed: the clients will retry elsewhere
+            return;
+        }
+        let (confirmed, applied) = (self.reads.confirmed, self.last_applied);
+        let (ready, waiting) = std::mem::take(&mut self.reads.pending)
+            .into_iter()
+            .partition(|r| r.round <= confirmed && r.read_index <= applied);
+        self.reads.pending = waiting;
+        for read in ready {
+            let output = KvOutput::Value(self.kv.get(&read.key).map(str::to_string));
+            ctx.count("raft.read_index_reads");
+            self.answer_read(read.client, read.seq, output);
+        }
+    }
+    // ANCHOR_END: serve_reads
+
+    /// The heartbeat timer fired on a leader: keep a lease alive, and retry a round that may
+    /// have lost its messages.
+    pub(super) fn reads_on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        self.reads_for_this_term();
+        let lease = matches!(self.config.read_mode, ReadMode::Lease { .. });
+        let waiting = self
+            .reads
+            .pending
+            .iter()
+            .any(|r| r.round > self.reads.confirmed);
+        if lease || waiting {
+            self.start_read_round(ctx);
+        }
+    }
+
+    // ANCHOR: replicate_new_entry
+    /// A leader appended a client's command: send it now, or, with batching, only to the
+    /// followers that have no entries in flight (the others get it with the next message).
+    pub(super) fn replicate_new_entry(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if !self.config.batching {
+            return self.broadcast_append_entries(ctx);
+        }
+        let me = self.id.0;
+        for peer in (0..self.servers).filter(|p| *p != me) {
+            if self.next_index[peer] == self.match_index[peer] + 1 {
+                self.send_append_entries(ctx, NodeId(peer));
+            } else {
+                ctx.count("raft.batched");
+            }
+        }
+    }
+    // ANCHOR_END: replicate_new_entry
+
+    /// Queues a read's answer for its client.
+    fn answer_read(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        let done = ClientResponse::Done { seq, output };
+        self.send(client, Message::ClientResponse(done));
+    }
+}
+
 }
 pub mod replication {
 //! Log replication (§5.3), the commit rule (§5.4.2) and applying committed entries.
@@ -2810,6 +3297,7 @@ impl Server {
     pub(super) fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
         if self.role == Role::Leader {
             self.broadcast_append_entries(ctx);
+            self.reads_on_heartbeat(ctx);
             ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
         }
     }
@@ -2978,6 +3466,7 @@ impl Server {
                 self.reply_done(client, command.seq, output);
             }
         }
+        self.serve_reads(ctx); // reads waiting for their index (reads.rs)
         self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
@@ -2997,13 +3486,16 @@ impl Server {
         if let Some(output) = self.kv.cached(command.client, command.seq) {
             return self.reply_done(from, command.seq, output.clone());
         }
+        if self.try_read_without_log(ctx, from, &command) {
+            return; // ReadIndex or lease (reads.rs)
+        }
         let index = self.log.append(Entry {
             term: self.current_term,
             command: Some(command),
         });
         self.match_index[self.id.0] = index;
         self.next_index[self.id.0] = index + 1;
-        self.broadcast_append_entries(ctx);
+        self.replicate_new_entry(ctx); // at once, or batched (reads.rs)
         self.maybe_commit(ctx); // a cluster of one commits at once
     }
     // ANCHOR_END: on_client_request
@@ -3103,6 +3595,7 @@ use std::time::Duration;
 use super::kv::KvStore;
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use super::reads::{ReadMode, ReadState};
 use super::snapshot::Snapshot;
 use rand::RngExt;
 
@@ -3130,6 +3623,11 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
+    /// How a leader answers reads: through the log (the default), ReadIndex or a lease.
+    pub read_mode: ReadMode,
+    /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
+    /// flight per follower (`reads.rs`). Off by default: one message per command.
+    pub batching: bool,
     /// Take a snapshot and compact the log once this many applied entries follow the last
     /// snapshot (§7). `None`: never, the log grows for the whole run.
     pub log_compaction_threshold: Option<u64>,
@@ -3159,6 +3657,8 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
+            read_mode: ReadMode::Log,
+            batching: false,
             log_compaction_threshold: None,
         }
     }
@@ -3291,6 +3791,8 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
+    /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
+    pub(super) reads: ReadState,
     /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
     /// last_applied`.
     pub(super) snapshot: Option<Snapshot>,
@@ -3339,6 +3841,7 @@ impl Server {
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
+            reads: ReadState::default(),
             commit_index: applied,
             last_applied: applied,
             kv,
@@ -3362,10 +3865,14 @@ impl Server {
     /// The server starts (or restarts) as a follower waiting for a leader.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.reset_election_timer(ctx);
+        self.reads_on_start(ctx);
     }
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.reads_before_message(ctx, &msg) {
+            return; // a vote request inside a lease (reads.rs)
+        }
         // ANCHOR: adopt_higher_term
         // §5.1: a higher term, from anyone, makes this server a follower of that term, before
         // the handler below sees the message.
@@ -3381,6 +3888,8 @@ impl Server {
             Message::AppendEntries(m) => self.on_append_entries(ctx, from, m),
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
+            Message::ReadHeartbeat(m) => self.on_read_heartbeat(ctx, from, m),
+            Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
             Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
         }
