@@ -121,6 +121,21 @@ fn main() -> ExitCode {
             .filter(|w| w.by_a == by_a && w.accepted == accepted)
             .count()
     };
+    let tokens = |holder| {
+        let tokens: Vec<String> = service(&sim)
+            .grants
+            .iter()
+            .filter(|g| g.holder == holder)
+            .map(|g| format!("{} at {} ms", g.token.0, g.at.0 / 1_000_000))
+            .collect();
+        if tokens.is_empty() {
+            "none".to_string()
+        } else {
+            tokens.join(", ")
+        }
+    };
+    println!("tokens granted to A: {}", tokens(client(0)));
+    println!("tokens granted to B: {}", tokens(client(1)));
     println!(
         "writes at the storage: A {} accepted, {} refused; B {} accepted",
         count(true, true),

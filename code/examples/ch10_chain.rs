@@ -13,6 +13,7 @@
 //! processor queue as chain replicas (`src/coordination/chain_vs_raft.rs`).
 //!
 //! outputs: code/outputs/ch10_chain.txt code/outputs/ch10_stale_reads.txt
+//! outputs: code/outputs/ch10_chain_summary.txt
 //! outputs: src/figures/ch10_chain.svg src/figures/ch10_chain_writes.svg
 //!
 //! Run: `cargo run --release -p uds --example ch10_chain -- --write .`
@@ -98,6 +99,8 @@ struct Environment {
 #[derive(Clone, Copy, Debug)]
 struct Mix {
     name: &'static str,
+    /// The name in the short table.
+    short: &'static str,
     read_fraction: f64,
     keys: u64,
 }
@@ -105,17 +108,20 @@ struct Mix {
 
 const READ_HEAVY: Mix = Mix {
     name: "read-heavy (95% reads)",
+    short: "read-heavy",
     read_fraction: 0.95,
     keys: 1_000,
 };
 const WRITE_HEAVY: Mix = Mix {
     name: "write-heavy (20% reads)",
+    short: "write-heavy",
     read_fraction: 0.2,
     keys: 1_000,
 };
 /// Light load: few clients, so that latency shows the protocol rather than queueing.
 const LIGHT: Mix = Mix {
     name: "light load (50% reads)",
+    short: "light",
     read_fraction: 0.5,
     keys: 1_000,
 };
@@ -126,6 +132,7 @@ const LIGHT_CLIENTS: usize = 4;
 /// Few keys, so that reads often meet writes in progress.
 const CONTENDED: Mix = Mix {
     name: "contended (50% reads, 10 keys)",
+    short: "contended",
     read_fraction: 0.5,
     keys: 10,
 };
@@ -270,6 +277,8 @@ fn describe(env: &Environment) -> String {
 }
 
 const CHAIN_LENGTHS: [usize; 5] = [1, 2, 3, 5, 7];
+/// The two sizes of the short table (`ch10_chain_summary.txt`), in increasing order.
+const SUMMARY_SIZES: [usize; 2] = [3, 7];
 
 /// The systems of the throughput comparison, in the order of the table and the legends.
 const COMPARED: [System; 4] = [
@@ -328,6 +337,16 @@ fn experiment(args: &Args) -> Result<(), String> {
     let mut tables = Vec::new();
     // One figure per saturating mix, so that no line hides another.
     let mut charts = Vec::new();
+    // The telling rows for the book's page: each system at 3 and 7 servers, per mix.
+    let mut summary = Table::new(&[
+        "workload",
+        "system",
+        "ops/s, 3",
+        "ops/s, 7",
+        "write ms, 3",
+        "write ms, 7",
+        "busiest, 7",
+    ]);
     // Light load first (latency without queueing), then saturation (capacity).
     let light = Environment {
         clients: LIGHT_CLIENTS,
@@ -341,6 +360,8 @@ fn experiment(args: &Args) -> Result<(), String> {
         );
         // Where the lines leave room: read-heavy lines climb to the right, write-heavy ones
         // start high on the left.
+        // Cluster sizes are integers measured at a few points: label those, and only those.
+        chart.x_ticks = Some(CHAIN_LENGTHS.iter().map(|&n| n as f64).collect());
         chart.legend = if mix.read_fraction > 0.5 {
             SeriesLabelPosition::UpperLeft
         } else {
@@ -358,6 +379,7 @@ fn experiment(args: &Args) -> Result<(), String> {
         ]);
         for system in COMPARED {
             let mut points = Vec::new();
+            let mut at = Vec::new();
             for n in CHAIN_LENGTHS {
                 let result = run_system(system, n, env, mix, seed)?;
                 hash.u64(result.trace_hash);
@@ -372,6 +394,20 @@ fn experiment(args: &Args) -> Result<(), String> {
                     format!("{:.0}%", m.busiest_pct),
                 ]);
                 points.push((n as f64, m.throughput));
+                if SUMMARY_SIZES.contains(&n) {
+                    at.push(m);
+                }
+            }
+            if let [small, large] = at.as_slice() {
+                summary.row(vec![
+                    mix.short.to_string(),
+                    system.name().to_string(),
+                    format!("{:.0}", small.throughput),
+                    format!("{:.0}", large.throughput),
+                    format!("{:.2}", small.write_p50_ms),
+                    format!("{:.2}", large.write_p50_ms),
+                    format!("{:.0}%", large.busiest_pct),
+                ]);
             }
             top = points.iter().fold(top, |t, p| t.max(p.1));
             chart = chart.with(if system == System::RaftFollower {
@@ -399,6 +435,14 @@ fn experiment(args: &Args) -> Result<(), String> {
         describe(&env)
     );
     let throughput = header + &tables.join("\n");
+    let summary_text = format!(
+        "seed {seed}; the rows of code/outputs/ch10_chain.txt at 3 and 7 servers \
+         (light load: {LIGHT_CLIENTS} clients;\nsaturated: {} clients); \"write ms\": \
+         median write latency in ms;\n\"busiest\": the largest fraction of the run that a \
+         server was busy.\n\n{}",
+        env.clients,
+        summary.render()
+    );
 
     let mut stale = Table::new(&[
         "system",
@@ -473,6 +517,9 @@ fn experiment(args: &Args) -> Result<(), String> {
         .map_err(io)?;
     common
         .emit("code/outputs/ch10_stale_reads.txt", &stale_text)
+        .map_err(io)?;
+    common
+        .emit("code/outputs/ch10_chain_summary.txt", &summary_text)
         .map_err(io)?;
     let [reads, writes] = <[Chart; 2]>::try_from(charts).map_err(|_| "two saturating mixes")?;
     common

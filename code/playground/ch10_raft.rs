@@ -36,10 +36,21 @@ fn main() {
     sim.apply(Fault::Crash(old));
     println!("{}: crash {old}", sim.now());
 
+    // Step until a server leads a later term, and print the instant it was elected.
+    while !cluster::leaders(&sim).iter().any(|&(_, t)| t > term) {
+        sim.step().expect("Raft's invariants hold");
+    }
+    for (leader, t) in cluster::leaders(&sim)
+        .into_iter()
+        .filter(|&(_, t)| t > term)
+    {
+        println!("{}: {leader} elected, term {t}", sim.now());
+    }
+
     sim.run_until(Time::from_millis(3_000))
         .expect("Raft's invariants hold");
     for (leader, term) in cluster::leaders(&sim) {
-        println!("{}: {leader} leads term {term}", sim.now());
+        println!("end of the run, {}: {leader} leads term {term}", sim.now());
     }
 
     let history = cluster::histories(&sim);

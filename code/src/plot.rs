@@ -85,6 +85,9 @@ pub struct Chart {
     pub y_range: Option<(f64, f64)>,
     /// Where the legend sits: pick the corner the data leaves empty.
     pub legend: SeriesLabelPosition,
+    /// Label only these x values (for an integer quantity measured at a few points, such as
+    /// cluster sizes 1, 2, 3, 5, 7); every x tick is labelled when `None`.
+    pub x_ticks: Option<Vec<f64>>,
 }
 
 impl Chart {
@@ -100,6 +103,7 @@ impl Chart {
             x_range: None,
             y_range: None,
             legend: SeriesLabelPosition::UpperLeft,
+            x_ticks: None,
         }
     }
 
@@ -139,6 +143,14 @@ impl Chart {
         svg
     }
 
+    /// The label of x tick `v`: empty for a value that `x_ticks` does not list.
+    fn x_tick_label(&self, v: f64) -> String {
+        match &self.x_ticks {
+            Some(ticks) if !ticks.iter().any(|t| (t - v).abs() < 1e-9) => String::new(),
+            _ => tick_label(v),
+        }
+    }
+
     fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         self.series.iter().flat_map(|s| s.points.iter().copied())
     }
@@ -157,17 +169,20 @@ impl Chart {
             .y_label_area_size(72)
             .build_cartesian_2d(x, y)
             .expect("valid chart ranges");
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
+        let x_format = |v: &f64| self.x_tick_label(*v);
+        let y_format = |v: &f64| tick_label(*v);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .x_label_formatter(&|v| tick_label(*v))
-            .y_label_formatter(&|v| tick_label(*v))
+            .x_label_formatter(&x_format)
+            .y_label_formatter(&y_format)
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .expect("drawing into a string cannot fail");
+            .light_line_style(RGBColor(235, 235, 235));
+        if let Some(n) = x_label_count(self.x_ticks.as_deref()) {
+            mesh.x_labels(n);
+        }
+        mesh.draw().expect("drawing into a string cannot fail");
         for (i, s) in self.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let legend_color = color;
@@ -221,6 +236,17 @@ fn tick_label(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// How many x ticks to ask plotters for when `x_ticks` lists integers: one per integer, so that
+/// every listed value gets a tick. `None` keeps plotters' default.
+fn x_label_count(ticks: Option<&[f64]>) -> Option<usize> {
+    let ticks = ticks?;
+    if !ticks.iter().all(|v| v.fract() == 0.0) {
+        return None;
+    }
+    let (lo, hi) = bounds(ticks.iter().copied());
+    Some(((hi - lo) as usize + 1).max(2))
+}
+
 /// The smallest and largest value, or (0, 1) for no values.
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
@@ -272,6 +298,16 @@ mod tests {
             labels,
             ["0", "50", "0.25", "1.5", "100", "1e-3", "-2", "0.3"]
         );
+    }
+
+    #[test]
+    fn listed_x_ticks_are_the_only_labelled_ones() {
+        let mut chart = Chart::new("ticks", "servers", "y")
+            .with(Series::line("a", vec![(1.0, 1.0), (3.0, 2.0), (7.0, 3.0)]));
+        chart.x_ticks = Some(vec![1.0, 3.0, 7.0]);
+        assert_eq!(chart.x_tick_label(3.0), "3");
+        assert_eq!(chart.x_tick_label(4.0), "");
+        assert!(chart.to_svg().contains("<svg"));
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub mod leader_election;
 pub mod leaderless;
 pub mod linearizability;
 pub mod raft;
+pub mod raft_exercise;
 pub mod system_models;
 pub mod time;
 pub mod transactions;

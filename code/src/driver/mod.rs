@@ -9,4 +9,5 @@ pub mod process;
 pub mod proxy;
 pub mod raft_cluster;
 pub mod tcp;
+pub mod validate;
 pub mod wal;

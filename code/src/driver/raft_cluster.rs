@@ -25,7 +25,13 @@
 //!
 //! **Bad input.** [`parse`] turns a line into a [`ConsoleCommand`] or a [`ParseError`] whose
 //! message says exactly what is wrong; [`RaftCluster::execute`] refuses impossible requests
-//! (killing a killed node) with an [`ExecError`]. Nothing a user types can panic.
+//! (killing a killed node) with an [`ExecError`]. Nothing a user types can panic. Nothing a
+//! socket receives can either: besides the driver's frame checks, every message passes Raft's
+//! rules ([`super::validate`]: servers send Raft messages, clients send requests in their own
+//! session, ids, terms and indexes in range) before a server or the client handles it; a
+//! refused one is dropped and counted (`bad_frames.<reason>` in [`RaftCluster::metrics`]). The
+//! driver's locks survive a panicking handler, so `status` always answers; a server stopped by
+//! one shows as `failed` and can be restarted.
 //!
 //! Simplifications: one client, one command in flight; the durable state lives in the driver's
 //! memory (a real server would fsync it before answering, Figure 2); elections use the paper's
@@ -33,13 +39,14 @@
 
 use std::fmt;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::tcp::{self, Hooks, NodeError};
+use super::validate::{self, Membership, Receiver};
 use crate::coordination::raft::cluster::Disk;
 use crate::coordination::raft::history::{KvInput, KvOutput};
 use crate::coordination::raft::kv::Command;
@@ -47,7 +54,7 @@ use crate::coordination::raft::message::{ClientResponse, Message};
 use crate::coordination::raft::storage::{MemStorage, ServerNode};
 use crate::coordination::raft::{Config, LogIndex, Role, Server, Term};
 use crate::experiment::Table;
-use crate::sim::{Ctx, NodeId, Process, Time, TimerId};
+use crate::sim::{Ctx, Metrics, NodeId, Process, Time, TimerId};
 
 /// The console client's retry timer.
 const RETRY: TimerId = TimerId(0);
@@ -643,6 +650,10 @@ impl RaftCluster {
         let client = ConsoleClient::new(NodeId(servers), servers, retry, deadline);
         nodes.push(RaftNode::Client(client));
 
+        let members = Membership {
+            servers,
+            nodes: servers + 1,
+        };
         let seen: Seen = Arc::new(Mutex::new(vec![None; servers]));
         let (events, rx) = mpsc::unbounded_channel();
         let observe = {
@@ -664,6 +675,7 @@ impl RaftCluster {
         let hooks = Hooks {
             observe: Some(observe),
             restart: Some(restart),
+            validate: Some(validate::validator(members, receiver)),
         };
         let cluster = tcp::Cluster::start_with(nodes, seed, hooks).await?;
         let raft = RaftCluster {
@@ -686,9 +698,20 @@ impl RaftCluster {
         NodeId(self.servers)
     }
 
-    /// The address server `id` listens on.
+    /// The address node `id` (a server, or the client) listens on.
     pub fn addr(&self, id: NodeId) -> std::net::SocketAddr {
         self.cluster.addr(id)
+    }
+
+    /// The metrics of every node: Raft's counters, and the driver's (`bad_frames.<reason>`
+    /// for every refused frame, `handler_panics`, `send_failures`).
+    pub fn metrics(&self) -> Metrics {
+        self.cluster.metrics()
+    }
+
+    /// Whether server `id` stopped because a handler panicked (a bug), rather than by `kill`.
+    pub fn has_failed(&self, id: NodeId) -> bool {
+        self.cluster.has_failed(id)
     }
 
     // ANCHOR: submit
@@ -743,7 +766,7 @@ impl RaftCluster {
             return Err(ExecError::AlreadyUp(id));
         }
         // Forget what the crashed incarnation was, so that it does not "step down".
-        self.seen.lock().expect("not poisoned")[id.0] = None;
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)[id.0] = None;
         Ok(self.cluster.restart(id).await?)
     }
 
@@ -850,7 +873,12 @@ impl RaftCluster {
             };
             table.row(vec![
                 s.node.to_string(),
-                (if s.up { "up" } else { "killed" }).to_string(),
+                match (s.up, self.has_failed(s.node)) {
+                    (true, _) => "up",
+                    (false, true) => "failed",
+                    (false, false) => "killed",
+                }
+                .to_string(),
                 if s.up { role.to_string() } else { dash() },
                 s.term.to_string(),
                 if s.up {
@@ -903,7 +931,7 @@ pub fn describe(outcome: &Outcome) -> String {
 /// an election started, won, or a leader stepping down.
 fn observe(seen: &Seen, events: &mpsc::UnboundedSender<Event>, id: NodeId, server: &Server) {
     let now = (server.role(), server.current_term());
-    let before = seen.lock().expect("not poisoned")[id.0].replace(now);
+    let before = seen.lock().unwrap_or_else(PoisonError::into_inner)[id.0].replace(now);
     if before == Some(now) {
         return;
     }
@@ -917,3 +945,11 @@ fn observe(seen: &Seen, events: &mpsc::UnboundedSender<Event>, id: NodeId, serve
     let _ = events.send(event); // nobody listening is fine
 }
 // ANCHOR_END: observe
+
+/// What kind of node a process is, for the message check ([`validate::check`]).
+pub fn receiver(node: &RaftNode) -> Receiver<'_> {
+    match node.server() {
+        Some(server) => Receiver::Server(server),
+        None => Receiver::Client,
+    }
+}

@@ -8,16 +8,41 @@
 //! writing protocols sans-I/O: the code the simulator tested is the code that runs.
 //!
 //! Faithful to the real world rather than to the simulator: a message to a peer that cannot be
-//! reached is dropped (TCP gives no guarantee beyond the connection, see chapter 2), and a
-//! malformed frame closes its connection and is counted, never a panic.
+//! reached is dropped (TCP gives no guarantee beyond the connection, see chapter 2).
 //!
-//! **Crash and restart.** Each process lives behind a mutex that only its own task locks while
-//! a handler runs, so a [`Cluster::kill`] that aborts the task between two awaits leaves the
-//! process exactly as it was after its last handler: the driver reads its
+//! **Bytes from the network are untrusted input.** Three gates stand between a socket and a
+//! handler, and none of them panics:
+//! 1. The frame ([`decode_frame`]): a length above [`MAX_FRAME_BYTES`], bytes that are not a
+//!    JSON envelope, a sender number outside the cluster, or a sender that changes within one
+//!    connection close that connection. A body is read as it arrives (a length prefix alone
+//!    allocates nothing) and must arrive within [`FRAME_TIMEOUT`]; a node accepts at most
+//!    [`MAX_CONNECTIONS`] connections at once.
+//! 2. The protocol ([`Hooks::validate`], optional): a check of the decoded message against the
+//!    receiving process, just before its handler, for what only the protocol knows (ids inside
+//!    the message, terms, indexes). A refused message is dropped, not handled.
+//! 3. The handler itself runs under [`std::panic::catch_unwind`]: if a protocol bug panics
+//!    anyway, that one node stops (as a crash would) and the others and every read of the
+//!    cluster carry on.
+//!
+//! Every refusal is counted twice, as `bad_frames` and as `bad_frames.<reason>`, and logged to
+//! stderr (the first few of each reason, then every power of two, so a flood cannot fill a disk).
+//!
+//! **Locks.** The metrics and each process live behind mutexes shared with the cluster's
+//! readers (`metrics`, `inspect`, `status`). A handler holds them only while it runs, never
+//! across an `await`, and a panic inside it is caught before the guards are dropped, so the
+//! mutexes are never poisoned by a handler; every lock is still taken with
+//! [`PoisonError::into_inner`], so that even a panic elsewhere cannot turn every later read
+//! into a second panic.
+//!
+//! **Crash and restart.** [`Cluster::kill`] aborts a node's tasks between two awaits, which
+//! leaves the process exactly as it was after its last handler: the driver reads its
 //! [`Process::durable`] state from there, as the simulator does at the instant of a crash.
 //! [`Cluster::restart`] rebuilds a process from that state with the [`Hooks::restart`]
 //! function, binds the node's old address again and calls `on_start`. Everything volatile (the
 //! process's other fields, its timers, its open connections, messages in flight to it) is lost.
+//!
+//! **One node per OS process.** [`Standalone`] runs a single node whose peers live elsewhere
+//! (other processes, behind proxies), with the same frames, gates and event loop.
 //!
 //! **Looking in and poking.** [`Cluster::inspect`] reads a process (killed or not) under its
 //! mutex; [`Hooks::observe`] is called after every handler with the process, to publish a
@@ -25,16 +50,18 @@
 //! input*, with a [`Ctx`], so its effects are carried out like any handler's: this is how an
 //! interactive client hands a node its next command without the protocol knowing about stdin.
 //!
-//! Simplification: the clock `ctx.now()` is time since the cluster started, and a restarted
-//! node draws from a fresh random stream derived from the seed, its node number and its
-//! incarnation.
+//! Simplifications: the clock `ctx.now()` is time since the cluster started; a restarted node
+//! draws from a fresh random stream derived from the seed, its node number and its
+//! incarnation; the gates stop malformed and impossible frames, not a peer that forges
+//! plausible ones, which needs authenticated connections (mutual TLS, chapter 3).
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -50,6 +77,12 @@ use crate::sim::{Ctx, Effect, Metrics, NodeId, Process, SimRng, Time, TimerId, r
 
 /// Frames larger than this are refused: a corrupt length must not allocate gigabytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long the body of a frame may take to arrive once its length has.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections one node reads from at once; more are closed on arrival.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// What goes in one frame: the sender's name and its message.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -67,12 +100,43 @@ pub type Observer<P> = Arc<dyn Fn(NodeId, &P) + Send + Sync>;
 /// Rebuilds a crashed node's process from its durable state.
 pub type Rebuild<P> = Arc<dyn Fn(NodeId, <P as Process>::Durable) -> P + Send + Sync>;
 
+/// Checks a message from `from` against the receiving process before its handler runs.
+pub type Validator<P> =
+    Arc<dyn Fn(NodeId, &<P as Process>::Msg, &P) -> Result<(), Rejected> + Send + Sync>;
+
+/// Why a frame or message was refused: the counter to bump and a line for the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// The counter, `bad_frames.<reason>`; `bad_frames` is counted too.
+    pub counter: &'static str,
+    /// What exactly was wrong, for the log.
+    pub detail: String,
+}
+
+impl Rejected {
+    /// A refusal counted as `counter`, explained by `detail`.
+    pub fn new(counter: &'static str, detail: impl Into<String>) -> Rejected {
+        Rejected {
+            counter,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.counter, self.detail)
+    }
+}
+
 /// Optional behaviour of a cluster beyond running its processes.
 pub struct Hooks<P: Process> {
     /// Called after every handler (start, message, timer, injection) with the process.
     pub observe: Option<Observer<P>>,
     /// How to bring a killed node back; without it, [`Cluster::restart`] refuses.
     pub restart: Option<Rebuild<P>>,
+    /// The protocol's check of every received message; without it, only frames are checked.
+    pub validate: Option<Validator<P>>,
 }
 
 impl<P: Process> Default for Hooks<P> {
@@ -80,6 +144,17 @@ impl<P: Process> Default for Hooks<P> {
         Hooks {
             observe: None,
             restart: None,
+            validate: None,
+        }
+    }
+}
+
+impl<P: Process> Clone for Hooks<P> {
+    fn clone(&self) -> Hooks<P> {
+        Hooks {
+            observe: self.observe.clone(),
+            restart: self.restart.clone(),
+            validate: self.validate.clone(),
         }
     }
 }
@@ -115,6 +190,12 @@ impl fmt::Display for NodeError {
 
 impl std::error::Error for NodeError {}
 
+/// Locks `mutex` even if a panic poisoned it: every value the driver shares stays consistent
+/// between two statements (metrics are counters, a process is only changed by its handler).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// One node as the cluster sees it.
 struct Slot<P: Process> {
     /// The process, locked by its task only while a handler runs. Kept after a kill: it is
@@ -130,10 +211,81 @@ struct Slot<P: Process> {
 struct Running<P: Process> {
     /// Injections into the node's event loop.
     control: mpsc::UnboundedSender<Injection<P>>,
-    /// The event loop.
+    /// The event loop; it ends early only if a handler panicked.
     run: JoinHandle<()>,
     /// The accept loop, which owns the listener and the connection readers.
     accept: JoinHandle<()>,
+}
+
+impl<P: Process> Running<P> {
+    /// Whether the event loop still runs (false after a handler panicked).
+    fn alive(&self) -> bool {
+        !self.run.is_finished()
+    }
+
+    /// Ends both tasks and waits until they are dropped (so the listener's port is free).
+    async fn stop(self) {
+        self.run.abort();
+        self.accept.abort();
+        let _ = self.run.await;
+        let _ = self.accept.await;
+    }
+}
+
+/// Where a node sits: its number, every node's address, and its random stream.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    /// The node's number; `addrs[id]` is its own address (what peers connect to).
+    pub id: NodeId,
+    /// Every node's address, indexed by node number: where this node sends.
+    pub addrs: Vec<SocketAddr>,
+    /// The seed its random stream derives from.
+    pub seed: u64,
+    /// How many times this node was started before (0 the first time).
+    pub incarnation: u64,
+}
+
+/// Starts a node's tasks on `listener`: the accept loop feeding its inbox, and the event loop.
+fn spawn_node<P>(
+    spec: &NodeSpec,
+    listener: TcpListener,
+    process: Arc<Mutex<P>>,
+    hooks: &Hooks<P>,
+    metrics: Arc<Mutex<Metrics>>,
+    started: Instant,
+) -> Running<P>
+where
+    P: Process + Send + 'static,
+    P::Msg: Serialize + DeserializeOwned + Send + 'static,
+{
+    let (inbox, rx) = mpsc::unbounded_channel();
+    let (control, control_rx) = mpsc::unbounded_channel();
+    let nodes = spec.addrs.len();
+    let accept = tokio::spawn(accept_loop::<P::Msg>(
+        listener,
+        inbox,
+        metrics.clone(),
+        nodes,
+    ));
+    let stream = (spec.incarnation << 32) | (spec.id.0 as u64 + 1);
+    let node = Node {
+        id: spec.id,
+        process,
+        observe: hooks.observe.clone(),
+        validate: hooks.validate.clone(),
+        addrs: spec.addrs.clone(),
+        rng: rng_stream(spec.seed, stream),
+        metrics,
+        started,
+        peers: BTreeMap::new(),
+        timers: BTreeMap::new(),
+    };
+    let run = tokio::spawn(node.run(rx, control_rx));
+    Running {
+        control,
+        run,
+        accept,
+    }
 }
 
 /// A running cluster of processes on loopback.
@@ -157,8 +309,8 @@ where
         Cluster::start_with(processes, seed, Hooks::default()).await
     }
 
-    /// [`Cluster::start`] with hooks: an observer called after every handler, and the rule
-    /// that rebuilds a killed node from its durable state.
+    /// [`Cluster::start`] with hooks: an observer called after every handler, the rule that
+    /// rebuilds a killed node from its durable state, and the protocol's message check.
     pub async fn start_with(
         processes: Vec<P>,
         seed: u64,
@@ -198,34 +350,23 @@ where
     /// Starts node `id`'s tasks: the accept loop feeding its inbox, and the event loop.
     fn spawn(&mut self, id: NodeId, listener: TcpListener) {
         let slot = &mut self.nodes[id.0];
-        let (inbox, rx) = mpsc::unbounded_channel();
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let nodes = self.addrs.len();
-        let accept = tokio::spawn(accept_loop::<P::Msg>(
-            listener,
-            inbox,
-            self.metrics.clone(),
-            nodes,
-        ));
-        let stream = (slot.incarnation << 32) | (id.0 as u64 + 1);
-        let node = Node {
+        let spec = NodeSpec {
             id,
-            process: slot.process.clone(),
-            observe: self.hooks.observe.clone(),
             addrs: self.addrs.clone(),
-            rng: rng_stream(self.seed, stream),
-            metrics: self.metrics.clone(),
-            started: self.started,
-            peers: BTreeMap::new(),
-            timers: BTreeMap::new(),
+            seed: self.seed,
+            incarnation: slot.incarnation,
         };
-        let run = tokio::spawn(node.run(rx, control_rx));
+        let process = slot.process.clone();
+        let (metrics, started) = (self.metrics.clone(), self.started);
+        slot.running = Some(spawn_node(
+            &spec,
+            listener,
+            process,
+            &self.hooks,
+            metrics,
+            started,
+        ));
         slot.incarnation += 1;
-        slot.running = Some(Running {
-            control,
-            run,
-            accept,
-        });
     }
     // ANCHOR_END: spawn
 
@@ -244,39 +385,36 @@ where
         self.addrs[id.0]
     }
 
-    /// Whether node `id` is running (false if killed or out of range).
+    /// Whether node `id` is running (false if killed, stopped by a panic, or out of range).
     pub fn is_up(&self, id: NodeId) -> bool {
-        self.nodes.get(id.0).is_some_and(|s| s.running.is_some())
+        self.nodes
+            .get(id.0)
+            .and_then(|s| s.running.as_ref())
+            .is_some_and(Running::alive)
+    }
+
+    /// Whether node `id` stopped because one of its handlers panicked (it was not killed).
+    pub fn has_failed(&self, id: NodeId) -> bool {
+        self.nodes
+            .get(id.0)
+            .and_then(|s| s.running.as_ref())
+            .is_some_and(|r| !r.alive())
     }
 
     /// A copy of the metrics every node has recorded so far.
     pub fn metrics(&self) -> Metrics {
-        self.metrics
-            .lock()
-            .expect("no handler panics holding the lock")
-            .clone()
+        lock(&self.metrics).clone()
     }
 
     /// Waits until `done(metrics)` holds, checking every 10 ms; false if `timeout` passes first.
     pub async fn wait_until(&self, done: impl Fn(&Metrics) -> bool, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if done(&self.metrics()) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        done(&self.metrics())
+        wait_for(&self.metrics, done, timeout).await
     }
 
     /// Reads node `id`'s process, running or killed (then as it was when it crashed).
     pub fn inspect<R>(&self, id: NodeId, read: impl FnOnce(&P) -> R) -> Result<R, NodeError> {
         let slot = self.slot(id)?;
-        let process = slot
-            .process
-            .lock()
-            .expect("no handler panics holding the lock");
-        Ok(read(&process))
+        Ok(read(&lock(&slot.process)))
     }
 
     // ANCHOR: inject
@@ -306,26 +444,29 @@ where
             .running
             .take()
             .ok_or(NodeError::Down(id))?;
-        running.run.abort();
-        running.accept.abort();
-        // Wait until both tasks are dropped, so that the listener's port is free again.
-        let _ = running.run.await;
-        let _ = running.accept.await;
+        running.stop().await;
         Ok(())
     }
 
     /// Brings killed node `id` back from its durable state (its "disk"), at its old address.
+    /// A node stopped by a panicking handler counts as killed.
     pub async fn restart(&mut self, id: NodeId) -> Result<(), NodeError> {
         let rebuild = self.hooks.restart.clone().ok_or(NodeError::NoRestart)?;
-        let slot = self.slot(id)?;
-        if slot.running.is_some() {
-            return Err(NodeError::Up(id));
+        let slot = self.slot_mut(id)?;
+        match slot.running.take() {
+            Some(running) if running.alive() => {
+                slot.running = Some(running);
+                return Err(NodeError::Up(id));
+            }
+            Some(failed) => failed.stop().await,
+            None => {}
         }
         let listener = bind_again(self.addrs[id.0])
             .await
             .map_err(|e| NodeError::Bind(id, e))?;
         {
-            let mut process = slot.process.lock().expect("not poisoned");
+            let slot = self.slot(id)?;
+            let mut process = lock(&slot.process);
             let disk = process.durable();
             *process = rebuild(id, disk);
         }
@@ -366,6 +507,133 @@ impl<P: Process> Drop for Cluster<P> {
     }
 }
 
+// ANCHOR: standalone
+/// One node of a cluster whose other nodes run elsewhere: in other OS processes, behind
+/// proxies. Same frames, gates and event loop as a [`Cluster`]'s nodes; dropping it stops it.
+pub struct Standalone<P: Process> {
+    spec: NodeSpec,
+    local: SocketAddr,
+    process: Arc<Mutex<P>>,
+    metrics: Arc<Mutex<Metrics>>,
+    running: Option<Running<P>>,
+}
+
+impl<P> Standalone<P>
+where
+    P: Process + Send + 'static,
+    P::Msg: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// Runs `process` as node `spec.id`, accepting on `listener` and sending to `spec.addrs`,
+    /// and calls its `on_start`. Must be called inside a tokio runtime.
+    /// [`Hooks::restart`] is not used: a restart is a new OS process, calling `start` again.
+    pub fn start(
+        spec: NodeSpec,
+        listener: TcpListener,
+        process: P,
+        hooks: Hooks<P>,
+    ) -> io::Result<Standalone<P>> {
+        if spec.id.0 >= spec.addrs.len() {
+            let (id, nodes) = (spec.id, spec.addrs.len());
+            let msg = format!("node {id} outside a cluster of {nodes} addresses");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        }
+        let local = listener.local_addr()?;
+        let process = Arc::new(Mutex::new(process));
+        let metrics = Arc::new(Mutex::new(Metrics::default()));
+        let running = spawn_node(
+            &spec,
+            listener,
+            process.clone(),
+            &hooks,
+            metrics.clone(),
+            Instant::now(),
+        );
+        Ok(Standalone {
+            spec,
+            local,
+            process,
+            metrics,
+            running: Some(running),
+        })
+    }
+
+    /// The node's number.
+    pub fn id(&self) -> NodeId {
+        self.spec.id
+    }
+
+    /// The address its listener accepts on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Whether its event loop runs (false once a handler panicked, or after `stop`).
+    pub fn is_running(&self) -> bool {
+        self.running.as_ref().is_some_and(Running::alive)
+    }
+
+    /// A copy of its metrics.
+    pub fn metrics(&self) -> Metrics {
+        lock(&self.metrics).clone()
+    }
+
+    /// Waits until `done(metrics)` holds, checking every 10 ms; false if `timeout` passes first.
+    pub async fn wait_until(&self, done: impl Fn(&Metrics) -> bool, timeout: Duration) -> bool {
+        wait_for(&self.metrics, done, timeout).await
+    }
+
+    /// Reads the process.
+    pub fn inspect<R>(&self, read: impl FnOnce(&P) -> R) -> R {
+        read(&lock(&self.process))
+    }
+
+    /// Runs `input` on the node as one more input of its event loop (see [`Cluster::inject`]).
+    pub fn inject(
+        &self,
+        input: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg>) + Send + 'static,
+    ) -> Result<(), NodeError> {
+        let id = self.spec.id;
+        let running = self.running.as_ref().ok_or(NodeError::Down(id))?;
+        running
+            .control
+            .send(Box::new(input))
+            .map_err(|_| NodeError::Down(id))
+    }
+
+    /// Stops the node and waits until its listener is closed.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+}
+// ANCHOR_END: standalone
+
+impl<P: Process> Drop for Standalone<P> {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.run.abort();
+            running.accept.abort();
+        }
+    }
+}
+
+/// Waits until `done(metrics)` holds, checking every 10 ms; false if `timeout` passes first.
+async fn wait_for(
+    metrics: &Mutex<Metrics>,
+    done: impl Fn(&Metrics) -> bool,
+    timeout: Duration,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done(&lock(metrics)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done(&lock(metrics))
+}
+
 /// Binds `addr` again after its node was killed, retrying briefly while the port is released.
 async fn bind_again(addr: SocketAddr) -> io::Result<TcpListener> {
     let mut tries = 0;
@@ -391,16 +659,52 @@ async fn accept_loop<M>(
     M: DeserializeOwned + Send + 'static,
 {
     let mut readers = JoinSet::new();
-    while let Ok((stream, _)) = listener.accept().await {
-        readers.spawn(read_frames(stream, inbox.clone(), metrics.clone(), nodes));
+    while let Ok((stream, peer)) = listener.accept().await {
         while readers.try_join_next().is_some() {} // reap finished readers
+        if readers.len() >= MAX_CONNECTIONS {
+            let why = format!("{MAX_CONNECTIONS} connections already open");
+            refuse(
+                &metrics,
+                &Rejected::new("bad_frames.connections", why),
+                peer,
+            );
+            continue; // dropping the stream closes it
+        }
+        readers.spawn(read_frames(stream, inbox.clone(), metrics.clone(), nodes));
     }
 }
 
 // ANCHOR: read_frames
-/// Reads length-prefixed JSON frames until the peer closes or sends something malformed.
-/// The sender's name is checked here, at the edge: a node replies to `from`, and a reply to a
-/// node that does not exist would be a protocol bug (a panic), not a network error.
+// ANCHOR: decode_frame
+/// Checks a frame's length prefix: at most [`MAX_FRAME_BYTES`].
+pub fn frame_len(prefix: u32) -> Result<usize, Rejected> {
+    let len = prefix as usize;
+    if len > MAX_FRAME_BYTES {
+        let detail = format!("frame of {len} bytes exceeds {MAX_FRAME_BYTES}");
+        return Err(Rejected::new("bad_frames.oversized", detail));
+    }
+    Ok(len)
+}
+
+/// Decodes a frame's body: a JSON envelope whose sender is one of the `nodes` nodes.
+pub fn decode_frame<M: DeserializeOwned>(
+    body: &[u8],
+    nodes: usize,
+) -> Result<(NodeId, M), Rejected> {
+    match serde_json::from_slice::<Envelope<M>>(body) {
+        Ok(env) if env.from.0 >= nodes => {
+            let detail = format!("frame from {}, outside a cluster of {nodes}", env.from);
+            Err(Rejected::new("bad_frames.unknown_sender", detail))
+        }
+        Ok(env) => Ok((env.from, env.msg)),
+        Err(e) => Err(Rejected::new("bad_frames.malformed", e.to_string())),
+    }
+}
+// ANCHOR_END: decode_frame
+
+/// Reads length-prefixed JSON frames until the peer closes or sends something bad, which is
+/// counted, logged, and closes this connection only. The sender's name is checked here, at the
+/// edge: a node replies to `from`, and it must be one node, the same for the whole connection.
 async fn read_frames<M>(
     mut stream: TcpStream,
     inbox: mpsc::UnboundedSender<(NodeId, M)>,
@@ -409,44 +713,66 @@ async fn read_frames<M>(
 ) where
     M: DeserializeOwned,
 {
-    let mut buf = Vec::new();
+    let mut sender: Option<NodeId> = None;
     loop {
-        let len = match stream.read_u32().await {
-            Ok(len) => len as usize,
-            Err(_) => return, // closed
+        let Ok(prefix) = stream.read_u32().await else {
+            return; // closed
         };
-        let problem = if len > MAX_FRAME_BYTES {
-            Some(format!("frame of {len} bytes exceeds {MAX_FRAME_BYTES}"))
-        } else {
-            buf.resize(len, 0);
-            match stream.read_exact(&mut buf).await {
-                Err(_) => return, // closed mid-frame
-                Ok(_) => match serde_json::from_slice::<Envelope<M>>(&buf) {
-                    Ok(env) if env.from.0 >= nodes => {
-                        Some(format!("frame from unknown node {}", env.from))
-                    }
-                    Ok(env) => {
-                        if inbox.send((env.from, env.msg)).is_err() {
-                            return; // the node is gone
-                        }
-                        None
-                    }
-                    Err(e) => Some(format!("malformed frame: {e}")),
-                },
+        let frame = match frame_len(prefix) {
+            Ok(len) => read_body(&mut stream, len).await,
+            Err(rejected) => Err(rejected),
+        };
+        let problem = match frame.and_then(|body| decode_frame::<M>(&body, nodes)) {
+            Ok((from, _)) if sender.is_some_and(|s| s != from) => {
+                let detail = format!("{from} on a connection opened by {sender:?}");
+                Rejected::new("bad_frames.sender_changed", detail)
             }
+            Ok((from, msg)) => {
+                sender = Some(from);
+                if inbox.send((from, msg)).is_err() {
+                    return; // the node is gone
+                }
+                continue;
+            }
+            Err(rejected) => rejected,
         };
-        if let Some(problem) = problem {
-            metrics.lock().expect("not poisoned").count("bad_frames", 1);
-            let peer = stream
-                .peer_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
-            eprintln!("closing connection from {peer}: {problem}");
-            return;
-        }
+        let peer = stream.peer_addr().ok();
+        return refuse(&metrics, &problem, peer);
+    }
+}
+
+/// Reads a body of `len` bytes as it arrives (a lying length allocates nothing up front).
+async fn read_body(stream: &mut TcpStream, len: usize) -> Result<Vec<u8>, Rejected> {
+    let mut body = Vec::new();
+    let mut limited = (&mut *stream).take(len as u64);
+    let read = limited.read_to_end(&mut body);
+    match tokio::time::timeout(FRAME_TIMEOUT, read).await {
+        Ok(Ok(n)) if n == len => Ok(body),
+        Err(_) => Err(Rejected::new(
+            "bad_frames.slow",
+            format!("{len} bytes not in time"),
+        )),
+        Ok(_) => Err(Rejected::new(
+            "bad_frames.truncated",
+            format!("closed after {} of {len} bytes", body.len()),
+        )),
     }
 }
 // ANCHOR_END: read_frames
+
+/// Counts a refusal (`bad_frames` and its own counter) and logs it, sparsely.
+fn refuse(metrics: &Mutex<Metrics>, rejected: &Rejected, peer: impl Into<Option<SocketAddr>>) {
+    let seen = {
+        let mut metrics = lock(metrics);
+        metrics.count("bad_frames", 1);
+        metrics.count(rejected.counter, 1);
+        metrics.counter(rejected.counter)
+    };
+    if seen <= 3 || seen.is_power_of_two() {
+        let peer = peer.into().map(|a| a.to_string()).unwrap_or_default();
+        eprintln!("refused a frame from {peer} ({seen} so far): {rejected}");
+    }
+}
 
 /// One node's event loop state.
 struct Node<P: Process> {
@@ -455,6 +781,8 @@ struct Node<P: Process> {
     process: Arc<Mutex<P>>,
     /// Called after every handler.
     observe: Option<Observer<P>>,
+    /// The protocol's check of each message, before its handler.
+    validate: Option<Validator<P>>,
     addrs: Vec<SocketAddr>,
     rng: SimRng,
     metrics: Arc<Mutex<Metrics>>,
@@ -465,32 +793,36 @@ struct Node<P: Process> {
     timers: BTreeMap<TimerId, Instant>,
 }
 
+/// A handler panicked: the node stops, as if it had crashed.
+struct Stopped;
+
 impl<P> Node<P>
 where
     P: Process + Send + 'static,
     P::Msg: Serialize + DeserializeOwned + Send + 'static,
 {
     // ANCHOR: node_run
-    /// The event loop: one input at a time, exactly as the simulator delivers them.
+    /// The event loop: one input at a time, exactly as the simulator delivers them. It ends
+    /// when the cluster goes away or a handler panics (`Stopped`).
     async fn run(
         mut self,
         mut inbox: mpsc::UnboundedReceiver<(NodeId, P::Msg)>,
         mut control: mpsc::UnboundedReceiver<Injection<P>>,
     ) {
-        self.handle(|p, ctx| p.on_start(ctx)).await;
+        let _ = self.step(|p, ctx| p.on_start(ctx)).await;
         loop {
             let next = self
                 .timers
                 .iter()
                 .min_by_key(|(_, at)| **at)
                 .map(|(t, at)| (*t, *at));
-            tokio::select! {
+            let handled = tokio::select! {
                 received = inbox.recv() => match received {
-                    Some((from, msg)) => self.handle(|p, ctx| p.on_message(ctx, from, msg)).await,
+                    Some((from, msg)) => self.deliver(from, msg).await,
                     None => return,
                 },
                 injected = control.recv() => match injected {
-                    Some(input) => self.handle(input).await,
+                    Some(input) => self.step(input).await,
                     None => return, // the cluster is gone
                 },
                 _ = tokio::time::sleep_until(next.map_or_else(far_future, |(_, at)| at)),
@@ -498,29 +830,63 @@ where
                 {
                     let (timer, _) = next.expect("guarded by the branch condition");
                     self.timers.remove(&timer);
-                    self.handle(|p, ctx| p.on_timer(ctx, timer)).await;
+                    self.step(|p, ctx| p.on_timer(ctx, timer)).await
                 }
+            };
+            if let Err(Stopped) = handled {
+                return;
             }
         }
     }
     // ANCHOR_END: node_run
 
-    /// Calls the process with a context, then carries out its effects.
-    async fn handle(&mut self, handler: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg>)) {
-        let mut effects = Vec::new();
-        {
-            let now = Time(crate::sim::nanos(self.started.elapsed()));
-            let mut metrics = self.metrics.lock().expect("not poisoned");
-            let mut process = self.process.lock().expect("not poisoned");
-            let mut ctx = Ctx::new(self.id, now, &mut self.rng, &mut effects, &mut metrics);
-            handler(&mut process, &mut ctx);
-            if let Some(observe) = &self.observe {
-                observe(self.id, &process);
+    /// Hands a received message to the process, if the protocol's check lets it through.
+    async fn deliver(&mut self, from: NodeId, msg: P::Msg) -> Result<(), Stopped> {
+        let Some(validate) = self.validate.clone() else {
+            return self.step(|p, ctx| p.on_message(ctx, from, msg)).await;
+        };
+        let verdict = {
+            let process = lock(&self.process);
+            catch_unwind(AssertUnwindSafe(|| validate(from, &msg, &process)))
+        };
+        match verdict {
+            Ok(Ok(())) => self.step(|p, ctx| p.on_message(ctx, from, msg)).await,
+            Ok(Err(rejected)) => {
+                let peer = self.addrs.get(from.0).copied();
+                refuse(&self.metrics, &rejected, peer);
+                Ok(())
             }
+            Err(_) => self.stop("the message check panicked"),
+        }
+    }
+
+    // ANCHOR: step
+    /// Calls the process with a context, then carries out its effects. A panicking handler is
+    /// caught while the locks are still held (so they are not poisoned) and stops this node.
+    async fn step(
+        &mut self,
+        handler: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg>),
+    ) -> Result<(), Stopped> {
+        let mut effects = Vec::new();
+        let outcome = {
+            let now = Time(crate::sim::nanos(self.started.elapsed()));
+            let mut metrics = lock(&self.metrics);
+            let mut process = lock(&self.process);
+            let (id, rng, observe) = (self.id, &mut self.rng, &self.observe);
+            catch_unwind(AssertUnwindSafe(|| {
+                let mut ctx = Ctx::new(id, now, rng, &mut effects, &mut metrics);
+                handler(&mut process, &mut ctx);
+                if let Some(observe) = observe {
+                    observe(id, &process);
+                }
+            }))
+        };
+        if outcome.is_err() {
+            return self.stop("a handler panicked");
         }
         for effect in effects {
             match effect {
-                Effect::Send { to, msg } => self.send(to, msg).await,
+                Effect::Send { to, msg } => self.send(to, msg).await?,
                 Effect::SetTimer { timer, after } => {
                     self.timers.insert(timer, Instant::now() + after);
                 }
@@ -529,16 +895,36 @@ where
                 }
             }
         }
+        Ok(())
+    }
+    // ANCHOR_END: step
+
+    /// Stops this node for a bug: counted as `handler_panics`, logged, never propagated.
+    fn stop(&self, why: &str) -> Result<(), Stopped> {
+        lock(&self.metrics).count("handler_panics", 1);
+        eprintln!(
+            "{} stopped: {why} (a bug; the other nodes carry on)",
+            self.id
+        );
+        Err(Stopped)
     }
 
-    /// Sends one frame to `to`, connecting first if needed. Failures drop the message.
-    async fn send(&mut self, to: NodeId, msg: P::Msg) {
+    /// Sends one frame to `to`, connecting first if needed. Failures drop the message; a
+    /// message to a node that does not exist is a protocol bug and stops this node.
+    async fn send(&mut self, to: NodeId, msg: P::Msg) -> Result<(), Stopped> {
         let Some(&addr) = self.addrs.get(to.0) else {
-            panic!("{} sent to unknown node {to}", self.id); // a protocol bug, as in the simulator
+            return self.stop(&format!("it sent to unknown node {to}"));
         };
         let frame = match serde_json::to_vec(&Envelope { from: self.id, msg }) {
             Ok(body) => body,
-            Err(e) => panic!("a message must serialise: {e}"),
+            Err(e) => return self.stop(&format!("a message did not serialise: {e}")),
+        };
+        let Some(len) = u32::try_from(frame.len())
+            .ok()
+            .filter(|len| frame_len(*len).is_ok())
+        else {
+            self.count("oversized_sends"); // the receiver would refuse it
+            return Ok(());
         };
         let peer = match self.peers.entry(to) {
             Entry::Occupied(open) => open.into_mut(),
@@ -550,11 +936,10 @@ where
                 }
                 Err(_) => {
                     self.count("send_failures");
-                    return;
+                    return Ok(());
                 }
             },
         };
-        let len = u32::try_from(frame.len()).expect("frames are far below 4 GiB");
         let written = async {
             peer.write_u32(len).await?;
             peer.write_all(&frame).await
@@ -563,10 +948,11 @@ where
             self.peers.remove(&to); // reconnect on the next send
             self.count("send_failures");
         }
+        Ok(())
     }
 
     fn count(&self, name: &'static str) {
-        self.metrics.lock().expect("not poisoned").count(name, 1);
+        lock(&self.metrics).count(name, 1);
     }
 }
 
