@@ -81,6 +81,9 @@ const LEASE_BATCHED: Variant = Variant {
 };
 // ANCHOR_END: variants
 
+/// The cluster sizes of the throughput runs.
+const SERVERS: [usize; 4] = [1, 3, 5, 7];
+
 /// The mixes: share of reads, keys.
 const READ_ONLY: (f64, u64) = (1.0, 1_000);
 const READ_HEAVY: (f64, u64) = (0.95, 1_000);
@@ -235,7 +238,7 @@ fn experiment(args: &Args) -> Result<(), String> {
         let mut top: f64 = 1.0;
         for variant in variants {
             let mut points = Vec::new();
-            for servers in [1, 3, 5, 7] {
+            for servers in SERVERS {
                 let m = run(variant, false, servers, args.clients, mix, duration, seed)?;
                 hash.u64(m.trace_hash);
                 table.row(vec![
@@ -251,6 +254,8 @@ fn experiment(args: &Args) -> Result<(), String> {
         }
         chart.y_range = Some((0.0, top * 1.45));
         chart.x_range = Some((1.0, 7.0));
+        // Integer ticks, only at the measured cluster sizes.
+        chart.x_ticks = Some(SERVERS.iter().map(|&n| n as f64).collect());
         out += &format!(
             "{part}. Throughput, {name}, {} clients:\n\n{}\n",
             args.clients,
