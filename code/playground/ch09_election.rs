@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use crate::coordination::raft::Role;
 use crate::coordination::raft::cluster::{self, Cluster, KvNode};
-use crate::coordination::raft::server::Config;
 use crate::sim::{Fault, LinkConfig, NodeId, Sim, Time};
 
 // ANCHOR: main
@@ -19,13 +18,7 @@ fn main() {
     let shape = Cluster {
         servers: 5,
         clients: 0,
-        // The paper's election: without PreVote ("Raft in practice"), which would keep the
-        // partitioned servers below from ever becoming candidates.
-        config: Config {
-            pre_vote: false,
-            ..Config::default() // election timeouts 150-300 ms, heartbeats every 50 ms
-        },
-        ..Cluster::default()
+        ..Cluster::default() // election timeouts 150-300 ms, heartbeats every 50 ms
     };
     let link = LinkConfig::constant(Duration::from_millis(5));
     let mut sim = shape.build(3, link).expect("a valid configuration");
@@ -1303,11 +1296,10 @@ pub mod chaos {
 
 use std::time::Duration;
 
-use super::cluster::{self, Cluster};
+use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
 use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
-use rand::RngExt;
+use crate::sim::{FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream};
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -1322,9 +1314,6 @@ pub struct Chaos {
     pub chaos: Duration,
     /// How long the repaired cluster has to finish every client's operations.
     pub calm: Duration,
-    /// Turn about half of the nemesis's partitions into one-way cuts (the first side's
-    /// messages to the second are dropped, the other direction flows). Off by default.
-    pub one_way: bool,
 }
 
 impl Default for Chaos {
@@ -1362,22 +1351,6 @@ impl Default for Chaos {
             },
             chaos: ms(8_000),
             calm: ms(4_000),
-            one_way: false,
-        }
-    }
-}
-
-impl Chaos {
-    /// The default campaign with one-way cuts among its partitions: the faults that CheckQuorum
-    /// and PreVote exist for (see [`leadership`](super::leadership)). Shorter than the default
-    /// (4 s of chaos, 3 s of calm), so that a second campaign of 1,000 seeds stays cheap.
-    pub fn with_one_way_partitions() -> Chaos {
-        let ms = Duration::from_millis;
-        Chaos {
-            one_way: true,
-            chaos: ms(4_000),
-            calm: ms(3_000),
-            ..Chaos::default()
         }
     }
 }
@@ -1402,7 +1375,6 @@ pub struct ChaosOutcome {
     pub crashes_between_persist_and_send: u64,
 }
 
-// ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
     run_chaos_with(seed, chaos, &FaultSchedule::default())
@@ -1415,25 +1387,29 @@ pub fn run_chaos_with(
     chaos: &Chaos,
     extra: &FaultSchedule,
 ) -> Result<ChaosOutcome, String> {
+    run_chaos_prepared(seed, chaos, extra, |_| {})
+}
+
+// ANCHOR: run_chaos
+/// Runs seed `seed` of `chaos` with `extra` faults, after `prepare` has set up the simulation
+/// (clocks that drift, say).
+pub fn run_chaos_prepared(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
+) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
         .map_err(|e| e.to_string())?;
+    prepare(&mut sim);
     let servers = chaos.cluster.servers;
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
-    let mut schedule = chaos
+    let schedule = chaos
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);
-    if chaos.one_way {
-        for (_, fault) in &mut schedule.faults {
-            if let Fault::Partition(a, b) = fault
-                && rng.random_bool(0.5)
-            {
-                *fault = Fault::OneWay(std::mem::take(a), std::mem::take(b));
-            }
-        }
-    }
     sim.schedule(&schedule);
     sim.schedule(extra);
     sim.run_until(end_of_chaos + chaos.calm)
@@ -1934,9 +1910,7 @@ pub mod election {
 //! Leader election (§5.2), with the election restriction (§5.4.1).
 //!
 //! A follower that hears no leader for its election timeout increments its term, votes for
-//! itself and asks every other server for a vote ([`Server::become_candidate`]). With PreVote
-//! on (the default) it first asks whether it could win, without changing any term
-//! ([`leadership`](super::leadership)); chapter 9's experiments switch PreVote off. A server grants
+//! itself and asks every other server for a vote ([`Server::become_candidate`]). A server grants
 //! at most one vote per term, first come first served, and only to a candidate whose log is at
 //! least as up to date as its own ([`is_log_up_to_date`]). A candidate with votes from a
 //! majority becomes leader ([`Server::become_leader`]); one that hears from a leader of its term
@@ -1973,9 +1947,7 @@ use crate::sim::{Ctx, NodeId};
 impl Server {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader && self.config.pre_vote {
-            self.start_pre_vote(ctx); // see leadership.rs
-        } else if self.role != Role::Leader {
+        if self.role != Role::Leader {
             self.become_candidate(ctx);
         }
     }
@@ -2084,7 +2056,6 @@ impl Server {
             self.maybe_commit(ctx);
         }
         ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
-        self.start_check_quorum(ctx); // see leadership.rs
     }
     // ANCHOR_END: become_leader
 }
@@ -2479,394 +2450,7 @@ impl KvStore {
 
 }
 pub mod leadership {
-//! CheckQuorum and PreVote: a leader that notices it has lost its majority, and elections
-//! that a server which cannot win never starts.
-//!
-//! Basic Raft (§5.2) has two blind spots, both about *who believes what* when the network is
-//! only partly broken.
-//!
-//! - **A leader never learns that it has lost.** A leader steps down only when a message with
-//!   a higher term reaches it. If the servers that could elect a successor cannot reach it
-//!   (they crashed, or a one-way partition drops their messages), it keeps leading forever: it
-//!   accepts client commands that can never commit, and with a one-way partition its
-//!   heartbeats keep resetting the followers' timers, so no one else ever campaigns. The
-//!   cluster stalls for good. **CheckQuorum** (Ongaro's thesis §6.2; the name is etcd's): every
-//!   election timeout (the longest one, `election_timeout_ms_max`) the leader counts the
-//!   servers it has heard an `AppendEntries` answer from in its term since the last check,
-//!   itself included; short of a majority, it steps down to follower of the same term. Clients
-//!   are then redirected and retry elsewhere, and the followers' timers run out.
-//! - **A server that cannot win still disrupts.** A server cut off from the leader times out,
-//!   increments its term, loses, and does it again, every timeout. When it can talk again, its
-//!   inflated term reaches the leader (in a vote request or an answer) and deposes it, and the
-//!   cluster holds an election it did not need (§9.6). **PreVote** (thesis §9.6): before
-//!   incrementing its term, a would-be candidate asks every server *would you vote for me in
-//!   term `current + 1`?* A voter says yes only if the log is up to date (the same check as a
-//!   real vote, §5.4.1) and it has not heard from a current leader within the shortest election
-//!   timeout. Only with yeses from a majority, itself included, does the server start a real
-//!   election.
-//!
-//! **Invariants.** A pre-vote request carries a term that does not exist yet, so
-//! [`Message::term`] reports none for it: the receiver neither adopts it nor changes its vote or
-//! its timer. Answering a pre-vote writes no durable state (term, vote, log); only the answer's
-//! own term, the voter's real term, is adopted by the asker when higher, as for any message.
-//! CheckQuorum changes nothing durable either: a leader that steps down keeps its term. Neither
-//! mechanism touches the election restriction or the commit rule, so every safety argument of
-//! [`election`](super::election) still holds; the campaign checks the four invariants after
-//! every event with both mechanisms on.
-//!
-//! **Simplifications.** The leader hears a follower only through `AppendEntries` answers (a
-//! vote or client message does not count). A pre-candidate stays a follower with no known
-//! leader; if a leader's `AppendEntries` arrives, it follows it and the pre-vote round is
-//! forgotten. A leader always refuses pre-votes. Both knobs are on by default
-//! ([`Config::check_quorum`](super::server::Config::check_quorum),
-//! [`Config::pre_vote`](super::server::Config::pre_vote)); the chapter 9 time-to-elect
-//! experiment switches them off to measure the paper's algorithm.
-
-use std::collections::BTreeSet;
-use std::time::Duration;
-
-use super::message::{AppendEntries, InstallSnapshot, Message, RequestVote, RequestVoteResponse};
-use super::rules::{is_log_up_to_date, majority};
-use super::server::{Role, Server};
-use crate::sim::{Ctx, NodeId, Time, TimerId};
-
-/// A leader checks that it still hears from a majority when this fires.
-pub const CHECK_QUORUM: TimerId = TimerId(10);
-
-/// What CheckQuorum and PreVote remember; none of it is durable.
-#[derive(Clone, Debug, Default)]
-pub struct Leadership {
-    /// Leader: the servers heard from in this term since the last quorum check, itself included.
-    heard_from: BTreeSet<NodeId>,
-    /// When this server last heard from a leader of its current term (its local clock).
-    leader_contact: Option<Time>,
-    /// Pre-candidate: the term it asks about, and the servers that said yes.
-    pre_votes: Option<(u64, BTreeSet<NodeId>)>,
-}
-
-impl Server {
-    /// Bookkeeping for every message, after the term rule ran and before the handler does.
-    pub(super) fn note_contact(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: &Message) {
-        match msg {
-            Message::AppendEntries(AppendEntries { term, .. })
-            | Message::InstallSnapshot(InstallSnapshot { term, .. })
-                if *term == self.current_term =>
-            {
-                self.leadership.leader_contact = Some(ctx.now());
-                self.leadership.pre_votes = None;
-            }
-            Message::AppendEntriesResponse(m)
-                if m.term == self.current_term && self.role == Role::Leader =>
-            {
-                self.leadership.heard_from.insert(from);
-            }
-            _ => {}
-        }
-    }
-
-    /// Called when this server takes office: start counting who answers.
-    pub(super) fn start_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
-        self.leadership.heard_from = BTreeSet::from([self.id]);
-        self.leadership.pre_votes = None;
-        if self.config.check_quorum {
-            let ms = self.config.election_timeout_ms_max;
-            ctx.set_timer(CHECK_QUORUM, Duration::from_millis(ms));
-        }
-    }
-
-    // ANCHOR: check_quorum
-    /// CheckQuorum (thesis §6.2): a leader that has not heard from a majority, itself included,
-    /// within an election timeout steps down, keeping its term.
-    pub(super) fn on_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader || !self.config.check_quorum {
-            return;
-        }
-        if self.leadership.heard_from.len() < majority(self.servers) {
-            ctx.count("raft.check_quorum_step_downs");
-            return self.become_follower(ctx, self.current_term, None);
-        }
-        self.start_check_quorum(ctx); // a new round: forget who answered
-    }
-    // ANCHOR_END: check_quorum
-
-    // ANCHOR: start_pre_vote
-    /// The election timer fired and PreVote is on: ask, without changing any term, whether a
-    /// majority would vote for this server in the next term (thesis §9.6).
-    pub(super) fn start_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role == Role::Candidate {
-            self.become_follower(ctx, self.current_term, None); // a split vote: ask again
-        }
-        self.leader = None;
-        let next = self.current_term + 1;
-        self.leadership.pre_votes = Some((next, BTreeSet::from([self.id])));
-        self.reset_election_timer(ctx); // if this round fails, try again after a timeout
-        ctx.count("raft.pre_votes");
-        if majority(self.servers) == 1 {
-            return self.become_candidate(ctx);
-        }
-        let request = RequestVote {
-            term: next,
-            candidate: self.id,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-        };
-        let me = self.id;
-        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
-            self.send(peer, Message::PreVote(request.clone()));
-        }
-    }
-    // ANCHOR_END: start_pre_vote
-
-    // ANCHOR: on_pre_vote
-    /// A voter's side of a pre-vote: the same log check as a real vote, plus "no leader heard
-    /// lately". Writes nothing: no term, no vote, no timer.
-    pub(super) fn on_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, m: RequestVote) {
-        let min = Duration::from_millis(self.config.election_timeout_ms_min);
-        let leader_lately = self.role == Role::Leader
-            || (self.leader.is_some()
-                && self
-                    .leadership
-                    .leader_contact
-                    .is_some_and(|t| ctx.now().since(t) < min));
-        let vote_granted = m.term > self.current_term
-            && !leader_lately
-            && is_log_up_to_date(
-                m.last_log_term,
-                m.last_log_index,
-                self.log.last_term(),
-                self.log.last_index(),
-            );
-        let term = self.current_term;
-        let answer = RequestVoteResponse { term, vote_granted };
-        self.send(from, Message::PreVoteResponse(answer));
-    }
-    // ANCHOR_END: on_pre_vote
-
-    /// A pre-candidate counts yeses; with a majority it starts the real election.
-    pub(super) fn on_pre_vote_response(
-        &mut self,
-        ctx: &mut Ctx<'_, Message>,
-        from: NodeId,
-        m: RequestVoteResponse,
-    ) {
-        let next = self.current_term + 1;
-        let Some((term, votes)) = &mut self.leadership.pre_votes else {
-            return;
-        };
-        if *term != next || self.role != Role::Follower || !m.vote_granted {
-            return;
-        }
-        votes.insert(from);
-        if votes.len() >= majority(self.servers) {
-            self.leadership.pre_votes = None;
-            self.become_candidate(ctx);
-        }
-    }
-
-    /// How many servers a leader has heard from since its last quorum check (itself included).
-    pub fn heard_from_count(&self) -> usize {
-        self.leadership.heard_from.len()
-    }
-}
-
-pub mod scenarios {
-    //! The four situations of the "Raft in practice" page, each run with any combination of the
-    //! two mechanisms: the tests of `code/tests/part2/ch10_raft_leadership.rs` assert on them and
-    //! the example `ch10_leadership` tabulates them.
-    //!
-    //! Five servers and one client on links of 2-8 ms; the cluster settles for a second, then
-    //! the fault strikes at instant `T0` and the run goes on for [`HORIZON`].
-
-    use std::time::Duration;
-
-    use crate::coordination::raft::cluster::{self, Cluster, KvNode};
-    use crate::coordination::raft::server::Config;
-    use crate::sim::{Fault, Latency, LinkConfig, NodeId, Sim, Time};
-
-    /// How long a scenario runs after its fault.
-    pub const HORIZON: Duration = Duration::from_secs(3);
-
-    /// Which of the two mechanisms are on.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct Mechanisms {
-        pub check_quorum: bool,
-        pub pre_vote: bool,
-    }
-
-    impl Mechanisms {
-        /// Neither, each alone, both (the default).
-        pub const ALL: [Mechanisms; 4] = [
-            Mechanisms::new(false, false),
-            Mechanisms::new(true, false),
-            Mechanisms::new(false, true),
-            Mechanisms::new(true, true),
-        ];
-
-        /// These mechanisms.
-        pub const fn new(check_quorum: bool, pre_vote: bool) -> Mechanisms {
-            Mechanisms {
-                check_quorum,
-                pre_vote,
-            }
-        }
-
-        /// A short name for tables.
-        pub fn label(&self) -> &'static str {
-            match (self.check_quorum, self.pre_vote) {
-                (false, false) => "neither",
-                (true, false) => "CheckQuorum",
-                (false, true) => "PreVote",
-                (true, true) => "both",
-            }
-        }
-    }
-
-    /// The situations.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Scenario {
-        /// The three servers other than the leader and one partner crash.
-        LostMajority,
-        /// Every other server's messages to the leader are dropped; the leader's still arrive.
-        OneWay,
-        /// A follower cut off for two seconds comes back at `T0`.
-        Rejoin,
-        /// The leader crashes: what PreVote costs an ordinary election.
-        LeaderCrash,
-    }
-
-    impl Scenario {
-        /// All four, in table order.
-        pub const ALL: [Scenario; 4] = [
-            Scenario::LostMajority,
-            Scenario::OneWay,
-            Scenario::Rejoin,
-            Scenario::LeaderCrash,
-        ];
-
-        /// A short name for tables.
-        pub fn label(&self) -> &'static str {
-            match self {
-                Scenario::LostMajority => "lost majority",
-                Scenario::OneWay => "one-way cut",
-                Scenario::Rejoin => "rejoin",
-                Scenario::LeaderCrash => "leader crash",
-            }
-        }
-    }
-
-    /// What happened after `T0`.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct Outcome {
-        /// The client had an answer in the last second of the run.
-        pub served_at_end: bool,
-        /// Elections started (terms a candidate asked votes for), from the fault on (for
-        /// `Rejoin`, from the cut on).
-        pub elections: u64,
-        /// How far the highest term moved, over the same period.
-        pub term_jump: u64,
-        /// The longest time without an answer to the client.
-        pub longest_outage: Duration,
-        /// How long the leader of `T0` went on believing it led.
-        pub old_leader_reign: Duration,
-        /// Entries the leader of `T0` appended in that time (client retries it cannot commit).
-        pub old_leader_appends: u64,
-    }
-
-    fn max_term(sim: &Sim<KvNode>) -> u64 {
-        (0..5)
-            .filter_map(|i| cluster::server(sim, NodeId(i)))
-            .map(|s| s.current_term())
-            .max()
-            .unwrap_or(0)
-    }
-
-    // ANCHOR: run_scenario
-    /// Runs `scenario` with `mechanisms` from `seed`; `Err` if the cluster never settled or
-    /// a safety invariant broke.
-    pub fn run(scenario: Scenario, mechanisms: Mechanisms, seed: u64) -> Result<Outcome, String> {
-        let ms = Duration::from_millis;
-        let cluster = Cluster {
-            servers: 5,
-            clients: 1,
-            ops_per_client: 100_000,
-            client_retry_ms: 100,
-            config: Config {
-                check_quorum: mechanisms.check_quorum,
-                pre_vote: mechanisms.pre_vote,
-                ..Config::default()
-            },
-            ..Cluster::default()
-        };
-        let latency = Latency::Uniform {
-            min: ms(2),
-            max: ms(8),
-        };
-        let link = LinkConfig::constant(ms(2)).with_latency(latency);
-        let mut sim = cluster.build(seed, link).map_err(|e| e.to_string())?;
-        let fail = |e: crate::sim::InvariantViolation| format!("seed {seed}: {e}");
-        sim.run_until(Time::from_millis(1_000)).map_err(fail)?;
-        let Some(&(leader, term)) = cluster::leaders(&sim).first() else {
-            return Err(format!("seed {seed}: no leader after a second"));
-        };
-        let others: Vec<NodeId> = (0..5).map(NodeId).filter(|n| *n != leader).collect();
-        let (mut elections0, mut term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
-        if scenario == Scenario::Rejoin {
-            let rest = (0..5).map(NodeId).filter(|n| *n != others[0]).collect();
-            sim.apply(Fault::Partition(vec![others[0]], rest));
-            sim.run_until(Time::from_millis(3_000)).map_err(fail)?;
-            sim.apply(Fault::Heal);
-        }
-        let t0 = sim.now();
-        let old_leader = cluster::server(&sim, leader).map(|s| s.log().last_index());
-        if scenario != Scenario::Rejoin {
-            (elections0, term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
-        }
-        match scenario {
-            Scenario::LostMajority => others[1..].iter().for_each(|&n| sim.apply(Fault::Crash(n))),
-            Scenario::OneWay => sim.apply(Fault::OneWay(others.clone(), vec![leader])),
-            Scenario::Rejoin => {}
-            Scenario::LeaderCrash => sim.apply(Fault::Crash(leader)),
-        }
-        // Step a millisecond at a time, watching the old leader.
-        let (end, mut reign, mut last_index) = (t0 + HORIZON, HORIZON, old_leader.unwrap_or(0));
-        let mut t = t0;
-        while t < end {
-            t = t + ms(1);
-            sim.run_until(t).map_err(fail)?;
-            let still = cluster::server(&sim, leader)
-                .filter(|s| s.is_leader() && s.current_term() == term && reign == HORIZON);
-            match still {
-                Some(s) => last_index = s.log().last_index(),
-                None if reign == HORIZON => reign = t.since(t0),
-                None => {}
-            }
-        }
-        let mut answers: Vec<u64> = cluster::histories(&sim)
-            .iter()
-            .filter(|op| op.output.is_some() && op.return_ns >= t0.0)
-            .map(|op| op.return_ns)
-            .collect();
-        answers.sort_unstable();
-        let mut outage = 0;
-        let mut before = t0.0;
-        for at in answers.iter().copied().chain([end.0]) {
-            outage = outage.max(at - before);
-            before = at;
-        }
-        Ok(Outcome {
-            served_at_end: answers
-                .last()
-                .is_some_and(|at| *at + 1_000_000_000 >= end.0),
-            elections: sim.metrics().counter("raft.elections") - elections0,
-            term_jump: max_term(&sim) - term0,
-            longest_outage: Duration::from_nanos(outage),
-            old_leader_reign: reign,
-            old_leader_appends: last_index - old_leader.unwrap_or(0),
-        })
-    }
-    // ANCHOR_END: run_scenario
-}
-
+//! CheckQuorum and PreVote (work in progress, issue 9).
 }
 pub mod log {
 //! The replicated log: Raft's one data structure, and the vocabulary around it.
@@ -3219,6 +2803,30 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: read_heartbeat
+/// A leader confirms it still leads before answering reads outside the log (§6.4): round
+/// `round` of its term (`reads.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeat {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader: NodeId,
+    /// The round, numbered from 1 in each term.
+    pub round: u64,
+}
+
+/// A server's answer to a `ReadHeartbeat`: its term, and the round it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeatResponse {
+    /// The responder's term: equal to the leader's if it acknowledges the leader.
+    pub term: Term,
+    /// The round answered.
+    pub round: u64,
+}
+// ANCHOR_END: read_heartbeat
 // ANCHOR: install_snapshot
 /// A leader sends its snapshot to a follower that needs entries the leader has compacted away
 /// (§7). Simplification: in one message, not in chunks. The follower answers with an
@@ -3256,11 +2864,9 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
-    /// PreVote (thesis §9.6): "would you vote for me in `term`?", where `term` is the asker's
-    /// current term plus one, a term that does not exist yet.
-    PreVote(RequestVote),
-    /// The answer to a `PreVote`; its `term` is the voter's real current term.
-    PreVoteResponse(RequestVoteResponse),
+    /// A leader's round for reads outside the log (`reads.rs`).
+    ReadHeartbeat(ReadHeartbeat),
+    ReadHeartbeatResponse(ReadHeartbeatResponse),
     /// A leader's snapshot for a follower that lags behind its compacted log (§7).
     InstallSnapshot(InstallSnapshot),
 }
@@ -3273,17 +2879,382 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::ReadHeartbeat(m) => Some(m.term),
+            Message::ReadHeartbeatResponse(m) => Some(m.term),
             Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
-            // The proposed term must not be adopted: asking writes nothing (§9.6).
-            Message::PreVote(_) => None,
-            Message::PreVoteResponse(m) => Some(m.term),
         }
     }
 }
 }
 pub mod reads {
-//! ReadIndex and lease reads (work in progress, issue 9).
+//! Reads without a log append: ReadIndex, lease reads, and proposal batching.
+//!
+//! A read through the log (the default, [`ReadMode::Log`]) is linearizable because the read
+//! takes a place in the log like a write: it costs an append, a round of `AppendEntries` to a
+//! majority and a commit. Ongaro's thesis (§6.4) keeps the guarantee with less work. What a
+//! read needs is (1) a *read index*, a commit index at least as high as that of every write
+//! acknowledged before the read arrived, and (2) proof that no other leader could have
+//! committed anything newer by then. Then any state applied up to the read index answers it.
+//!
+//! **ReadIndex** ([`ReadMode::ReadIndex`]). On a read, the leader
+//! 1. checks that it has committed an entry of its own term (its no-op, §8): only then is its
+//!    commit index at least every committed index of earlier terms. Until then the read goes
+//!    through the log, as in `Log` mode;
+//! 2. records its commit index as the read's index;
+//! 3. starts a *round*: a [`ReadHeartbeat`] to every follower, carrying the round number; a
+//!    round acknowledged by a majority in the leader's term proves that at the round's start
+//!    no server had been elected in a later term (a majority would have had to vote for it, and
+//!    one of them would have answered with the higher term). Reads that arrive while a round is
+//!    in flight wait for the next round, so that every read's round starts after it arrived;
+//!    one round serves every read waiting for it;
+//! 4. answers once its state machine has applied the read index.
+//!
+//! **Lease reads** ([`ReadMode::Lease`], also §6.4). A round acknowledged by a majority also
+//! gives the leader a *lease*: each acknowledging follower, having heard from the leader,
+//! ignores `RequestVote` for an election timeout (`election_timeout_ms_min`) by its own clock,
+//! so no other leader can be elected until the earliest of those ends. While the lease holds,
+//! the leader answers reads at once from its state, with no message at all; a lease-mode
+//! leader starts a round every heartbeat to keep it. The assumption is about clock *rates*:
+//! with every clock running at most `1 + ε` times faster or slower than true time
+//! (`ε = max_drift_ppm / 10^6`), a follower's block lasts at least `min / (1 + ε)` of true
+//! time and the leader's lease, measured on its own clock, at most `(1 + ε)` times what it
+//! reads; so the lease is `min / (1 + ε)^2` from the round's start ([`lease_duration`]). A
+//! clock that drifts more than the bound breaks the argument, and a test shows a stale read
+//! when it does (`code/tests/part2/ch10_raft_reads.rs`). Offsets do not matter: only durations
+//! are compared.
+//!
+//! **Batching** ([`Config::batching`](super::server::Config)). By default a leader sends an
+//! `AppendEntries` to every follower for every command. With batching, it keeps at most one
+//! message with entries in flight per follower: commands that arrive meanwhile wait and leave
+//! together, up to `max_entries_per_message`, when the follower answers (or at the next
+//! heartbeat, if a message was lost). Under load one message carries many commands; at low
+//! load nothing waits, because nothing is in flight.
+//!
+//! Invariants: a read is answered only by the leader of the term it arrived in, only after a
+//! round that started after it arrived was acknowledged by a majority in that term (or under
+//! a valid lease), and only once `last_applied >= read_index`. Pending reads are dropped when
+//! the server stops leading; their clients retry. Simplifications: a read that arrives before
+//! the leader's no-op committed goes through the log rather than waiting; followers do not
+//! serve reads (the thesis's follower read-index is left out).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::history::{KvInput, KvOutput};
+use super::kv::Command;
+use super::log::{LogIndex, Term};
+use super::message::{ClientResponse, Message, ReadHeartbeat, ReadHeartbeatResponse};
+use super::rules::majority;
+use super::server::{Role, Server};
+use crate::sim::{Ctx, NodeId, Time};
+
+// ANCHOR: read_mode
+/// How a leader answers a client's `Get`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Append the read to the log like a write; answer when it is applied.
+    #[default]
+    Log,
+    /// Confirm leadership with a round of heartbeats, then answer at the read index (§6.4).
+    ReadIndex,
+    /// Answer at once while a lease holds (§6.4). Safe only if no clock runs more than
+    /// `1 + max_drift_ppm / 10^6` times faster or slower than true time.
+    Lease { max_drift_ppm: u64 },
+}
+// ANCHOR_END: read_mode
+
+// ANCHOR: lease_duration
+/// How long a lease lasts on the leader's clock, from the start of the round that earned it:
+/// `election_timeout_min / (1 + ε)^2`, with `ε = max_drift_ppm / 10^6`.
+pub fn lease_duration(election_timeout_ms_min: u64, max_drift_ppm: u64) -> Duration {
+    let rho = 1.0 + max_drift_ppm as f64 / 1e6;
+    Duration::from_secs_f64(election_timeout_ms_min as f64 / 1e3 / (rho * rho))
+}
+// ANCHOR_END: lease_duration
+
+/// A read waiting for its round or for the state machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingRead {
+    client: NodeId,
+    seq: u64,
+    key: String,
+    /// The commit index when the read arrived.
+    read_index: LogIndex,
+    /// The first round that started after the read arrived.
+    round: u64,
+}
+
+// ANCHOR: read_state
+/// A server's bookkeeping for reads outside the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadState {
+    /// The term the rounds and reads below belong to; a new term starts afresh.
+    term: Term,
+    /// The latest round started (rounds are numbered from 1 in each term).
+    round: u64,
+    /// Rounds in flight: when each started (local clock) and who acknowledged it.
+    rounds: BTreeMap<u64, (Time, BTreeSet<NodeId>)>,
+    /// The highest round acknowledged by a majority.
+    confirmed: u64,
+    /// Reads not answered yet.
+    pending: Vec<PendingRead>,
+    /// Lease mode: the leader may answer reads locally before this instant of its clock.
+    lease_until: Option<Time>,
+    /// Follower side: when (local clock) it last heard from a leader, or started.
+    last_contact: Option<Time>,
+}
+// ANCHOR_END: read_state
+
+impl Server {
+    /// Called when the server starts: a restarted follower may have acknowledged a round
+    /// before it crashed, so it keeps away from elections as if it had just heard a leader.
+    /// (A server that has never seen a term has acknowledged nothing.)
+    pub(super) fn reads_on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.current_term > 0 {
+            self.reads.last_contact = Some(ctx.now());
+        }
+    }
+
+    // ANCHOR: lease_blocks_vote
+    /// Called before any handler. Records contact with a leader, and in lease mode drops a
+    /// `RequestVote` that arrives within an election timeout of that contact: the promise
+    /// that makes the leader's lease safe. Returns whether to drop the message.
+    pub(super) fn reads_before_message(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        msg: &Message,
+    ) -> bool {
+        let now = ctx.now();
+        match msg {
+            Message::AppendEntries(m) if m.term >= self.current_term => {
+                self.reads.last_contact = Some(now);
+            }
+            Message::ReadHeartbeat(m) if m.term >= self.current_term => {
+                self.reads.last_contact = Some(now);
+            }
+            Message::RequestVote(m) if matches!(self.config.read_mode, ReadMode::Lease { .. }) => {
+                let min = Duration::from_millis(self.config.election_timeout_ms_min);
+                let recent = self.reads.last_contact.is_some_and(|t| now < t + min);
+                if recent && self.role != Role::Leader && m.candidate != self.id {
+                    ctx.count("raft.votes_ignored_in_lease");
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+    // ANCHOR_END: lease_blocks_vote
+
+    /// Starts afresh when the term has changed since the last read.
+    fn reads_for_this_term(&mut self) {
+        if self.reads.term != self.current_term {
+            let last_contact = self.reads.last_contact;
+            self.reads = ReadState {
+                term: self.current_term,
+                last_contact,
+                ..ReadState::default()
+            };
+        }
+    }
+
+    // ANCHOR: try_read_without_log
+    /// A leader's `Get` outside the log. Returns `false` when the read must go through the log
+    /// instead: `Log` mode, or no entry of this term committed yet.
+    pub(super) fn try_read_without_log(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        command: &Command,
+    ) -> bool {
+        let KvInput::Get { key } = &command.input else {
+            return false;
+        };
+        let own_term_committed = self.log.term_at(self.commit_index) == Some(self.current_term);
+        if self.config.read_mode == ReadMode::Log || !own_term_committed {
+            return false;
+        }
+        self.reads_for_this_term();
+        let now = ctx.now();
+        if self.reads.lease_until.is_some_and(|until| now < until) {
+            ctx.count("raft.lease_reads");
+            let output = KvOutput::Value(self.kv.get(key).map(str::to_string));
+            self.answer_read(from, command.seq, output);
+            return true;
+        }
+        // A round already in flight started before this read: wait for the next one.
+        let in_flight = self.reads.rounds.contains_key(&self.reads.round);
+        let round = self.reads.round + 1;
+        self.reads.pending.push(PendingRead {
+            client: from,
+            seq: command.seq,
+            key: key.clone(),
+            read_index: self.commit_index,
+            round,
+        });
+        if !in_flight {
+            self.start_read_round(ctx);
+        }
+        true
+    }
+    // ANCHOR_END: try_read_without_log
+
+    /// Sends a `ReadHeartbeat` of a new round to every follower.
+    fn start_read_round(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.reads_for_this_term();
+        self.reads.round += 1;
+        let round = self.reads.round;
+        let me = BTreeSet::from([self.id]);
+        // Rounds whose messages were lost are forgotten after a few newer ones.
+        self.reads.rounds.retain(|r, _| r + 8 > round);
+        self.reads.rounds.insert(round, (ctx.now(), me));
+        ctx.count("raft.read_rounds");
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            let m = ReadHeartbeat {
+                term: self.current_term,
+                leader: self.id,
+                round,
+            };
+            self.send(peer, Message::ReadHeartbeat(m));
+        }
+        self.check_round(ctx, round); // a cluster of one confirms at once
+    }
+
+    // ANCHOR: on_read_heartbeat
+    /// A follower's side: acknowledge a leader of the current term, as for `AppendEntries`.
+    pub(super) fn on_read_heartbeat(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: ReadHeartbeat,
+    ) {
+        if m.term == self.current_term && self.role != Role::Leader {
+            if self.role == Role::Candidate || self.leader.is_none() {
+                self.become_follower(ctx, m.term, Some(m.leader));
+            }
+            self.reset_election_timer(ctx);
+        }
+        let response = ReadHeartbeatResponse {
+            term: self.current_term,
+            round: m.round,
+        };
+        self.send(from, Message::ReadHeartbeatResponse(response));
+    }
+
+    /// The leader's side: count an acknowledgement of this term's round.
+    pub(super) fn on_read_heartbeat_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: ReadHeartbeatResponse,
+    ) {
+        if self.role != Role::Leader || m.term != self.current_term {
+            return;
+        }
+        self.reads_for_this_term();
+        if let Some((_, acks)) = self.reads.rounds.get_mut(&m.round) {
+            acks.insert(from);
+            self.check_round(ctx, m.round);
+        }
+    }
+    // ANCHOR_END: on_read_heartbeat
+
+    /// Confirms `round` once a majority (the leader included) acknowledged it: extends the
+    /// lease, serves the reads it covers, and starts the next round if reads wait for one.
+    fn check_round(&mut self, ctx: &mut Ctx<'_, Message>, round: u64) {
+        let Some((started, acks)) = self.reads.rounds.get(&round) else {
+            return;
+        };
+        if acks.len() < majority(self.servers) {
+            return;
+        }
+        let started = *started;
+        self.reads.confirmed = self.reads.confirmed.max(round);
+        self.reads.rounds.retain(|r, _| *r > round);
+        if let ReadMode::Lease { max_drift_ppm } = self.config.read_mode {
+            let lease = lease_duration(self.config.election_timeout_ms_min, max_drift_ppm);
+            let until = started + lease;
+            self.reads.lease_until = Some(self.reads.lease_until.map_or(until, |u| u.max(until)));
+        }
+        self.serve_reads(ctx);
+        let waiting = self
+            .reads
+            .pending
+            .iter()
+            .any(|r| r.round > self.reads.round);
+        if waiting && !self.reads.rounds.contains_key(&self.reads.round) {
+            self.start_read_round(ctx);
+        }
+    }
+
+    // ANCHOR: serve_reads
+    /// Answers every pending read whose round is confirmed and whose index is applied.
+    pub(super) fn serve_reads(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.reads.pending.is_empty() {
+            return;
+        }
+        if self.role != Role::Leader || self.reads.term != self.current_term {
+            self.reads.pending.clear(); // deposed: the clients will retry elsewhere
+            return;
+        }
+        let (confirmed, applied) = (self.reads.confirmed, self.last_applied);
+        let (ready, waiting) = std::mem::take(&mut self.reads.pending)
+            .into_iter()
+            .partition(|r| r.round <= confirmed && r.read_index <= applied);
+        self.reads.pending = waiting;
+        for read in ready {
+            let output = KvOutput::Value(self.kv.get(&read.key).map(str::to_string));
+            ctx.count("raft.read_index_reads");
+            self.answer_read(read.client, read.seq, output);
+        }
+    }
+    // ANCHOR_END: serve_reads
+
+    /// The heartbeat timer fired on a leader: keep a lease alive, and retry a round that may
+    /// have lost its messages.
+    pub(super) fn reads_on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        self.reads_for_this_term();
+        let lease = matches!(self.config.read_mode, ReadMode::Lease { .. });
+        let waiting = self
+            .reads
+            .pending
+            .iter()
+            .any(|r| r.round > self.reads.confirmed);
+        if lease || waiting {
+            self.start_read_round(ctx);
+        }
+    }
+
+    // ANCHOR: replicate_new_entry
+    /// A leader appended a client's command: send it now, or, with batching, only to the
+    /// followers that have no entries in flight (the others get it with the next message).
+    pub(super) fn replicate_new_entry(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if !self.config.batching {
+            return self.broadcast_append_entries(ctx);
+        }
+        let me = self.id.0;
+        for peer in (0..self.servers).filter(|p| *p != me) {
+            if self.next_index[peer] == self.match_index[peer] + 1 {
+                self.send_append_entries(ctx, NodeId(peer));
+            } else {
+                ctx.count("raft.batched");
+            }
+        }
+    }
+    // ANCHOR_END: replicate_new_entry
+
+    /// Queues a read's answer for its client.
+    fn answer_read(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        let done = ClientResponse::Done { seq, output };
+        self.send(client, Message::ClientResponse(done));
+    }
+}
+
 }
 pub mod replication {
 //! Log replication (§5.3), the commit rule (§5.4.2) and applying committed entries.
@@ -3329,6 +3300,7 @@ impl Server {
     pub(super) fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
         if self.role == Role::Leader {
             self.broadcast_append_entries(ctx);
+            self.reads_on_heartbeat(ctx);
             ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
         }
     }
@@ -3497,6 +3469,7 @@ impl Server {
                 self.reply_done(client, command.seq, output);
             }
         }
+        self.serve_reads(ctx); // reads waiting for their index (reads.rs)
         self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
@@ -3516,13 +3489,16 @@ impl Server {
         if let Some(output) = self.kv.cached(command.client, command.seq) {
             return self.reply_done(from, command.seq, output.clone());
         }
+        if self.try_read_without_log(ctx, from, &command) {
+            return; // ReadIndex or lease (reads.rs)
+        }
         let index = self.log.append(Entry {
             term: self.current_term,
             command: Some(command),
         });
         self.match_index[self.id.0] = index;
         self.next_index[self.id.0] = index + 1;
-        self.broadcast_append_entries(ctx);
+        self.replicate_new_entry(ctx); // at once, or batched (reads.rs)
         self.maybe_commit(ctx); // a cluster of one commits at once
     }
     // ANCHOR_END: on_client_request
@@ -3620,9 +3596,9 @@ use std::fmt;
 use std::time::Duration;
 
 use super::kv::KvStore;
-use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use super::reads::{ReadMode, ReadState};
 use super::snapshot::Snapshot;
 use rand::RngExt;
 
@@ -3650,11 +3626,11 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
-    /// CheckQuorum: a leader that has not heard from a majority within the longest election
-    /// timeout steps down (thesis §6.2, [`leadership`](super::leadership)).
-    pub check_quorum: bool,
-    /// PreVote: a server asks whether it could win before it increments its term (§9.6).
-    pub pre_vote: bool,
+    /// How a leader answers reads: through the log (the default), ReadIndex or a lease.
+    pub read_mode: ReadMode,
+    /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
+    /// flight per follower (`reads.rs`). Off by default: one message per command.
+    pub batching: bool,
     /// Take a snapshot and compact the log once this many applied entries follow the last
     /// snapshot (§7). `None`: never, the log grows for the whole run.
     pub log_compaction_threshold: Option<u64>,
@@ -3684,8 +3660,8 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
-            check_quorum: true,
-            pre_vote: true,
+            read_mode: ReadMode::Log,
+            batching: false,
             log_compaction_threshold: None,
         }
     }
@@ -3818,8 +3794,8 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
-    /// CheckQuorum and PreVote bookkeeping (not durable).
-    pub(super) leadership: Leadership,
+    /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
+    pub(super) reads: ReadState,
     /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
     /// last_applied`.
     pub(super) snapshot: Option<Snapshot>,
@@ -3868,7 +3844,7 @@ impl Server {
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
-            leadership: Leadership::default(),
+            reads: ReadState::default(),
             commit_index: applied,
             last_applied: applied,
             kv,
@@ -3892,10 +3868,14 @@ impl Server {
     /// The server starts (or restarts) as a follower waiting for a leader.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.reset_election_timer(ctx);
+        self.reads_on_start(ctx);
     }
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.reads_before_message(ctx, &msg) {
+            return; // a vote request inside a lease (reads.rs)
+        }
         // ANCHOR: adopt_higher_term
         // §5.1: a higher term, from anyone, makes this server a follower of that term, before
         // the handler below sees the message.
@@ -3905,17 +3885,16 @@ impl Server {
             self.become_follower(ctx, term, None);
         }
         // ANCHOR_END: adopt_higher_term
-        self.note_contact(ctx, from, &msg);
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
             Message::AppendEntries(m) => self.on_append_entries(ctx, from, m),
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
+            Message::ReadHeartbeat(m) => self.on_read_heartbeat(ctx, from, m),
+            Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
             Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
-            Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
-            Message::PreVoteResponse(m) => self.on_pre_vote_response(ctx, from, m),
         }
     }
 
@@ -3924,7 +3903,6 @@ impl Server {
         match timer {
             ELECTION => self.on_election_timeout(ctx),
             HEARTBEAT => self.on_heartbeat(ctx),
-            CHECK_QUORUM => self.on_check_quorum(ctx),
             _ => {}
         }
     }
@@ -4588,12 +4566,6 @@ pub fn time_to_elect(
         servers: 5,
         clients: 0,
         invariants: false,
-        // The default timeouts, but the trial's CheckQuorum and PreVote from the start.
-        config: Config {
-            check_quorum: config.check_quorum,
-            pre_vote: config.pre_vote,
-            ..Config::default()
-        },
         ..Cluster::default()
     };
     let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;

@@ -18,11 +18,13 @@
 
 use std::time::Duration;
 
-use super::cluster::{self, Cluster};
+use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
 use super::witness;
 use crate::coordination::linearizability::{CheckResult, Limits, Method};
-use crate::sim::{Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use crate::sim::{
+    Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream,
+};
 use rand::RngExt;
 
 /// The knobs of a chaos run.
@@ -136,10 +138,15 @@ pub struct ChaosOutcome {
     pub keys_by_witness: usize,
 }
 
-// ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
-    run_chaos_full(seed, chaos, &FaultSchedule::default(), &Limits::default())
+    run_chaos_full(
+        seed,
+        chaos,
+        &FaultSchedule::default(),
+        &Limits::default(),
+        |_| {},
+    )
 }
 
 /// [`run_chaos`] with `extra` faults on top of the nemesis's (e.g. a slow follower cut off for
@@ -149,7 +156,7 @@ pub fn run_chaos_with(
     chaos: &Chaos,
     extra: &FaultSchedule,
 ) -> Result<ChaosOutcome, String> {
-    run_chaos_full(seed, chaos, extra, &Limits::default())
+    run_chaos_full(seed, chaos, extra, &Limits::default(), |_| {})
 }
 
 /// [`run_chaos`] with the linearizability checker's search held to `limits`.
@@ -158,20 +165,35 @@ pub fn run_chaos_checked(
     chaos: &Chaos,
     limits: &Limits,
 ) -> Result<ChaosOutcome, String> {
-    run_chaos_full(seed, chaos, &FaultSchedule::default(), limits)
+    run_chaos_full(seed, chaos, &FaultSchedule::default(), limits, |_| {})
 }
 
-/// [`run_chaos`] with `extra` faults and the search held to `limits`.
+/// [`run_chaos`] with `extra` faults, after `prepare` has set up the simulation (clocks that
+/// drift, say).
+pub fn run_chaos_prepared(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
+) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, extra, &Limits::default(), prepare)
+}
+
+// ANCHOR: run_chaos
+/// Runs seed `seed` of `chaos` with `extra` faults on top of the nemesis's, after `prepare` has
+/// set up the simulation, and judges it with the search held to `limits`.
 pub fn run_chaos_full(
     seed: u64,
     chaos: &Chaos,
     extra: &FaultSchedule,
     limits: &Limits,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
 ) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
         .map_err(|e| e.to_string())?;
+    prepare(&mut sim);
     let servers = chaos.cluster.servers;
     let commits = witness::record_commits(&mut sim, servers);
     let end_of_chaos = Time::ZERO + chaos.chaos;

@@ -79,6 +79,30 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: read_heartbeat
+/// A leader confirms it still leads before answering reads outside the log (§6.4): round
+/// `round` of its term (`reads.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeat {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader: NodeId,
+    /// The round, numbered from 1 in each term.
+    pub round: u64,
+}
+
+/// A server's answer to a `ReadHeartbeat`: its term, and the round it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeatResponse {
+    /// The responder's term: equal to the leader's if it acknowledges the leader.
+    pub term: Term,
+    /// The round answered.
+    pub round: u64,
+}
+// ANCHOR_END: read_heartbeat
 // ANCHOR: install_snapshot
 /// A leader sends its snapshot to a follower that needs entries the leader has compacted away
 /// (§7). Simplification: in one message, not in chunks. The follower answers with an
@@ -121,6 +145,9 @@ pub enum Message {
     PreVote(RequestVote),
     /// The answer to a `PreVote`; its `term` is the voter's real current term.
     PreVoteResponse(RequestVoteResponse),
+    /// A leader's round for reads outside the log (`reads.rs`).
+    ReadHeartbeat(ReadHeartbeat),
+    ReadHeartbeatResponse(ReadHeartbeatResponse),
     /// A leader's snapshot for a follower that lags behind its compacted log (§7).
     InstallSnapshot(InstallSnapshot),
 }
@@ -133,6 +160,8 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::ReadHeartbeat(m) => Some(m.term),
+            Message::ReadHeartbeatResponse(m) => Some(m.term),
             Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
             // The proposed term must not be adopted: asking writes nothing (§9.6).

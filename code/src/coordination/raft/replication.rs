@@ -41,6 +41,7 @@ impl Server {
     pub(super) fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
         if self.role == Role::Leader {
             self.broadcast_append_entries(ctx);
+            self.reads_on_heartbeat(ctx);
             ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
         }
     }
@@ -209,6 +210,7 @@ impl Server {
                 self.reply_done(client, command.seq, output);
             }
         }
+        self.serve_reads(ctx); // reads waiting for their index (reads.rs)
         self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
@@ -228,13 +230,16 @@ impl Server {
         if let Some(output) = self.kv.cached(command.client, command.seq) {
             return self.reply_done(from, command.seq, output.clone());
         }
+        if self.try_read_without_log(ctx, from, &command) {
+            return; // ReadIndex or lease (reads.rs)
+        }
         let index = self.log.append(Entry {
             term: self.current_term,
             command: Some(command),
         });
         self.match_index[self.id.0] = index;
         self.next_index[self.id.0] = index + 1;
-        self.broadcast_append_entries(ctx);
+        self.replicate_new_entry(ctx); // at once, or batched (reads.rs)
         self.maybe_commit(ctx); // a cluster of one commits at once
     }
     // ANCHOR_END: on_client_request

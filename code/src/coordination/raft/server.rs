@@ -28,6 +28,7 @@ use super::kv::KvStore;
 use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use super::reads::{ReadMode, ReadState};
 use super::snapshot::Snapshot;
 use rand::RngExt;
 
@@ -60,6 +61,11 @@ pub struct Config {
     pub check_quorum: bool,
     /// PreVote: a server asks whether it could win before it increments its term (§9.6).
     pub pre_vote: bool,
+    /// How a leader answers reads: through the log (the default), ReadIndex or a lease.
+    pub read_mode: ReadMode,
+    /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
+    /// flight per follower (`reads.rs`). Off by default: one message per command.
+    pub batching: bool,
     /// Take a snapshot and compact the log once this many applied entries follow the last
     /// snapshot (§7). `None`: never, the log grows for the whole run.
     pub log_compaction_threshold: Option<u64>,
@@ -91,6 +97,8 @@ impl Default for Config {
             commit_rule: CommitRule::CurrentTermOnly,
             check_quorum: true,
             pre_vote: true,
+            read_mode: ReadMode::Log,
+            batching: false,
             log_compaction_threshold: None,
         }
     }
@@ -225,6 +233,8 @@ pub struct Server {
     pub(super) kv: KvStore,
     /// CheckQuorum and PreVote bookkeeping (not durable).
     pub(super) leadership: Leadership,
+    /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
+    pub(super) reads: ReadState,
     /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
     /// last_applied`.
     pub(super) snapshot: Option<Snapshot>,
@@ -274,6 +284,7 @@ impl Server {
             next_index: vec![1; servers],
             match_index: vec![0; servers],
             leadership: Leadership::default(),
+            reads: ReadState::default(),
             commit_index: applied,
             last_applied: applied,
             kv,
@@ -297,10 +308,14 @@ impl Server {
     /// The server starts (or restarts) as a follower waiting for a leader.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.reset_election_timer(ctx);
+        self.reads_on_start(ctx);
     }
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.reads_before_message(ctx, &msg) {
+            return; // a vote request inside a lease (reads.rs)
+        }
         // ANCHOR: adopt_higher_term
         // §5.1: a higher term, from anyone, makes this server a follower of that term, before
         // the handler below sees the message.
@@ -317,6 +332,8 @@ impl Server {
             Message::AppendEntries(m) => self.on_append_entries(ctx, from, m),
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
+            Message::ReadHeartbeat(m) => self.on_read_heartbeat(ctx, from, m),
+            Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
             Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
             Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
