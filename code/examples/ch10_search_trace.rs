@@ -5,7 +5,7 @@
 //! the key-value model in [`Traced`], which answers exactly as the model does and writes each
 //! question down. Its state is the model's state together with the set of operations placed so
 //! far, which is exactly the configuration the search memoises (a set of operations and a
-//! state), so the wrapper changes what the search can see of nothing and prunes the same
+//! state), so the wrapper changes nothing the search can see and prunes the same
 //! configurations. From the sequence of questions the program then tells which attempt placed
 //! an operation, which was pruned as already explored, and where the search backtracked.
 //!
@@ -181,8 +181,14 @@ fn trace(title: &str, history: &[Operation<KvInput, KvOutput>]) -> String {
         // What the search holds after this question; fewer operations at the next question
         // means it met a return and undid choices.
         let holds = if placed { grown } else { q.placed.clone() };
-        if let Some(n) = next.filter(|n| !n.is_superset(&holds)) {
-            let undone: BTreeSet<usize> = holds.difference(n).copied().collect();
+        // After the last question of a failed search, it undoes everything it still holds.
+        let failed = matches!(result.verdict, Verdict::Illegal { .. });
+        let undone: BTreeSet<usize> = match next {
+            Some(n) => holds.difference(n).copied().collect(),
+            None if failed => holds,
+            None => BTreeSet::new(),
+        };
+        if !undone.is_empty() {
             let _ = writeln!(
                 out,
                 "    a return comes first: backtrack, take out [{}]",
