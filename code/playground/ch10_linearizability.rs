@@ -60,7 +60,8 @@ fn main() {
         get(3, "x", Some("1"), 25, 35),
         get(3, "x", Some("2"), 40, 50),
     ];
-    // The same, except that the last read sees "1" after a read that began later saw "2".
+    // The same, except that a read sees "2" and the next read, which began after it returned,
+    // sees "1" again.
     let mut bad = good.clone();
     bad[2] = get(3, "x", Some("2"), 25, 35);
     bad[3] = get(3, "x", Some("1"), 40, 50);
