@@ -74,6 +74,10 @@ fn config() -> Config {
     Config {
         // One entry per AppendEntries, so that the script can stop after any entry.
         max_entries_per_message: 1,
+        // The paper's algorithm, as in its Figure 8: no PreVote round before an election (the
+        // script delivers RequestVote messages only), and no CheckQuorum timer.
+        pre_vote: false,
+        check_quorum: false,
         ..Config::default()
     }
 }
