@@ -18,9 +18,10 @@
 //! every winner got votes from a majority, and the two share a voter, which voted only for a log
 //! at least as up to date as its own. A log can outrank the voter's without holding the entry
 //! (a later last term is enough), so the proof needs the commit rule too (§5.4.2): a leader
-//! commits by counting replicas only for an entry of its own term. Then every log that outranks
-//! the voter's ends in an entry written by a later leader, and by induction over terms every
-//! later leader already held the committed entry. Without that rule, the paper's Figure 8 loses
+//! commits by counting replicas only for an entry of its own term. Then a winner's log either
+//! ends in the same term as the voter's and is at least as long, so it holds the voter's
+//! entries (Log Matching), or ends in a later term, written by a later leader, which by
+//! induction over terms already held the committed entry. Without that rule, the paper's Figure 8 loses
 //! a committed entry; chapter 10 plants the bug and its campaign catches it.
 //!
 //! Why it is live. If all servers timed out together they would split the vote forever.

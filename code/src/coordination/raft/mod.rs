@@ -34,10 +34,14 @@
 //! Like every protocol in this book the server is a sans-I/O state machine: time comes from
 //! `ctx.now()`, randomness from `ctx.rng()`, and effects are messages and timers.
 //!
-//! Simplifications, each a section of the paper left out: a fixed membership (no §6
-//! reconfiguration), no snapshots (§7), reads through the log rather than read-index or leases
-//! (§8), and durable state written at once (see [`server`]). Everything uses only std and
-//! `rand`, so that the runnable listing can be bundled for the Rust playground.
+//! Beyond the paper's core, as production Raft implementations do (chapter 10's "Raft in
+//! practice" page): durable state as an explicit effect written before any message that
+//! depends on it is sent ([`storage`]), snapshots and log compaction with `InstallSnapshot`
+//! (§7, [`snapshot`]), CheckQuorum and PreVote (Ongaro's thesis §6.2 and §9.6, [`leadership`]),
+//! ReadIndex and lease reads and proposal batching (thesis §6.4, [`reads`]), and a witness of
+//! linearizability built from the commit log ([`witness`]). Simplification: a fixed membership
+//! (no §6 reconfiguration). Everything uses only std and `rand`, so that the runnable listings
+//! can be bundled for the Rust playground.
 
 pub mod chaos;
 pub mod client;
@@ -50,6 +54,7 @@ pub mod kv;
 pub mod leadership;
 pub mod log;
 pub mod message;
+pub mod pre_vote_exercise;
 pub mod reads;
 pub mod replication;
 pub mod rules;
