@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::coordination::raft::Role;
 use crate::coordination::raft::cluster::{self, Cluster, KvNode};
+use crate::coordination::raft::server::Config;
 use crate::sim::{Fault, LinkConfig, NodeId, Sim, Time};
 
 // ANCHOR: main
@@ -18,7 +19,13 @@ fn main() {
     let shape = Cluster {
         servers: 5,
         clients: 0,
-        ..Cluster::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        // The paper's election: without PreVote ("Raft in practice"), which would keep the
+        // partitioned servers below from ever becoming candidates.
+        config: Config {
+            pre_vote: false,
+            ..Config::default() // election timeouts 150-300 ms, heartbeats every 50 ms
+        },
+        ..Cluster::default()
     };
     let link = LinkConfig::constant(Duration::from_millis(5));
     let mut sim = shape.build(3, link).expect("a valid configuration");
@@ -104,7 +111,10 @@ pub mod linearizability {
 //!   operation at a time.
 //! - `Illegal(explanation)`: no such order exists. The [`Explanation`] names the partition, the
 //!   longest prefix that could be ordered, and the operations that could not come after it.
-//! - `Unknown`: the search used up its budget of steps without deciding.
+//! - `Unknown`: the search used up its budget of steps (or memory) without deciding.
+//!
+//! [`check_report`] says more: for every partition (key), its verdict, the [`Method`] that
+//! decided it, and what that cost ([`Report`]).
 //!
 //! The answer is exact, not a heuristic: `Ok` and `Illegal` are both proofs, up to the budget.
 //! The price is time. Deciding linearizability is NP-complete in general (Gibbons and Korach,
@@ -135,6 +145,22 @@ pub mod linearizability {
 //! - The budget is per partition, counted in events visited. [`DEFAULT_MAX_STEPS`], a million,
 //!   bounds a search to a few seconds in release mode; a linearizable history of a thousand
 //!   operations on three keys takes about ten thousand steps per key, milliseconds in all.
+//!
+//! Three things keep the checker's cost bounded and its answers useful on hard histories:
+//!
+//! - **Effort spread across partitions.** Searching the keys one after another, each with the
+//!   whole budget, lets one hard but legal key eat seconds before an easy illegal key is even
+//!   looked at. [`check_report`] deepens iteratively instead: every undecided key gets a small
+//!   budget, then twice as much, and so on up to the budget, so a key is decided in the first
+//!   round whose budget suffices, whatever the others cost. Checking per key is sound by
+//!   locality; Horn and Kroening generalise this splitting to *P-compositionality* ("Faster
+//!   linearizability checking via P-compositionality", FORTE 2015, LNCS 9039).
+//! - **Bounded memory.** The memo table grows with the steps; past
+//!   [`DEFAULT_MAX_CONFIGURATIONS`] entries the search stops and the key is unknown, never an
+//!   out-of-memory crash.
+//! - **Witnesses.** Where the search gives up, a linearization proposed by the system under
+//!   test (for Raft, each command at the instant it was first committed) can be checked in one
+//!   pass ([`witness`]); if it holds, the key is linearizable, whoever proposed it.
 //!
 //! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
 //! it takes to check a history of it.
@@ -508,6 +534,127 @@ impl fmt::Display for Explanation {
 // ANCHOR_END: display
 
 }
+pub mod generate {
+//! Generated histories of a store that is linearizable by construction, for benches and tests.
+//!
+//! [`atomic_history`] plays `clients` clients against one map, each issuing its operations one
+//! after another on `keys` keys (a third each gets, puts and appends, as the chapter 10 clients
+//! do). Every operation takes effect at one instant drawn inside its interval, and the outputs
+//! are computed by applying the operations to the map in the order of those instants, so the
+//! history is linearizable and the instants are a witness. A fraction `unknown` of operations
+//! get no answer (the client gave up after a timeout and moved on): each of those took effect
+//! or not, at random, and the history records its outcome as unknown. Written values are
+//! unique (`client.seq `), so reads show which writes they saw, in which order.
+//!
+//! One seed fixes the history. The random numbers come from SplitMix64 (Steele, Lea and
+//! Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014), written out here so
+//! that the module needs nothing beyond std.
+
+use std::collections::BTreeMap;
+
+use super::kv::{KvInput, KvOutput};
+use super::model::Operation;
+use super::witness::Placement;
+
+/// The shape of a generated history.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shape {
+    /// Operations in all.
+    pub operations: usize,
+    /// Clients, each with one operation in flight at a time.
+    pub clients: usize,
+    /// Keys, named `k0`, `k1`, ...
+    pub keys: usize,
+    /// The fraction of operations whose outcome is unknown, in `0.0..=1.0`.
+    pub unknown: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// SplitMix64: a tiny, good-enough generator for test data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`), with a bias below 2^-32 for the sizes used here.
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+const MS: u64 = 1_000_000;
+
+/// A history of `shape`, and the instants at which its operations took effect, as a witness
+/// in linearization order (the operations that never took effect left out).
+pub fn atomic_history(shape: &Shape) -> (Vec<Operation<KvInput, KvOutput>>, Vec<Placement>) {
+    let mut rng = SplitMix(shape.seed);
+    let clients = shape.clients.max(1);
+    let keys = shape.keys.max(1) as u64;
+    // (operation, instant, takes effect), in the history's order: client by client.
+    let mut ops: Vec<(Operation<KvInput, KvOutput>, u64, bool)> = Vec::new();
+    for client in 0..clients {
+        let mine = shape.operations / clients + usize::from(client < shape.operations % clients);
+        let mut now = rng.below(5 * MS);
+        for seq in 1..=mine {
+            let key = format!("k{}", rng.below(keys));
+            let value = format!("{client}.{seq} ");
+            let input = match rng.below(3) {
+                0 => KvInput::Get { key },
+                1 => KvInput::Put { key, value },
+                _ => KvInput::Append { key, value },
+            };
+            let took = 1 + rng.below(20 * MS);
+            let instant = now + rng.below(took + 1);
+            let gave_up = rng.chance(shape.unknown);
+            let takes_effect = !gave_up || rng.chance(0.5);
+            let op = Operation {
+                client: client as u64,
+                input,
+                output: None, // filled in below
+                call_ns: now,
+                return_ns: if gave_up { u64::MAX } else { now + took },
+            };
+            ops.push((op, instant, takes_effect));
+            // A client that gave up waited for its timeout, 30 ms, before moving on.
+            now += if gave_up { 30 * MS } else { took } + rng.below(5 * MS);
+        }
+    }
+    let mut order: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].2).collect();
+    order.sort_by_key(|&i| (ops[i].1, i));
+    let mut store: BTreeMap<String, String> = BTreeMap::new();
+    for &i in &order {
+        let op = &mut ops[i].0;
+        let output = match &op.input {
+            KvInput::Get { key } => KvOutput::Value(store.get(key).cloned()),
+            KvInput::Put { key, value } => {
+                store.insert(key.clone(), value.clone());
+                KvOutput::Ok
+            }
+            KvInput::Append { key, value } => {
+                store.entry(key.clone()).or_default().push_str(value);
+                KvOutput::Ok
+            }
+        };
+        if op.return_ns != u64::MAX {
+            op.output = Some(output);
+        }
+    }
+    let witness = order.iter().map(|&i| (i, ops[i].1)).collect();
+    (ops.into_iter().map(|(op, _, _)| op).collect(), witness)
+}
+
+}
 pub mod kv {
 //! The key-value model: the sequential specification of the replicated store.
 //!
@@ -875,6 +1022,182 @@ pub fn render_history<M: Model>(model: &M, history: &[Operation<M::Input, M::Out
 }
 // ANCHOR_END: render_history
 }
+pub mod report {
+//! Reports: what the checker decided about each partition, how, and at what cost.
+//!
+//! [`super::check`] answers one word for the whole history; [`super::check_report`] answers a
+//! [`Report`] with one line per partition (for the key-value model, per key): its verdict, the
+//! [`Method`] that decided it, the steps and memoised configurations the search used over all
+//! its rounds, and the time spent. A violation keeps its [`Explanation`]; a witness that failed
+//! keeps the operation that broke it ([`WitnessError`]). Steps and configurations are
+//! deterministic; times are not, so tables meant to be regenerated byte for byte use
+//! [`Report::table`] without them.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::CheckResult;
+use super::witness::WitnessError;
+
+/// How a partition's verdict was reached, or why there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// The search decided it (linearizable or not).
+    Search,
+    /// The search gave up, and the witness proved it linearizable.
+    Witness,
+    /// Undecided: the search used its whole budget of steps (and no witness explained it).
+    UnknownBudget,
+    /// Undecided: the search reached the cap on memoised configurations (and no witness
+    /// explained it).
+    UnknownMemory,
+    /// Not finished: another partition was found illegal first, which decides the history.
+    Skipped,
+}
+
+impl Method {
+    /// Every method, in the order reports list them.
+    pub const ALL: [Method; 5] = [
+        Method::Search,
+        Method::Witness,
+        Method::UnknownBudget,
+        Method::UnknownMemory,
+        Method::Skipped,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Search => "search",
+            Method::Witness => "witness",
+            Method::UnknownBudget => "unknown-budget",
+            Method::UnknownMemory => "unknown-memory",
+            Method::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// ANCHOR: partition_report
+/// What the checker found about one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// The partition, such as `key "x"`.
+    pub partition: String,
+    /// How many operations it has.
+    pub operations: usize,
+    /// Its verdict: `Ok`, `Illegal` with the explanation, or `Unknown`.
+    pub verdict: CheckResult,
+    /// How the verdict was reached.
+    pub method: Method,
+    /// Events the search visited, over all its rounds.
+    pub steps: u64,
+    /// The most configurations one round of the search memoised (its memory, in entries).
+    pub configurations: usize,
+    /// Rounds of iterative deepening the search took part in.
+    pub rounds: u32,
+    /// Time spent on this partition (search and witness).
+    pub time: Duration,
+    /// When a witness was tried and failed: why.
+    pub witness_error: Option<WitnessError>,
+}
+// ANCHOR_END: partition_report
+
+/// What the checker found about a whole history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// One entry per partition, in the model's partition order.
+    pub partitions: Vec<PartitionReport>,
+    /// Time for the whole check.
+    pub time: Duration,
+}
+
+impl Report {
+    /// The verdict for the whole history: illegal if some partition is, else unknown if some
+    /// partition is undecided, else linearizable (locality, Herlihy and Wing 1990, §3.5).
+    pub fn result(&self) -> CheckResult {
+        let illegal = self
+            .partitions
+            .iter()
+            .find(|p| matches!(p.verdict, CheckResult::Illegal(_)));
+        match illegal {
+            Some(p) => p.verdict.clone(),
+            None if self.partitions.iter().all(|p| p.verdict == CheckResult::Ok) => CheckResult::Ok,
+            None => CheckResult::Unknown,
+        }
+    }
+
+    /// How many partitions `method` decided (or left undecided).
+    pub fn count(&self, method: Method) -> usize {
+        self.partitions
+            .iter()
+            .filter(|p| p.method == method)
+            .count()
+    }
+
+    /// Steps over all partitions.
+    pub fn steps(&self) -> u64 {
+        self.partitions.iter().map(|p| p.steps).sum()
+    }
+
+    /// The report as a table, one row per partition; with times if `times`. Rows are at most
+    /// 100 characters for partition names of up to 16.
+    pub fn table(&self, times: bool) -> String {
+        let mut out = format!(
+            "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
+            "partition", "ops", "verdict", "method", "steps", "configs", "rounds"
+        );
+        out += if times { "   time ms\n" } else { "\n" };
+        for p in &self.partitions {
+            let verdict = match p.verdict {
+                CheckResult::Ok => "linearizable",
+                CheckResult::Illegal(_) => "ILLEGAL",
+                CheckResult::Unknown => "unknown",
+            };
+            out += &format!(
+                "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
+                p.partition, p.operations, verdict, p.method, p.steps, p.configurations, p.rounds
+            );
+            if times {
+                out += &format!(" {:>9.3}", p.time.as_secs_f64() * 1e3);
+            }
+            out += "\n";
+        }
+        out
+    }
+}
+
+impl fmt::Display for Report {
+    /// The table with times, then every violation's explanation and every failed witness.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.table(true))?;
+        for p in &self.partitions {
+            if let CheckResult::Illegal(e) = &p.verdict {
+                write!(f, "{e}")?;
+            }
+            if let Some(why) = &p.witness_error {
+                writeln!(f, "{}: the witness fails: {why}", p.partition)?;
+            }
+        }
+        let verdict = match self.result() {
+            CheckResult::Ok => "linearizable",
+            CheckResult::Illegal(_) => "not linearizable",
+            CheckResult::Unknown => "unknown",
+        };
+        writeln!(
+            f,
+            "{verdict}: {} steps in {:.3} ms",
+            self.steps(),
+            self.time.as_secs_f64() * 1e3
+        )
+    }
+}
+}
 pub mod search {
 //! The search: Wing and Gong's backtracking, with Lowe's memoisation.
 //!
@@ -921,6 +1244,12 @@ pub mod search {
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
+//! One that would remember more than `max_configurations` configurations gives up too, with
+//! [`Search::out_of_memory`] set, so that it costs a bounded amount of memory as well: the memo
+//! table is the only structure that grows with the work done (the stack and the list grow with
+//! the history). A step adds at most one configuration, so a search within a budget of `s` steps
+//! never holds more than `s`; the cap matters for searches allowed many more steps than fit in
+//! memory. [`super::check_report`] turns either into "unknown" for that partition.
 //!
 //! Simplification: the search keeps the longest sequence it ever built, which is what an
 //! explanation shows. It does not minimise the history (Lowe's "just-in-time" linearization and
@@ -1033,7 +1362,8 @@ pub enum Verdict<S> {
     /// No order works. `prefix` is the longest sequence of history indexes the model accepted
     /// in real-time order, and `state` the model state after it.
     Illegal { prefix: Vec<usize>, state: S },
-    /// The search took `max_steps` steps without deciding.
+    /// The search took `max_steps` steps, or reached `max_configurations` configurations
+    /// ([`Search::out_of_memory`]), without deciding.
     GaveUp,
 }
 
@@ -1046,16 +1376,30 @@ pub struct Search<S> {
     pub steps: u64,
     /// Configurations (set of operations, state) memoised.
     pub configurations: usize,
+    /// Whether the search gave up because it reached its cap on configurations.
+    pub out_of_memory: bool,
 }
 
-// ANCHOR: search
 /// Searches for a linearization of the operations `partition` (indexes into `history`),
-/// visiting at most `max_steps` events.
+/// visiting at most `max_steps` events, with no cap on memory but the one `max_steps` implies.
 pub fn search<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partition: &[usize],
     max_steps: u64,
+) -> Search<M::State> {
+    search_bounded(model, history, partition, max_steps, usize::MAX)
+}
+
+// ANCHOR: search
+/// Searches for a linearization of the operations `partition` (indexes into `history`),
+/// visiting at most `max_steps` events and remembering at most `max_configurations`.
+pub fn search_bounded<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    max_steps: u64,
+    max_configurations: usize,
 ) -> Search<M::State> {
     let ops: Vec<&Operation<M::Input, M::Output>> =
         partition.iter().map(|&i| &history[i]).collect();
@@ -1074,6 +1418,7 @@ pub fn search<M: Model>(
                 verdict: Verdict::GaveUp,
                 steps,
                 configurations: seen.len(),
+                out_of_memory: false,
             };
         }
         steps += 1;
@@ -1090,7 +1435,16 @@ pub fn search<M: Model>(
             let useless = output.is_none() && next.as_ref() == Some(&state);
             if let Some(next_state) = next.filter(|_| !useless) {
                 placed.insert(op);
-                if seen.insert((placed.clone(), next_state.clone())) {
+                let configuration = (placed.clone(), next_state.clone());
+                if seen.len() >= max_configurations && !seen.contains(&configuration) {
+                    return Search {
+                        verdict: Verdict::GaveUp,
+                        steps,
+                        configurations: seen.len(),
+                        out_of_memory: true,
+                    };
+                }
+                if seen.insert(configuration) {
                     // A new configuration: place the operation and start again from the front.
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
                     events.lift(entry);
@@ -1113,6 +1467,7 @@ pub fn search<M: Model>(
                     verdict: Verdict::Illegal { prefix, state },
                     steps,
                     configurations: seen.len(),
+                    out_of_memory: false,
                 };
             };
             let undone = events.op[call];
@@ -1127,22 +1482,280 @@ pub fn search<M: Model>(
         verdict: Verdict::Linearizable,
         steps,
         configurations: seen.len(),
+        out_of_memory: false,
     }
 }
 // ANCHOR_END: search
 
 }
+pub mod witness {
+//! Witnesses: checking a proposed linearization instead of searching for one.
+//!
+//! The search of [`super::search`] must rule out, or find, an order of the operations; a
+//! *witness* is an order someone else proposes, with the instant at which each operation took
+//! effect. Checking it costs one pass over the history, whatever its shape, because the hard
+//! part (which order, and which operations with unknown outcome took effect at all) is given.
+//! A system that knows when each operation took effect can supply one: in Raft, the instant a
+//! command's log entry was first committed (`raft/witness.rs`).
+//!
+//! [`verify`] accepts a witness for one partition when:
+//!
+//! 1. every operation it places lies within its interval: at or after its call and at or before
+//!    its return (an operation whose outcome is unknown has no return: anywhere after its call);
+//! 2. the placements are in order of their instants (ties keep the order given);
+//! 3. the model accepts the operations in that order, each known output matching the model's;
+//! 4. every operation with a known outcome is placed, once. An operation with unknown outcome
+//!    may be left out: it never took effect.
+//!
+//! Then the witness *is* a linearization (Herlihy and Wing 1990, §2): (3) is the sequential
+//! specification, and (1) and (2) give real time, because an operation that returned before
+//! another was called has a strictly earlier instant. So an accepted witness proves the
+//! partition linearizable, however it was obtained, even from a buggy system. A rejected one
+//! proves nothing about the history (another order may work), and the checker reports the
+//! partition as unknown, with the reason ([`WitnessError`]) naming the operation that broke it.
+//!
+//! Reads need no place in Raft's log when they are served by ReadIndex or a lease, so a witness
+//! may leave out operations that do not change the state. [`fit_reads`] puts each at the first
+//! instant of its interval where the state it read held, which is exact for such operations:
+//! given the order of the writes, a read is explained if and only if some instant of its
+//! interval sees its answer.
 
 use std::fmt;
+
+use super::explain::OpSummary;
+use super::model::{Model, Operation};
+
+/// One operation placed by a witness: its index in the history and the instant (on the
+/// history's clock) at which it took effect.
+pub type Placement = (usize, u64);
+
+// ANCHOR: witness_error
+/// Why a witness does not explain a partition: the first operation that broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessError {
+    /// Placed at an instant outside its interval.
+    OutsideInterval { op: OpSummary, at_ns: u64 },
+    /// Placed at an instant earlier than the placement before it.
+    OutOfOrder {
+        op: OpSummary,
+        at_ns: u64,
+        previous_ns: u64,
+    },
+    /// Placed twice.
+    PlacedTwice { op: OpSummary },
+    /// The model refuses it (or its answer) in the state the operations before it left.
+    Refused { op: OpSummary, state: String },
+    /// Its outcome is known, so it took effect, but the witness gives it no place.
+    Unplaced { op: OpSummary },
+}
+// ANCHOR_END: witness_error
+
+impl fmt::Display for WitnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WitnessError::OutsideInterval { op, at_ns } => {
+                write!(f, "{op} is placed at {at_ns} ns, outside its interval")
+            }
+            WitnessError::OutOfOrder {
+                op,
+                at_ns,
+                previous_ns,
+            } => write!(
+                f,
+                "{op} is placed at {at_ns} ns, before the previous placement at {previous_ns} ns"
+            ),
+            WitnessError::PlacedTwice { op } => write!(f, "{op} is placed twice"),
+            WitnessError::Refused { op, state } => {
+                write!(f, "{op} is refused by the model where {state}")
+            }
+            WitnessError::Unplaced { op } => {
+                write!(f, "{op} has a known outcome but no place")
+            }
+        }
+    }
+}
+
+// ANCHOR: verify
+/// Whether `order` (placements of operations of `partition`, in order) is a linearization of
+/// `partition`; if not, which operation broke it.
+pub fn verify<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    order: &[Placement],
+) -> Result<(), WitnessError> {
+    let summary = |i: usize| OpSummary::new(model, history, i);
+    let mut placed = vec![false; history.len()];
+    let mut state = model.init();
+    let mut previous_ns = 0;
+    for &(i, at_ns) in order {
+        let op = &history[i];
+        if placed[i] {
+            return Err(WitnessError::PlacedTwice { op: summary(i) });
+        }
+        placed[i] = true;
+        if at_ns < op.call_ns || at_ns > op.effective_return_ns() {
+            return Err(WitnessError::OutsideInterval {
+                op: summary(i),
+                at_ns,
+            });
+        }
+        if at_ns < previous_ns {
+            let op = summary(i);
+            return Err(WitnessError::OutOfOrder {
+                op,
+                at_ns,
+                previous_ns,
+            });
+        }
+        previous_ns = at_ns;
+        match model.step(&state, &op.input, op.output.as_ref()) {
+            Some(next) => state = next,
+            None => {
+                let state = model.describe_state(&state, &op.input);
+                return Err(WitnessError::Refused {
+                    op: summary(i),
+                    state,
+                });
+            }
+        }
+    }
+    match partition
+        .iter()
+        .find(|&&i| !placed[i] && history[i].output.is_some())
+    {
+        Some(&i) => Err(WitnessError::Unplaced { op: summary(i) }),
+        None => Ok(()),
+    }
+}
+// ANCHOR_END: verify
+
+/// The placements of `witness` (over the whole history) that belong to `partition`, in their
+/// order, completed with the operations of `partition` that it leaves out, have a known
+/// outcome and leave the state as it is (reads): each at the first instant of its interval
+/// where the model accepts its answer. Operations that fit nowhere stay out, for [`verify`] to
+/// report. Placements beyond the history are dropped.
+pub fn fit_reads<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    witness: &[Placement],
+) -> Vec<Placement> {
+    let mut member = vec![false; history.len()];
+    for &i in partition {
+        member[i] = true;
+    }
+    let placed: Vec<Placement> = witness
+        .iter()
+        .copied()
+        .filter(|&(i, _)| i < history.len() && member[i])
+        .collect();
+    let mut is_placed = vec![false; history.len()];
+    for &(i, _) in &placed {
+        is_placed[i] = true;
+    }
+    // states[j]: the state after the first j placements, as long as the model accepts them.
+    let mut states = vec![model.init()];
+    for &(i, _) in &placed {
+        let op = &history[i];
+        let before = states.last().expect("starts with the initial state");
+        match model.step(before, &op.input, op.output.as_ref()) {
+            Some(next) => states.push(next),
+            None => break,
+        }
+    }
+    // (segment, instant, operation): the operation goes after placement segment - 1.
+    let mut fitted: Vec<(usize, u64, usize)> = Vec::new();
+    for &i in partition {
+        let op = &history[i];
+        if is_placed[i] || op.output.is_none() {
+            continue;
+        }
+        for (j, state) in states.iter().enumerate() {
+            let from = if j == 0 { 0 } else { placed[j - 1].1 };
+            let to = placed.get(j).map_or(u64::MAX, |p| p.1);
+            let at = op.call_ns.max(from);
+            if from > op.return_ns {
+                break;
+            }
+            if at > to.min(op.return_ns) {
+                continue;
+            }
+            if model.step(state, &op.input, op.output.as_ref()).as_ref() == Some(state) {
+                fitted.push((j, at, i));
+                break;
+            }
+        }
+    }
+    fitted.sort_unstable();
+    let mut order = Vec::with_capacity(placed.len() + fitted.len());
+    let mut fitted = fitted.into_iter().peekable();
+    for j in 0..=placed.len() {
+        while let Some((_, at, i)) = fitted.next_if(|f| f.0 == j) {
+            order.push((i, at));
+        }
+        order.extend(placed.get(j));
+    }
+    order
+}
+
+/// Checks `partition` against `witness` (placements over the whole history, in order), with
+/// unplaced reads fitted by [`fit_reads`].
+pub fn check_witness<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    witness: &[Placement],
+) -> Result<(), WitnessError> {
+    let order = fit_reads(model, history, partition, witness);
+    verify(model, history, partition, &order)
+}
+}
+
+use std::fmt;
+use std::time::Instant;
 
 pub use explain::{Explanation, OpSummary, Stuck};
 pub use kv::{KvInput, KvModel, KvOutput, KvState};
 pub use model::{Model, Operation, Unpartitioned};
 pub use render::render_history;
+pub use report::{Method, PartitionReport, Report};
 pub use search::Verdict;
+pub use witness::{Placement, WitnessError};
 
 /// The default budget: events a search may visit per partition before it gives up.
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+/// The default cap on configurations one search memoises: 2^19, about half a million. An entry
+/// is a bitset of the partition's operations and a model state. For the key-value model it
+/// costs about 800 bytes with the hash table's overhead, most of it the map's node (measured:
+/// a search that reached 10^6 configurations of one key peaked at 0.8 GB), so the cap holds a
+/// search, and the checker, which runs one search at a time, to about 400 MB.
+pub const DEFAULT_MAX_CONFIGURATIONS: usize = 1 << 19;
+
+/// The default budget of every partition in the first round of iterative deepening.
+pub const DEFAULT_FIRST_ROUND_STEPS: u64 = 1_000;
+
+/// How much work [`check_report`] may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most events one search of a partition may visit: the budget of the last round.
+    pub max_steps: u64,
+    /// The most configurations one search may memoise.
+    pub max_configurations: usize,
+    /// Every undecided partition's budget in the first round; it doubles each round.
+    pub first_round_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_steps: DEFAULT_MAX_STEPS,
+            max_configurations: DEFAULT_MAX_CONFIGURATIONS,
+            first_round_steps: DEFAULT_FIRST_ROUND_STEPS,
+        }
+    }
+}
 
 // ANCHOR: check_result
 /// The checker's answer.
@@ -1186,26 +1799,111 @@ pub fn check_with_budget<M: Model>(
     history: &[Operation<M::Input, M::Output>],
     max_steps: u64,
 ) -> CheckResult {
-    let partitions = model.partition(history);
-    assert_well_formed(history, &partitions);
-    let mut gave_up = false;
-    for partition in partitions {
-        match search::search(model, history, &partition, max_steps).verdict {
-            Verdict::Linearizable => {}
-            Verdict::GaveUp => gave_up = true, // a later partition may still be illegal
-            Verdict::Illegal { prefix, state } => {
-                let explanation = Explanation::new(model, history, &partition, &prefix, &state);
-                return CheckResult::Illegal(explanation);
-            }
-        }
-    }
-    if gave_up {
-        CheckResult::Unknown
-    } else {
-        CheckResult::Ok
-    }
+    let limits = Limits {
+        max_steps,
+        ..Limits::default()
+    };
+    check_report(model, history, &limits, None).result()
 }
 // ANCHOR_END: check_with_budget
+
+// ANCHOR: check_report
+/// Checks `history` against `model` within `limits`, partition by partition, and reports how
+/// each was decided. Where the search gives up, `witness` (placements over the whole history,
+/// in linearization order), if any, is checked instead. Panics as [`check`] does.
+///
+/// The partitions share the effort by *iterative deepening*: in round `r` every undecided
+/// partition is searched afresh with a budget of `first_round_steps * 2^r` steps, until every
+/// partition is decided or the budget reaches `max_steps`. A partition that is easy to decide
+/// is decided in an early round, whatever the others cost, and the first illegal one ends the
+/// check. Restarting costs at most as many steps again as the last round (the budgets double),
+/// and only one search, with its memo table, is alive at a time.
+pub fn check_report<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    limits: &Limits,
+    witness: Option<&[Placement]>,
+) -> Report {
+    let started = Instant::now();
+    let partitions = model.partition(history);
+    assert_well_formed(history, &partitions);
+    let mut reports: Vec<PartitionReport> = partitions
+        .iter()
+        .map(|p| PartitionReport {
+            partition: model.describe_partition(history, p),
+            operations: p.len(),
+            verdict: CheckResult::Unknown,
+            method: Method::Skipped,
+            steps: 0,
+            configurations: 0,
+            rounds: 0,
+            time: Default::default(),
+            witness_error: None,
+        })
+        .collect();
+    let mut pending: Vec<usize> = (0..partitions.len()).collect();
+    let mut budget = limits.first_round_steps.clamp(1, limits.max_steps.max(1));
+    'rounds: while !pending.is_empty() {
+        let mut undecided = Vec::new();
+        for (done, &k) in pending.iter().enumerate() {
+            let (partition, report) = (&partitions[k], &mut reports[k]);
+            let start = Instant::now();
+            let mut illegal = false;
+            let max = limits.max_configurations;
+            let search = search::search_bounded(model, history, partition, budget, max);
+            report.steps += search.steps;
+            report.configurations = report.configurations.max(search.configurations);
+            report.rounds += 1;
+            report.method = Method::Search;
+            match search.verdict {
+                Verdict::Linearizable => report.verdict = CheckResult::Ok,
+                Verdict::Illegal { prefix, state } => {
+                    let e = Explanation::new(model, history, partition, &prefix, &state);
+                    report.verdict = CheckResult::Illegal(e);
+                    illegal = true;
+                }
+                Verdict::GaveUp if search.out_of_memory => report.method = Method::UnknownMemory,
+                Verdict::GaveUp if budget >= limits.max_steps => {
+                    report.method = Method::UnknownBudget;
+                }
+                Verdict::GaveUp => undecided.push(k),
+            }
+            report.time += start.elapsed();
+            if illegal {
+                for &k in pending[done + 1..].iter().chain(&undecided) {
+                    reports[k].method = Method::Skipped; // the history is decided
+                }
+                break 'rounds;
+            }
+        }
+        pending = undecided;
+        budget = budget.saturating_mul(2).min(limits.max_steps);
+    }
+    let illegal = reports
+        .iter()
+        .any(|r| matches!(r.verdict, CheckResult::Illegal(_)));
+    if let (Some(witness), false) = (witness, illegal) {
+        for (report, partition) in reports.iter_mut().zip(&partitions) {
+            if report.verdict != CheckResult::Unknown {
+                continue;
+            }
+            let start = Instant::now();
+            match witness::check_witness(model, history, partition, witness) {
+                Ok(()) => {
+                    report.verdict = CheckResult::Ok;
+                    report.method = Method::Witness;
+                }
+                Err(why) => report.witness_error = Some(why),
+            }
+            report.time += start.elapsed();
+        }
+    }
+    Report {
+        partitions: reports,
+        time: started.elapsed(),
+    }
+}
+// ANCHOR_END: check_report
 
 /// Asserts that every interval is ordered and that the partition covers the history once.
 fn assert_well_formed<I, O>(history: &[Operation<I, O>], partitions: &[Vec<usize>]) {
@@ -1265,15 +1963,20 @@ pub mod raft {
 //! persistence), [`election`], [`replication`], [`kv`], [`client`], [`cluster`] (servers and
 //! clients as one simulator process, and a run builder), [`invariants`], [`history`], and
 //! [`chaos`] (one seed of the campaign: nemesis, hostile network, liveness and linearizability),
-//! [`time_to_elect`] (one trial of the chapter 9 experiment).
+//! [`time_to_elect`] (one trial of the chapter 9 experiment), [`witness`] (each command at its
+//! first commit, a linearization the checker verifies where its search gives up).
 //!
 //! Like every protocol in this book the server is a sans-I/O state machine: time comes from
 //! `ctx.now()`, randomness from `ctx.rng()`, and effects are messages and timers.
 //!
-//! Simplifications, each a section of the paper left out: a fixed membership (no §6
-//! reconfiguration), no snapshots (§7), reads through the log rather than read-index or leases
-//! (§8), and durable state written at once (see [`server`]). Everything uses only std and
-//! `rand`, so that the runnable listing can be bundled for the Rust playground.
+//! Beyond the paper's core, as production Raft implementations do (chapter 10's "Raft in
+//! practice" page): durable state as an explicit effect written before any message that
+//! depends on it is sent ([`storage`]), snapshots and log compaction with `InstallSnapshot`
+//! (§7, [`snapshot`]), CheckQuorum and PreVote (Ongaro's thesis §6.2 and §9.6, [`leadership`]),
+//! ReadIndex and lease reads and proposal batching (thesis §6.4, [`reads`]), and a witness of
+//! linearizability built from the commit log ([`witness`]). Simplification: a fixed membership
+//! (no §6 reconfiguration). Everything uses only std and `rand`, so that the runnable listings
+//! can be bundled for the Rust playground.
 
 pub mod chaos {
 //! One chaos run: a Raft cluster under a random nemesis and a hostile network, then judged.
@@ -1298,8 +2001,12 @@ use std::time::Duration;
 
 use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
-use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream};
+use super::witness;
+use crate::coordination::linearizability::{CheckResult, Limits, Method};
+use crate::sim::{
+    Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream,
+};
+use rand::RngExt;
 
 /// The knobs of a chaos run.
 #[derive(Clone, Debug)]
@@ -1314,6 +2021,9 @@ pub struct Chaos {
     pub chaos: Duration,
     /// How long the repaired cluster has to finish every client's operations.
     pub calm: Duration,
+    /// Turn about half of the nemesis's partitions into one-way cuts (the first side's
+    /// messages to the second are dropped, the other direction flows). Off by default.
+    pub one_way: bool,
 }
 
 impl Default for Chaos {
@@ -1351,7 +2061,38 @@ impl Default for Chaos {
             },
             chaos: ms(8_000),
             calm: ms(4_000),
+            one_way: false,
         }
+    }
+}
+
+impl Chaos {
+    /// The default campaign with one-way cuts among its partitions: the faults that CheckQuorum
+    /// and PreVote exist for (see [`leadership`](super::leadership)). Shorter than the default
+    /// (4 s of chaos, 3 s of calm), so that a second campaign of 1,000 seeds stays cheap.
+    pub fn with_one_way_partitions() -> Chaos {
+        let ms = Duration::from_millis;
+        Chaos {
+            one_way: true,
+            chaos: ms(4_000),
+            calm: ms(3_000),
+            ..Chaos::default()
+        }
+    }
+}
+
+impl Chaos {
+    /// The default run with a nemesis that may crash or pause a *majority* (three of five) at
+    /// once, with faults twice as frequent and four times as long. While a majority is down
+    /// the cluster cannot commit, clients time out and give up, and the history holds many
+    /// operations of unknown outcome: the histories that are hardest for the linearizability
+    /// search, and the reason for the witness of [`witness`].
+    pub fn majority_crashes() -> Chaos {
+        let mut chaos = Chaos::default();
+        chaos.nemesis.max_down = 3;
+        chaos.nemesis.mean_interval /= 2;
+        chaos.nemesis.mean_duration *= 4;
+        chaos
     }
 }
 
@@ -1373,11 +2114,20 @@ pub struct ChaosOutcome {
     /// write and its sends.
     pub snapshots_installed: u64,
     pub crashes_between_persist_and_send: u64,
+    /// Keys the linearizability search decided, and keys only Raft's witness decided.
+    pub keys_by_search: usize,
+    pub keys_by_witness: usize,
 }
 
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
-    run_chaos_with(seed, chaos, &FaultSchedule::default())
+    run_chaos_full(
+        seed,
+        chaos,
+        &FaultSchedule::default(),
+        &Limits::default(),
+        |_| {},
+    )
 }
 
 /// [`run_chaos`] with `extra` faults on top of the nemesis's (e.g. a slow follower cut off for
@@ -1387,16 +2137,37 @@ pub fn run_chaos_with(
     chaos: &Chaos,
     extra: &FaultSchedule,
 ) -> Result<ChaosOutcome, String> {
-    run_chaos_prepared(seed, chaos, extra, |_| {})
+    run_chaos_full(seed, chaos, extra, &Limits::default(), |_| {})
 }
 
-// ANCHOR: run_chaos
-/// Runs seed `seed` of `chaos` with `extra` faults, after `prepare` has set up the simulation
-/// (clocks that drift, say).
+/// [`run_chaos`] with the linearizability checker's search held to `limits`.
+pub fn run_chaos_checked(
+    seed: u64,
+    chaos: &Chaos,
+    limits: &Limits,
+) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, &FaultSchedule::default(), limits, |_| {})
+}
+
+/// [`run_chaos`] with `extra` faults, after `prepare` has set up the simulation (clocks that
+/// drift, say).
 pub fn run_chaos_prepared(
     seed: u64,
     chaos: &Chaos,
     extra: &FaultSchedule,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
+) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, extra, &Limits::default(), prepare)
+}
+
+// ANCHOR: run_chaos
+/// Runs seed `seed` of `chaos` with `extra` faults on top of the nemesis's, after `prepare` has
+/// set up the simulation, and judges it with the search held to `limits`.
+pub fn run_chaos_full(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+    limits: &Limits,
     prepare: impl FnOnce(&mut Sim<KvNode>),
 ) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
@@ -1405,11 +2176,21 @@ pub fn run_chaos_prepared(
         .map_err(|e| e.to_string())?;
     prepare(&mut sim);
     let servers = chaos.cluster.servers;
+    let commits = witness::record_commits(&mut sim, servers);
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
-    let schedule = chaos
+    let mut schedule = chaos
         .nemesis
         .schedule(&mut rng, servers, Time::ZERO, end_of_chaos);
+    if chaos.one_way {
+        for (_, fault) in &mut schedule.faults {
+            if let Fault::Partition(a, b) = fault
+                && rng.random_bool(0.5)
+            {
+                *fault = Fault::OneWay(std::mem::take(a), std::mem::take(b));
+            }
+        }
+    }
     sim.schedule(&schedule);
     sim.schedule(extra);
     sim.run_until(end_of_chaos + chaos.calm)
@@ -1447,10 +2228,12 @@ pub fn run_chaos_prepared(
             ));
         }
     }
-    match check(&KvModel, &history) {
+    // The search, and where it gives up, the log's witness (each command at its first commit).
+    let report = witness::judge(&history, &commits, limits);
+    match report.result() {
         CheckResult::Ok => {}
         CheckResult::Illegal(why) => return Err(format!("history not linearizable:\n{why}")),
-        CheckResult::Unknown => return Err("the linearizability search ran out of steps".into()),
+        CheckResult::Unknown => return Err(format!("linearizability undecided:\n{report}")),
     }
     let max_term = (0..servers)
         .filter_map(|i| cluster::server(&sim, NodeId(i)))
@@ -1468,6 +2251,8 @@ pub fn run_chaos_prepared(
         crashes_between_persist_and_send: sim
             .metrics()
             .counter("raft.crashes_between_persist_and_send"),
+        keys_by_search: report.count(Method::Search),
+        keys_by_witness: report.count(Method::Witness),
     })
 }
 // ANCHOR_END: run_chaos
@@ -1910,7 +2695,9 @@ pub mod election {
 //! Leader election (§5.2), with the election restriction (§5.4.1).
 //!
 //! A follower that hears no leader for its election timeout increments its term, votes for
-//! itself and asks every other server for a vote ([`Server::become_candidate`]). A server grants
+//! itself and asks every other server for a vote ([`Server::become_candidate`]). With PreVote
+//! on (the default) it first asks whether it could win, without changing any term
+//! ([`leadership`](super::leadership)); chapter 9's experiments switch PreVote off. A server grants
 //! at most one vote per term, first come first served, and only to a candidate whose log is at
 //! least as up to date as its own ([`is_log_up_to_date`]). A candidate with votes from a
 //! majority becomes leader ([`Server::become_leader`]); one that hears from a leader of its term
@@ -1925,9 +2712,10 @@ pub mod election {
 //! every winner got votes from a majority, and the two share a voter, which voted only for a log
 //! at least as up to date as its own. A log can outrank the voter's without holding the entry
 //! (a later last term is enough), so the proof needs the commit rule too (§5.4.2): a leader
-//! commits by counting replicas only for an entry of its own term. Then every log that outranks
-//! the voter's ends in an entry written by a later leader, and by induction over terms every
-//! later leader already held the committed entry. Without that rule, the paper's Figure 8 loses
+//! commits by counting replicas only for an entry of its own term. Then a winner's log either
+//! ends in the same term as the voter's and is at least as long, so it holds the voter's
+//! entries (Log Matching), or ends in a later term, written by a later leader, which by
+//! induction over terms already held the committed entry. Without that rule, the paper's Figure 8 loses
 //! a committed entry; chapter 10 plants the bug and its campaign catches it.
 //!
 //! Why it is live. If all servers timed out together they would split the vote forever.
@@ -1947,7 +2735,9 @@ use crate::sim::{Ctx, NodeId};
 impl Server {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self, ctx: &mut Ctx<'_, Message>) {
-        if self.role != Role::Leader {
+        if self.role != Role::Leader && self.config.pre_vote {
+            self.start_pre_vote(ctx); // see leadership.rs
+        } else if self.role != Role::Leader {
             self.become_candidate(ctx);
         }
     }
@@ -2056,6 +2846,7 @@ impl Server {
             self.maybe_commit(ctx);
         }
         ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
+        self.start_check_quorum(ctx); // see leadership.rs
     }
     // ANCHOR_END: become_leader
 }
@@ -2450,7 +3241,394 @@ impl KvStore {
 
 }
 pub mod leadership {
-//! CheckQuorum and PreVote (work in progress, issue 9).
+//! CheckQuorum and PreVote: a leader that notices it has lost its majority, and elections
+//! that a server which cannot win never starts.
+//!
+//! Basic Raft (§5.2) has two blind spots, both about *who believes what* when the network is
+//! only partly broken.
+//!
+//! - **A leader never learns that it has lost.** A leader steps down only when a message with
+//!   a higher term reaches it. If the servers that could elect a successor cannot reach it
+//!   (they crashed, or a one-way partition drops their messages), it keeps leading forever: it
+//!   accepts client commands that can never commit, and with a one-way partition its
+//!   heartbeats keep resetting the followers' timers, so no one else ever campaigns. The
+//!   cluster stalls for good. **CheckQuorum** (Ongaro's thesis §6.2; the name is etcd's): every
+//!   election timeout (the longest one, `election_timeout_ms_max`) the leader counts the
+//!   servers it has heard an `AppendEntries` answer from in its term since the last check,
+//!   itself included; short of a majority, it steps down to follower of the same term. Clients
+//!   are then redirected and retry elsewhere, and the followers' timers run out.
+//! - **A server that cannot win still disrupts.** A server cut off from the leader times out,
+//!   increments its term, loses, and does it again, every timeout. When it can talk again, its
+//!   inflated term reaches the leader (in a vote request or an answer) and deposes it, and the
+//!   cluster holds an election it did not need (§9.6). **PreVote** (thesis §9.6): before
+//!   incrementing its term, a would-be candidate asks every server *would you vote for me in
+//!   term `current + 1`?* A voter says yes only if the log is up to date (the same check as a
+//!   real vote, §5.4.1) and it has not heard from a current leader within the shortest election
+//!   timeout. Only with yeses from a majority, itself included, does the server start a real
+//!   election.
+//!
+//! **Invariants.** A pre-vote request carries a term that does not exist yet, so
+//! [`Message::term`] reports none for it: the receiver neither adopts it nor changes its vote or
+//! its timer. Answering a pre-vote writes no durable state (term, vote, log); only the answer's
+//! own term, the voter's real term, is adopted by the asker when higher, as for any message.
+//! CheckQuorum changes nothing durable either: a leader that steps down keeps its term. Neither
+//! mechanism touches the election restriction or the commit rule, so every safety argument of
+//! [`election`](super::election) still holds; the campaign checks the four invariants after
+//! every event with both mechanisms on.
+//!
+//! **Simplifications.** The leader hears a follower only through `AppendEntries` answers (a
+//! vote or client message does not count). A pre-candidate stays a follower with no known
+//! leader; if a leader's `AppendEntries` arrives, it follows it and the pre-vote round is
+//! forgotten. A leader always refuses pre-votes. Both knobs are on by default
+//! ([`Config::check_quorum`](super::server::Config::check_quorum),
+//! [`Config::pre_vote`](super::server::Config::pre_vote)); the chapter 9 time-to-elect
+//! experiment switches them off to measure the paper's algorithm.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::message::{AppendEntries, InstallSnapshot, Message, RequestVote, RequestVoteResponse};
+use super::rules::{is_log_up_to_date, majority};
+use super::server::{Role, Server};
+use crate::sim::{Ctx, NodeId, Time, TimerId};
+
+/// A leader checks that it still hears from a majority when this fires.
+pub const CHECK_QUORUM: TimerId = TimerId(10);
+
+/// What CheckQuorum and PreVote remember; none of it is durable.
+#[derive(Clone, Debug, Default)]
+pub struct Leadership {
+    /// Leader: the servers heard from in this term since the last quorum check, itself included.
+    heard_from: BTreeSet<NodeId>,
+    /// When this server last heard from a leader of its current term (its local clock).
+    leader_contact: Option<Time>,
+    /// Pre-candidate: the term it asks about, and the servers that said yes.
+    pre_votes: Option<(u64, BTreeSet<NodeId>)>,
+}
+
+impl Server {
+    /// Bookkeeping for every message, after the term rule ran and before the handler does.
+    pub(super) fn note_contact(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: &Message) {
+        match msg {
+            Message::AppendEntries(AppendEntries { term, .. })
+            | Message::InstallSnapshot(InstallSnapshot { term, .. })
+                if *term == self.current_term =>
+            {
+                self.leadership.leader_contact = Some(ctx.now());
+                self.leadership.pre_votes = None;
+            }
+            Message::AppendEntriesResponse(m)
+                if m.term == self.current_term && self.role == Role::Leader =>
+            {
+                self.leadership.heard_from.insert(from);
+            }
+            _ => {}
+        }
+    }
+
+    /// Called when this server takes office: start counting who answers.
+    pub(super) fn start_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.leadership.heard_from = BTreeSet::from([self.id]);
+        self.leadership.pre_votes = None;
+        if self.config.check_quorum {
+            let ms = self.config.election_timeout_ms_max;
+            ctx.set_timer(CHECK_QUORUM, Duration::from_millis(ms));
+        }
+    }
+
+    // ANCHOR: check_quorum
+    /// CheckQuorum (thesis §6.2): a leader that has not heard from a majority, itself included,
+    /// within an election timeout steps down, keeping its term.
+    pub(super) fn on_check_quorum(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role != Role::Leader || !self.config.check_quorum {
+            return;
+        }
+        if self.leadership.heard_from.len() < majority(self.servers) {
+            ctx.count("raft.check_quorum_step_downs");
+            return self.become_follower(ctx, self.current_term, None);
+        }
+        self.start_check_quorum(ctx); // a new round: forget who answered
+    }
+    // ANCHOR_END: check_quorum
+
+    // ANCHOR: start_pre_vote
+    /// The election timer fired and PreVote is on: ask, without changing any term, whether a
+    /// majority would vote for this server in the next term (thesis §9.6).
+    pub(super) fn start_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role == Role::Candidate {
+            self.become_follower(ctx, self.current_term, None); // a split vote: ask again
+        }
+        self.leader = None;
+        let next = self.current_term + 1;
+        self.leadership.pre_votes = Some((next, BTreeSet::from([self.id])));
+        self.reset_election_timer(ctx); // if this round fails, try again after a timeout
+        ctx.count("raft.pre_votes");
+        if majority(self.servers) == 1 {
+            return self.become_candidate(ctx);
+        }
+        let request = RequestVote {
+            term: next,
+            candidate: self.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            self.send(peer, Message::PreVote(request.clone()));
+        }
+    }
+    // ANCHOR_END: start_pre_vote
+
+    // ANCHOR: on_pre_vote
+    /// A voter's side of a pre-vote: the same log check as a real vote, plus "no leader heard
+    /// lately". Writes nothing: no term, no vote, no timer.
+    pub(super) fn on_pre_vote(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, m: RequestVote) {
+        let min = Duration::from_millis(self.config.election_timeout_ms_min);
+        let leader_lately = self.role == Role::Leader
+            || (self.leader.is_some()
+                && self
+                    .leadership
+                    .leader_contact
+                    .is_some_and(|t| ctx.now().since(t) < min));
+        let vote_granted = m.term > self.current_term
+            && !leader_lately
+            && is_log_up_to_date(
+                m.last_log_term,
+                m.last_log_index,
+                self.log.last_term(),
+                self.log.last_index(),
+            );
+        let term = self.current_term;
+        let answer = RequestVoteResponse { term, vote_granted };
+        self.send(from, Message::PreVoteResponse(answer));
+    }
+    // ANCHOR_END: on_pre_vote
+
+    /// A pre-candidate counts yeses; with a majority it starts the real election.
+    pub(super) fn on_pre_vote_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: RequestVoteResponse,
+    ) {
+        let next = self.current_term + 1;
+        let Some((term, votes)) = &mut self.leadership.pre_votes else {
+            return;
+        };
+        if *term != next || self.role != Role::Follower || !m.vote_granted {
+            return;
+        }
+        votes.insert(from);
+        if votes.len() >= majority(self.servers) {
+            self.leadership.pre_votes = None;
+            self.become_candidate(ctx);
+        }
+    }
+
+    /// How many servers a leader has heard from since its last quorum check (itself included).
+    pub fn heard_from_count(&self) -> usize {
+        self.leadership.heard_from.len()
+    }
+}
+
+pub mod scenarios {
+    //! The four situations of the "Raft in practice" page, each run with any combination of the
+    //! two mechanisms: the tests of `code/tests/part2/ch10_raft_leadership.rs` assert on them and
+    //! the example `ch10_leadership` tabulates them.
+    //!
+    //! Five servers and one client on links of 2-8 ms; the cluster settles for a second, then
+    //! the fault strikes at instant `T0` and the run goes on for [`HORIZON`].
+
+    use std::time::Duration;
+
+    use crate::coordination::raft::cluster::{self, Cluster, KvNode};
+    use crate::coordination::raft::server::Config;
+    use crate::sim::{Fault, Latency, LinkConfig, NodeId, Sim, Time};
+
+    /// How long a scenario runs after its fault.
+    pub const HORIZON: Duration = Duration::from_secs(3);
+
+    /// Which of the two mechanisms are on.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Mechanisms {
+        pub check_quorum: bool,
+        pub pre_vote: bool,
+    }
+
+    impl Mechanisms {
+        /// Neither, each alone, both (the default).
+        pub const ALL: [Mechanisms; 4] = [
+            Mechanisms::new(false, false),
+            Mechanisms::new(true, false),
+            Mechanisms::new(false, true),
+            Mechanisms::new(true, true),
+        ];
+
+        /// These mechanisms.
+        pub const fn new(check_quorum: bool, pre_vote: bool) -> Mechanisms {
+            Mechanisms {
+                check_quorum,
+                pre_vote,
+            }
+        }
+
+        /// A short name for tables.
+        pub fn label(&self) -> &'static str {
+            match (self.check_quorum, self.pre_vote) {
+                (false, false) => "neither",
+                (true, false) => "CheckQuorum",
+                (false, true) => "PreVote",
+                (true, true) => "both",
+            }
+        }
+    }
+
+    /// The situations.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Scenario {
+        /// The three servers other than the leader and one partner crash.
+        LostMajority,
+        /// Every other server's messages to the leader are dropped; the leader's still arrive.
+        OneWay,
+        /// A follower cut off for two seconds comes back at `T0`.
+        Rejoin,
+        /// The leader crashes: what PreVote costs an ordinary election.
+        LeaderCrash,
+    }
+
+    impl Scenario {
+        /// All four, in table order.
+        pub const ALL: [Scenario; 4] = [
+            Scenario::LostMajority,
+            Scenario::OneWay,
+            Scenario::Rejoin,
+            Scenario::LeaderCrash,
+        ];
+
+        /// A short name for tables.
+        pub fn label(&self) -> &'static str {
+            match self {
+                Scenario::LostMajority => "lost majority",
+                Scenario::OneWay => "one-way cut",
+                Scenario::Rejoin => "rejoin",
+                Scenario::LeaderCrash => "leader crash",
+            }
+        }
+    }
+
+    /// What happened after `T0`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Outcome {
+        /// The client had an answer in the last second of the run.
+        pub served_at_end: bool,
+        /// Elections started (terms a candidate asked votes for), from the fault on (for
+        /// `Rejoin`, from the cut on).
+        pub elections: u64,
+        /// How far the highest term moved, over the same period.
+        pub term_jump: u64,
+        /// The longest time without an answer to the client.
+        pub longest_outage: Duration,
+        /// How long the leader of `T0` went on believing it led.
+        pub old_leader_reign: Duration,
+        /// Entries the leader of `T0` appended in that time (client retries it cannot commit).
+        pub old_leader_appends: u64,
+    }
+
+    fn max_term(sim: &Sim<KvNode>) -> u64 {
+        (0..5)
+            .filter_map(|i| cluster::server(sim, NodeId(i)))
+            .map(|s| s.current_term())
+            .max()
+            .unwrap_or(0)
+    }
+
+    // ANCHOR: run_scenario
+    /// Runs `scenario` with `mechanisms` from `seed`; `Err` if the cluster never settled or
+    /// a safety invariant broke.
+    pub fn run(scenario: Scenario, mechanisms: Mechanisms, seed: u64) -> Result<Outcome, String> {
+        let ms = Duration::from_millis;
+        let cluster = Cluster {
+            servers: 5,
+            clients: 1,
+            ops_per_client: 100_000,
+            client_retry_ms: 100,
+            config: Config {
+                check_quorum: mechanisms.check_quorum,
+                pre_vote: mechanisms.pre_vote,
+                ..Config::default()
+            },
+            ..Cluster::default()
+        };
+        let latency = Latency::Uniform {
+            min: ms(2),
+            max: ms(8),
+        };
+        let link = LinkConfig::constant(ms(2)).with_latency(latency);
+        let mut sim = cluster.build(seed, link).map_err(|e| e.to_string())?;
+        let fail = |e: crate::sim::InvariantViolation| format!("seed {seed}: {e}");
+        sim.run_until(Time::from_millis(1_000)).map_err(fail)?;
+        let Some(&(leader, term)) = cluster::leaders(&sim).first() else {
+            return Err(format!("seed {seed}: no leader after a second"));
+        };
+        let others: Vec<NodeId> = (0..5).map(NodeId).filter(|n| *n != leader).collect();
+        let (mut elections0, mut term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
+        if scenario == Scenario::Rejoin {
+            let rest = (0..5).map(NodeId).filter(|n| *n != others[0]).collect();
+            sim.apply(Fault::Partition(vec![others[0]], rest));
+            sim.run_until(Time::from_millis(3_000)).map_err(fail)?;
+            sim.apply(Fault::Heal);
+        }
+        let t0 = sim.now();
+        let old_leader = cluster::server(&sim, leader).map(|s| s.log().last_index());
+        if scenario != Scenario::Rejoin {
+            (elections0, term0) = (sim.metrics().counter("raft.elections"), max_term(&sim));
+        }
+        match scenario {
+            Scenario::LostMajority => others[1..].iter().for_each(|&n| sim.apply(Fault::Crash(n))),
+            Scenario::OneWay => sim.apply(Fault::OneWay(others.clone(), vec![leader])),
+            Scenario::Rejoin => {}
+            Scenario::LeaderCrash => sim.apply(Fault::Crash(leader)),
+        }
+        // Step a millisecond at a time, watching the old leader.
+        let (end, mut reign, mut last_index) = (t0 + HORIZON, HORIZON, old_leader.unwrap_or(0));
+        let mut t = t0;
+        while t < end {
+            t = t + ms(1);
+            sim.run_until(t).map_err(fail)?;
+            let still = cluster::server(&sim, leader)
+                .filter(|s| s.is_leader() && s.current_term() == term && reign == HORIZON);
+            match still {
+                Some(s) => last_index = s.log().last_index(),
+                None if reign == HORIZON => reign = t.since(t0),
+                None => {}
+            }
+        }
+        let mut answers: Vec<u64> = cluster::histories(&sim)
+            .iter()
+            .filter(|op| op.output.is_some() && op.return_ns >= t0.0)
+            .map(|op| op.return_ns)
+            .collect();
+        answers.sort_unstable();
+        let mut outage = 0;
+        let mut before = t0.0;
+        for at in answers.iter().copied().chain([end.0]) {
+            outage = outage.max(at - before);
+            before = at;
+        }
+        Ok(Outcome {
+            served_at_end: answers
+                .last()
+                .is_some_and(|at| *at + 1_000_000_000 >= end.0),
+            elections: sim.metrics().counter("raft.elections") - elections0,
+            term_jump: max_term(&sim) - term0,
+            longest_outage: Duration::from_nanos(outage),
+            old_leader_reign: reign,
+            old_leader_appends: last_index - old_leader.unwrap_or(0),
+        })
+    }
+    // ANCHOR_END: run_scenario
+}
+
 }
 pub mod log {
 //! The replicated log: Raft's one data structure, and the vocabulary around it.
@@ -2864,6 +4042,11 @@ pub enum Message {
     /// A client asks the cluster to apply a command.
     ClientRequest(Command),
     ClientResponse(ClientResponse),
+    /// PreVote (thesis §9.6): "would you vote for me in `term`?", where `term` is the asker's
+    /// current term plus one, a term that does not exist yet.
+    PreVote(RequestVote),
+    /// The answer to a `PreVote`; its `term` is the voter's real current term.
+    PreVoteResponse(RequestVoteResponse),
     /// A leader's round for reads outside the log (`reads.rs`).
     ReadHeartbeat(ReadHeartbeat),
     ReadHeartbeatResponse(ReadHeartbeatResponse),
@@ -2883,9 +4066,92 @@ impl Message {
             Message::ReadHeartbeatResponse(m) => Some(m.term),
             Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
+            // The proposed term must not be adopted: asking writes nothing (§9.6).
+            Message::PreVote(_) => None,
+            Message::PreVoteResponse(m) => Some(m.term),
         }
     }
 }
+}
+pub mod pre_vote_exercise {
+//! Exercise: the rule by which a Raft server answers a pre-vote (Ongaro's thesis §9.6).
+//!
+//! A pre-vote asks "would you vote for me in `term`?" before the asker raises its term. The
+//! voter answers yes only if three things hold: the proposed term is above its own; it has not
+//! heard from a leader lately (within the *shortest* election timeout), so a server that was
+//! merely cut off cannot depose a healthy leader; and the asker's log is at least as up to date
+//! as its own (§5.4.1). A leader always says no. Answering writes nothing: no term, no vote.
+//!
+//! Implement [`starter::Rule::grant`]. The claims to make true are this file's tests: each
+//! condition on its own, and agreement with the book's server, which hears a heartbeat from a
+//! leader some time before the pre-vote arrives. Run the starter's with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_pre_vote_rule -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+use std::time::Duration;
+
+use super::log::{LogIndex, Term};
+use super::message::RequestVote;
+
+/// What a voter knows when a pre-vote arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreVoter {
+    /// Its current term (a pre-vote does not change it).
+    pub current_term: Term,
+    /// Whether it leads its current term.
+    pub is_leader: bool,
+    /// How long ago, on its clock, it last heard from a leader of its current term; `None` if
+    /// it never has.
+    pub heard_leader_ago: Option<Duration>,
+    /// The index and term of its last log entry (0 and 0 for an empty log).
+    pub last_log_index: LogIndex,
+    pub last_log_term: Term,
+}
+
+/// A pre-vote rule.
+pub trait PreVoteRule {
+    /// Whether `voter` would vote for the asker of `request`, given the shortest election
+    /// timeout `min_timeout`.
+    fn grant(voter: &PreVoter, request: &RequestVote, min_timeout: Duration) -> bool;
+}
+
+/// Your version.
+pub mod starter {
+    use super::{Duration, PreVoteRule, PreVoter, RequestVote};
+
+    /// The pre-vote rule.
+    pub struct Rule;
+
+    impl PreVoteRule for Rule {
+        fn grant(_voter: &PreVoter, _request: &RequestVote, _min_timeout: Duration) -> bool {
+            todo!("a later term, no leader heard lately, and a log at least as up to date")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{Duration, PreVoteRule, PreVoter, RequestVote};
+
+    /// The pre-vote rule.
+    pub struct Rule;
+
+    impl PreVoteRule for Rule {
+        fn grant(voter: &PreVoter, request: &RequestVote, min_timeout: Duration) -> bool {
+            let later_term = request.term > voter.current_term;
+            let leader_lately =
+                voter.is_leader || voter.heard_leader_ago.is_some_and(|ago| ago < min_timeout);
+            let up_to_date = (request.last_log_term, request.last_log_index)
+                >= (voter.last_log_term, voter.last_log_index);
+            later_term && !leader_lately && up_to_date
+        }
+    }
+}
+
 }
 pub mod reads {
 //! Reads without a log append: ReadIndex, lease reads, and proposal batching.
@@ -3596,6 +4862,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::kv::KvStore;
+use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
 use super::reads::{ReadMode, ReadState};
@@ -3626,6 +4893,11 @@ pub struct Config {
     /// [`CommitRule::CurrentTermOnly`] (§5.4.2) except in tests that plant the Figure 8 bug to
     /// show that the campaign catches it.
     pub commit_rule: CommitRule,
+    /// CheckQuorum: a leader that has not heard from a majority within the longest election
+    /// timeout steps down (thesis §6.2, [`leadership`](super::leadership)).
+    pub check_quorum: bool,
+    /// PreVote: a server asks whether it could win before it increments its term (§9.6).
+    pub pre_vote: bool,
     /// How a leader answers reads: through the log (the default), ReadIndex or a lease.
     pub read_mode: ReadMode,
     /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
@@ -3660,6 +4932,8 @@ impl Default for Config {
             heartbeat_ms: 50,
             max_entries_per_message: 64,
             commit_rule: CommitRule::CurrentTermOnly,
+            check_quorum: true,
+            pre_vote: true,
             read_mode: ReadMode::Log,
             batching: false,
             log_compaction_threshold: None,
@@ -3794,6 +5068,8 @@ pub struct Server {
     pub(super) last_applied: LogIndex,
     /// The state machine.
     pub(super) kv: KvStore,
+    /// CheckQuorum and PreVote bookkeeping (not durable).
+    pub(super) leadership: Leadership,
     /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
     pub(super) reads: ReadState,
     /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
@@ -3844,6 +5120,7 @@ impl Server {
             votes: BTreeSet::new(),
             next_index: vec![1; servers],
             match_index: vec![0; servers],
+            leadership: Leadership::default(),
             reads: ReadState::default(),
             commit_index: applied,
             last_applied: applied,
@@ -3885,6 +5162,7 @@ impl Server {
             self.become_follower(ctx, term, None);
         }
         // ANCHOR_END: adopt_higher_term
+        self.note_contact(ctx, from, &msg);
         match msg {
             Message::RequestVote(m) => self.on_request_vote(ctx, from, m),
             Message::RequestVoteResponse(m) => self.on_request_vote_response(ctx, from, m),
@@ -3895,6 +5173,8 @@ impl Server {
             Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
             Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
+            Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
+            Message::PreVoteResponse(m) => self.on_pre_vote_response(ctx, from, m),
         }
     }
 
@@ -3903,6 +5183,7 @@ impl Server {
         match timer {
             ELECTION => self.on_election_timeout(ctx),
             HEARTBEAT => self.on_heartbeat(ctx),
+            CHECK_QUORUM => self.on_check_quorum(ctx),
             _ => {}
         }
     }
@@ -4566,6 +5847,12 @@ pub fn time_to_elect(
         servers: 5,
         clients: 0,
         invariants: false,
+        // The default timeouts, but the trial's CheckQuorum and PreVote from the start.
+        config: Config {
+            check_quorum: config.check_quorum,
+            pre_vote: config.pre_vote,
+            ..Config::default()
+        },
         ..Cluster::default()
     };
     let mut sim = shape.build(seed, link.clone()).map_err(|e| e.to_string())?;
@@ -4601,6 +5888,139 @@ pub fn time_to_elect(
 }
 // ANCHOR_END: time_to_elect
 
+}
+pub mod witness {
+//! Raft's own witness of linearizability: each command placed at the instant it was committed.
+//!
+//! The linearizability checker's search (chapter 10) knows only what the clients saw, and a
+//! history with many operations of unknown outcome, such as a run where a majority crashes and
+//! restarts, can take it more steps than any budget. But the cluster knows more than its
+//! clients: Raft applies commands in log order, and a command takes effect when its entry is
+//! committed (§5.3). So the run itself proposes a linearization, which the checker only has to
+//! verify ([`crate::coordination::linearizability::witness`]).
+//!
+//! [`record_commits`] registers a per-event hook on the simulator (as the safety invariants
+//! are, [`super::invariants`]) that records, for every log index, the first instant at which
+//! any server knew it committed, and the command there. After the run, [`CommitLog::witness`]
+//! walks the committed log in index order, applying the store's session rule (§8, `kv.rs`): a
+//! command whose client already had an equal or later sequence number applied is a duplicate
+//! (a client's retry committed twice) or an abandoned one, and is skipped, so a command is
+//! placed at its *first* commit. Each placement maps `(client, seq)` to the history: a client
+//! issues its operations one at a time with sequence numbers 1, 2, 3, ..., and its history
+//! lists them in that order (`client.rs`).
+//!
+//! Why the instant lies inside the operation's interval: the entry was appended after the client
+//! called the operation (the command did not exist before), and the answer was computed by
+//! applying it, which needs it committed, so before the client's return. The first instant
+//! any server *knew* an index committed is at or after the instant it truly became committed
+//! (a majority stored it) and at or before any answer from it. Commit instants grow with the
+//! index (knowing index `i` committed means knowing every index below it is), so ordering by
+//! (instant, index) is the log order. Reads served without a log entry (ReadIndex, leases)
+//! have no placement; the checker fits each into its interval where the value it read held.
+//!
+//! None of this is trusted: the checker verifies the witness against the clients' history and
+//! the key-value model, so a wrong instant or a buggy server yields "unknown", never a false
+//! "linearizable". [`judge`] runs the search first and the witness only where the search gave
+//! up, and reports which method decided each key.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::cluster::{self, KvNode};
+use super::history::{KvInput, KvOutput, Operation};
+use crate::coordination::linearizability::{KvModel, Limits, Placement, Report, check_report};
+use crate::sim::{NodeId, Sim};
+
+/// One committed index: the first instant (ns) a server knew it committed, and its command
+/// as `(client, seq)` (`None` for a leader's no-op).
+type Committed = (u64, Option<(u64, u64)>);
+
+/// What [`record_commits`] saw: shared with the hook, read after the run.
+#[derive(Clone, Debug, Default)]
+pub struct CommitLog(Rc<RefCell<Vec<Committed>>>);
+
+// ANCHOR: record_commits
+/// Records, after every event of `sim` (whose servers are nodes `0..servers`), the first
+/// instant each log index is known committed, and its command.
+pub fn record_commits(sim: &mut Sim<KvNode>, servers: usize) -> CommitLog {
+    let log = CommitLog::default();
+    let committed = Rc::clone(&log.0);
+    sim.add_invariant("commit instants (witness)", move |sim| {
+        let mut committed = committed.borrow_mut();
+        let now = sim.now().0;
+        for id in 0..servers {
+            let Some(server) = cluster::server(sim, NodeId(id)) else {
+                continue; // crashed
+            };
+            let from = committed.len() as u64 + 1;
+            for index in from..=server.commit_index() {
+                let Some(entry) = server.log().entry(index) else {
+                    break; // compacted away here; another server will show it
+                };
+                let command = entry.command.as_ref().map(|c| (c.client, c.seq));
+                committed.push((now, command));
+            }
+        }
+        Ok(())
+    });
+    log
+}
+// ANCHOR_END: record_commits
+
+impl CommitLog {
+    /// How many log indexes were seen committed.
+    pub fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    /// Whether no index was seen committed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // ANCHOR: witness
+    /// The linearization the log proposes for `history` (the clients' histories in client
+    /// order, as `cluster::histories` returns them): every applied command at its first commit.
+    pub fn witness(&self, history: &[Operation<KvInput, KvOutput>]) -> Vec<Placement> {
+        // (client, seq) -> history index; a client's k-th operation has sequence number k.
+        let mut index: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+        let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
+        for (i, op) in history.iter().enumerate() {
+            let seq = seen.entry(op.client).or_default();
+            *seq += 1;
+            index.insert((op.client, *seq), i);
+        }
+        let mut applied: BTreeMap<u64, u64> = BTreeMap::new(); // client -> last seq applied
+        let mut order = Vec::new();
+        for &(at_ns, command) in self.0.borrow().iter() {
+            let Some((client, seq)) = command else {
+                continue; // a no-op
+            };
+            let last = applied.entry(client).or_default();
+            if seq <= *last {
+                continue; // a duplicate, or a command its client had given up on
+            }
+            *last = seq;
+            if let Some(&i) = index.get(&(client, seq)) {
+                order.push((i, at_ns));
+            }
+        }
+        order
+    }
+    // ANCHOR_END: witness
+}
+
+/// Checks `history` with the search within `limits`, and with the witness of `commits` where
+/// the search gives up.
+pub fn judge(
+    history: &[Operation<KvInput, KvOutput>],
+    commits: &CommitLog,
+    limits: &Limits,
+) -> Report {
+    let witness = commits.witness(history);
+    check_report(&KvModel, history, limits, Some(&witness))
+}
 }
 
 pub use cluster::{Cluster, KvNode};

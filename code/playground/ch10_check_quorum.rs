@@ -55,7 +55,10 @@ pub mod linearizability {
 //!   operation at a time.
 //! - `Illegal(explanation)`: no such order exists. The [`Explanation`] names the partition, the
 //!   longest prefix that could be ordered, and the operations that could not come after it.
-//! - `Unknown`: the search used up its budget of steps without deciding.
+//! - `Unknown`: the search used up its budget of steps (or memory) without deciding.
+//!
+//! [`check_report`] says more: for every partition (key), its verdict, the [`Method`] that
+//! decided it, and what that cost ([`Report`]).
 //!
 //! The answer is exact, not a heuristic: `Ok` and `Illegal` are both proofs, up to the budget.
 //! The price is time. Deciding linearizability is NP-complete in general (Gibbons and Korach,
@@ -86,6 +89,22 @@ pub mod linearizability {
 //! - The budget is per partition, counted in events visited. [`DEFAULT_MAX_STEPS`], a million,
 //!   bounds a search to a few seconds in release mode; a linearizable history of a thousand
 //!   operations on three keys takes about ten thousand steps per key, milliseconds in all.
+//!
+//! Three things keep the checker's cost bounded and its answers useful on hard histories:
+//!
+//! - **Effort spread across partitions.** Searching the keys one after another, each with the
+//!   whole budget, lets one hard but legal key eat seconds before an easy illegal key is even
+//!   looked at. [`check_report`] deepens iteratively instead: every undecided key gets a small
+//!   budget, then twice as much, and so on up to the budget, so a key is decided in the first
+//!   round whose budget suffices, whatever the others cost. Checking per key is sound by
+//!   locality; Horn and Kroening generalise this splitting to *P-compositionality* ("Faster
+//!   linearizability checking via P-compositionality", FORTE 2015, LNCS 9039).
+//! - **Bounded memory.** The memo table grows with the steps; past
+//!   [`DEFAULT_MAX_CONFIGURATIONS`] entries the search stops and the key is unknown, never an
+//!   out-of-memory crash.
+//! - **Witnesses.** Where the search gives up, a linearization proposed by the system under
+//!   test (for Raft, each command at the instant it was first committed) can be checked in one
+//!   pass ([`witness`]); if it holds, the key is linearizable, whoever proposed it.
 //!
 //! [`exercise`] asks for a model of one more object, a compare-and-set register, which is all
 //! it takes to check a history of it.
@@ -459,6 +478,127 @@ impl fmt::Display for Explanation {
 // ANCHOR_END: display
 
 }
+pub mod generate {
+//! Generated histories of a store that is linearizable by construction, for benches and tests.
+//!
+//! [`atomic_history`] plays `clients` clients against one map, each issuing its operations one
+//! after another on `keys` keys (a third each gets, puts and appends, as the chapter 10 clients
+//! do). Every operation takes effect at one instant drawn inside its interval, and the outputs
+//! are computed by applying the operations to the map in the order of those instants, so the
+//! history is linearizable and the instants are a witness. A fraction `unknown` of operations
+//! get no answer (the client gave up after a timeout and moved on): each of those took effect
+//! or not, at random, and the history records its outcome as unknown. Written values are
+//! unique (`client.seq `), so reads show which writes they saw, in which order.
+//!
+//! One seed fixes the history. The random numbers come from SplitMix64 (Steele, Lea and
+//! Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014), written out here so
+//! that the module needs nothing beyond std.
+
+use std::collections::BTreeMap;
+
+use super::kv::{KvInput, KvOutput};
+use super::model::Operation;
+use super::witness::Placement;
+
+/// The shape of a generated history.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shape {
+    /// Operations in all.
+    pub operations: usize,
+    /// Clients, each with one operation in flight at a time.
+    pub clients: usize,
+    /// Keys, named `k0`, `k1`, ...
+    pub keys: usize,
+    /// The fraction of operations whose outcome is unknown, in `0.0..=1.0`.
+    pub unknown: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// SplitMix64: a tiny, good-enough generator for test data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`), with a bias below 2^-32 for the sizes used here.
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+const MS: u64 = 1_000_000;
+
+/// A history of `shape`, and the instants at which its operations took effect, as a witness
+/// in linearization order (the operations that never took effect left out).
+pub fn atomic_history(shape: &Shape) -> (Vec<Operation<KvInput, KvOutput>>, Vec<Placement>) {
+    let mut rng = SplitMix(shape.seed);
+    let clients = shape.clients.max(1);
+    let keys = shape.keys.max(1) as u64;
+    // (operation, instant, takes effect), in the history's order: client by client.
+    let mut ops: Vec<(Operation<KvInput, KvOutput>, u64, bool)> = Vec::new();
+    for client in 0..clients {
+        let mine = shape.operations / clients + usize::from(client < shape.operations % clients);
+        let mut now = rng.below(5 * MS);
+        for seq in 1..=mine {
+            let key = format!("k{}", rng.below(keys));
+            let value = format!("{client}.{seq} ");
+            let input = match rng.below(3) {
+                0 => KvInput::Get { key },
+                1 => KvInput::Put { key, value },
+                _ => KvInput::Append { key, value },
+            };
+            let took = 1 + rng.below(20 * MS);
+            let instant = now + rng.below(took + 1);
+            let gave_up = rng.chance(shape.unknown);
+            let takes_effect = !gave_up || rng.chance(0.5);
+            let op = Operation {
+                client: client as u64,
+                input,
+                output: None, // filled in below
+                call_ns: now,
+                return_ns: if gave_up { u64::MAX } else { now + took },
+            };
+            ops.push((op, instant, takes_effect));
+            // A client that gave up waited for its timeout, 30 ms, before moving on.
+            now += if gave_up { 30 * MS } else { took } + rng.below(5 * MS);
+        }
+    }
+    let mut order: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].2).collect();
+    order.sort_by_key(|&i| (ops[i].1, i));
+    let mut store: BTreeMap<String, String> = BTreeMap::new();
+    for &i in &order {
+        let op = &mut ops[i].0;
+        let output = match &op.input {
+            KvInput::Get { key } => KvOutput::Value(store.get(key).cloned()),
+            KvInput::Put { key, value } => {
+                store.insert(key.clone(), value.clone());
+                KvOutput::Ok
+            }
+            KvInput::Append { key, value } => {
+                store.entry(key.clone()).or_default().push_str(value);
+                KvOutput::Ok
+            }
+        };
+        if op.return_ns != u64::MAX {
+            op.output = Some(output);
+        }
+    }
+    let witness = order.iter().map(|&i| (i, ops[i].1)).collect();
+    (ops.into_iter().map(|(op, _, _)| op).collect(), witness)
+}
+
+}
 pub mod kv {
 //! The key-value model: the sequential specification of the replicated store.
 //!
@@ -826,6 +966,182 @@ pub fn render_history<M: Model>(model: &M, history: &[Operation<M::Input, M::Out
 }
 // ANCHOR_END: render_history
 }
+pub mod report {
+//! Reports: what the checker decided about each partition, how, and at what cost.
+//!
+//! [`super::check`] answers one word for the whole history; [`super::check_report`] answers a
+//! [`Report`] with one line per partition (for the key-value model, per key): its verdict, the
+//! [`Method`] that decided it, the steps and memoised configurations the search used over all
+//! its rounds, and the time spent. A violation keeps its [`Explanation`]; a witness that failed
+//! keeps the operation that broke it ([`WitnessError`]). Steps and configurations are
+//! deterministic; times are not, so tables meant to be regenerated byte for byte use
+//! [`Report::table`] without them.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::CheckResult;
+use super::witness::WitnessError;
+
+/// How a partition's verdict was reached, or why there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// The search decided it (linearizable or not).
+    Search,
+    /// The search gave up, and the witness proved it linearizable.
+    Witness,
+    /// Undecided: the search used its whole budget of steps (and no witness explained it).
+    UnknownBudget,
+    /// Undecided: the search reached the cap on memoised configurations (and no witness
+    /// explained it).
+    UnknownMemory,
+    /// Not finished: another partition was found illegal first, which decides the history.
+    Skipped,
+}
+
+impl Method {
+    /// Every method, in the order reports list them.
+    pub const ALL: [Method; 5] = [
+        Method::Search,
+        Method::Witness,
+        Method::UnknownBudget,
+        Method::UnknownMemory,
+        Method::Skipped,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Search => "search",
+            Method::Witness => "witness",
+            Method::UnknownBudget => "unknown-budget",
+            Method::UnknownMemory => "unknown-memory",
+            Method::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// ANCHOR: partition_report
+/// What the checker found about one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// The partition, such as `key "x"`.
+    pub partition: String,
+    /// How many operations it has.
+    pub operations: usize,
+    /// Its verdict: `Ok`, `Illegal` with the explanation, or `Unknown`.
+    pub verdict: CheckResult,
+    /// How the verdict was reached.
+    pub method: Method,
+    /// Events the search visited, over all its rounds.
+    pub steps: u64,
+    /// The most configurations one round of the search memoised (its memory, in entries).
+    pub configurations: usize,
+    /// Rounds of iterative deepening the search took part in.
+    pub rounds: u32,
+    /// Time spent on this partition (search and witness).
+    pub time: Duration,
+    /// When a witness was tried and failed: why.
+    pub witness_error: Option<WitnessError>,
+}
+// ANCHOR_END: partition_report
+
+/// What the checker found about a whole history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// One entry per partition, in the model's partition order.
+    pub partitions: Vec<PartitionReport>,
+    /// Time for the whole check.
+    pub time: Duration,
+}
+
+impl Report {
+    /// The verdict for the whole history: illegal if some partition is, else unknown if some
+    /// partition is undecided, else linearizable (locality, Herlihy and Wing 1990, §3.5).
+    pub fn result(&self) -> CheckResult {
+        let illegal = self
+            .partitions
+            .iter()
+            .find(|p| matches!(p.verdict, CheckResult::Illegal(_)));
+        match illegal {
+            Some(p) => p.verdict.clone(),
+            None if self.partitions.iter().all(|p| p.verdict == CheckResult::Ok) => CheckResult::Ok,
+            None => CheckResult::Unknown,
+        }
+    }
+
+    /// How many partitions `method` decided (or left undecided).
+    pub fn count(&self, method: Method) -> usize {
+        self.partitions
+            .iter()
+            .filter(|p| p.method == method)
+            .count()
+    }
+
+    /// Steps over all partitions.
+    pub fn steps(&self) -> u64 {
+        self.partitions.iter().map(|p| p.steps).sum()
+    }
+
+    /// The report as a table, one row per partition; with times if `times`. Rows are at most
+    /// 100 characters for partition names of up to 16.
+    pub fn table(&self, times: bool) -> String {
+        let mut out = format!(
+            "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
+            "partition", "ops", "verdict", "method", "steps", "configs", "rounds"
+        );
+        out += if times { "   time ms\n" } else { "\n" };
+        for p in &self.partitions {
+            let verdict = match p.verdict {
+                CheckResult::Ok => "linearizable",
+                CheckResult::Illegal(_) => "ILLEGAL",
+                CheckResult::Unknown => "unknown",
+            };
+            out += &format!(
+                "{:<16} {:>6} {:<12} {:<14} {:>11} {:>9} {:>6}",
+                p.partition, p.operations, verdict, p.method, p.steps, p.configurations, p.rounds
+            );
+            if times {
+                out += &format!(" {:>9.3}", p.time.as_secs_f64() * 1e3);
+            }
+            out += "\n";
+        }
+        out
+    }
+}
+
+impl fmt::Display for Report {
+    /// The table with times, then every violation's explanation and every failed witness.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.table(true))?;
+        for p in &self.partitions {
+            if let CheckResult::Illegal(e) = &p.verdict {
+                write!(f, "{e}")?;
+            }
+            if let Some(why) = &p.witness_error {
+                writeln!(f, "{}: the witness fails: {why}", p.partition)?;
+            }
+        }
+        let verdict = match self.result() {
+            CheckResult::Ok => "linearizable",
+            CheckResult::Illegal(_) => "not linearizable",
+            CheckResult::Unknown => "unknown",
+        };
+        writeln!(
+            f,
+            "{verdict}: {} steps in {:.3} ms",
+            self.steps(),
+            self.time.as_secs_f64() * 1e3
+        )
+    }
+}
+}
 pub mod search {
 //! The search: Wing and Gong's backtracking, with Lowe's memoisation.
 //!
@@ -872,6 +1188,12 @@ pub mod search {
 //!
 //! A search that takes more than `max_steps` steps (one step is one event visited) gives up
 //! with [`Verdict::GaveUp`], so that a pathological history costs a bounded amount of time.
+//! One that would remember more than `max_configurations` configurations gives up too, with
+//! [`Search::out_of_memory`] set, so that it costs a bounded amount of memory as well: the memo
+//! table is the only structure that grows with the work done (the stack and the list grow with
+//! the history). A step adds at most one configuration, so a search within a budget of `s` steps
+//! never holds more than `s`; the cap matters for searches allowed many more steps than fit in
+//! memory. [`super::check_report`] turns either into "unknown" for that partition.
 //!
 //! Simplification: the search keeps the longest sequence it ever built, which is what an
 //! explanation shows. It does not minimise the history (Lowe's "just-in-time" linearization and
@@ -984,7 +1306,8 @@ pub enum Verdict<S> {
     /// No order works. `prefix` is the longest sequence of history indexes the model accepted
     /// in real-time order, and `state` the model state after it.
     Illegal { prefix: Vec<usize>, state: S },
-    /// The search took `max_steps` steps without deciding.
+    /// The search took `max_steps` steps, or reached `max_configurations` configurations
+    /// ([`Search::out_of_memory`]), without deciding.
     GaveUp,
 }
 
@@ -997,16 +1320,30 @@ pub struct Search<S> {
     pub steps: u64,
     /// Configurations (set of operations, state) memoised.
     pub configurations: usize,
+    /// Whether the search gave up because it reached its cap on configurations.
+    pub out_of_memory: bool,
 }
 
-// ANCHOR: search
 /// Searches for a linearization of the operations `partition` (indexes into `history`),
-/// visiting at most `max_steps` events.
+/// visiting at most `max_steps` events, with no cap on memory but the one `max_steps` implies.
 pub fn search<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partition: &[usize],
     max_steps: u64,
+) -> Search<M::State> {
+    search_bounded(model, history, partition, max_steps, usize::MAX)
+}
+
+// ANCHOR: search
+/// Searches for a linearization of the operations `partition` (indexes into `history`),
+/// visiting at most `max_steps` events and remembering at most `max_configurations`.
+pub fn search_bounded<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    max_steps: u64,
+    max_configurations: usize,
 ) -> Search<M::State> {
     let ops: Vec<&Operation<M::Input, M::Output>> =
         partition.iter().map(|&i| &history[i]).collect();
@@ -1025,6 +1362,7 @@ pub fn search<M: Model>(
                 verdict: Verdict::GaveUp,
                 steps,
                 configurations: seen.len(),
+                out_of_memory: false,
             };
         }
         steps += 1;
@@ -1041,7 +1379,16 @@ pub fn search<M: Model>(
             let useless = output.is_none() && next.as_ref() == Some(&state);
             if let Some(next_state) = next.filter(|_| !useless) {
                 placed.insert(op);
-                if seen.insert((placed.clone(), next_state.clone())) {
+                let configuration = (placed.clone(), next_state.clone());
+                if seen.len() >= max_configurations && !seen.contains(&configuration) {
+                    return Search {
+                        verdict: Verdict::GaveUp,
+                        steps,
+                        configurations: seen.len(),
+                        out_of_memory: true,
+                    };
+                }
+                if seen.insert(configuration) {
                     // A new configuration: place the operation and start again from the front.
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
                     events.lift(entry);
@@ -1064,6 +1411,7 @@ pub fn search<M: Model>(
                     verdict: Verdict::Illegal { prefix, state },
                     steps,
                     configurations: seen.len(),
+                    out_of_memory: false,
                 };
             };
             let undone = events.op[call];
@@ -1078,22 +1426,280 @@ pub fn search<M: Model>(
         verdict: Verdict::Linearizable,
         steps,
         configurations: seen.len(),
+        out_of_memory: false,
     }
 }
 // ANCHOR_END: search
 
 }
+pub mod witness {
+//! Witnesses: checking a proposed linearization instead of searching for one.
+//!
+//! The search of [`super::search`] must rule out, or find, an order of the operations; a
+//! *witness* is an order someone else proposes, with the instant at which each operation took
+//! effect. Checking it costs one pass over the history, whatever its shape, because the hard
+//! part (which order, and which operations with unknown outcome took effect at all) is given.
+//! A system that knows when each operation took effect can supply one: in Raft, the instant a
+//! command's log entry was first committed (`raft/witness.rs`).
+//!
+//! [`verify`] accepts a witness for one partition when:
+//!
+//! 1. every operation it places lies within its interval: at or after its call and at or before
+//!    its return (an operation whose outcome is unknown has no return: anywhere after its call);
+//! 2. the placements are in order of their instants (ties keep the order given);
+//! 3. the model accepts the operations in that order, each known output matching the model's;
+//! 4. every operation with a known outcome is placed, once. An operation with unknown outcome
+//!    may be left out: it never took effect.
+//!
+//! Then the witness *is* a linearization (Herlihy and Wing 1990, §2): (3) is the sequential
+//! specification, and (1) and (2) give real time, because an operation that returned before
+//! another was called has a strictly earlier instant. So an accepted witness proves the
+//! partition linearizable, however it was obtained, even from a buggy system. A rejected one
+//! proves nothing about the history (another order may work), and the checker reports the
+//! partition as unknown, with the reason ([`WitnessError`]) naming the operation that broke it.
+//!
+//! Reads need no place in Raft's log when they are served by ReadIndex or a lease, so a witness
+//! may leave out operations that do not change the state. [`fit_reads`] puts each at the first
+//! instant of its interval where the state it read held, which is exact for such operations:
+//! given the order of the writes, a read is explained if and only if some instant of its
+//! interval sees its answer.
 
 use std::fmt;
+
+use super::explain::OpSummary;
+use super::model::{Model, Operation};
+
+/// One operation placed by a witness: its index in the history and the instant (on the
+/// history's clock) at which it took effect.
+pub type Placement = (usize, u64);
+
+// ANCHOR: witness_error
+/// Why a witness does not explain a partition: the first operation that broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessError {
+    /// Placed at an instant outside its interval.
+    OutsideInterval { op: OpSummary, at_ns: u64 },
+    /// Placed at an instant earlier than the placement before it.
+    OutOfOrder {
+        op: OpSummary,
+        at_ns: u64,
+        previous_ns: u64,
+    },
+    /// Placed twice.
+    PlacedTwice { op: OpSummary },
+    /// The model refuses it (or its answer) in the state the operations before it left.
+    Refused { op: OpSummary, state: String },
+    /// Its outcome is known, so it took effect, but the witness gives it no place.
+    Unplaced { op: OpSummary },
+}
+// ANCHOR_END: witness_error
+
+impl fmt::Display for WitnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WitnessError::OutsideInterval { op, at_ns } => {
+                write!(f, "{op} is placed at {at_ns} ns, outside its interval")
+            }
+            WitnessError::OutOfOrder {
+                op,
+                at_ns,
+                previous_ns,
+            } => write!(
+                f,
+                "{op} is placed at {at_ns} ns, before the previous placement at {previous_ns} ns"
+            ),
+            WitnessError::PlacedTwice { op } => write!(f, "{op} is placed twice"),
+            WitnessError::Refused { op, state } => {
+                write!(f, "{op} is refused by the model where {state}")
+            }
+            WitnessError::Unplaced { op } => {
+                write!(f, "{op} has a known outcome but no place")
+            }
+        }
+    }
+}
+
+// ANCHOR: verify
+/// Whether `order` (placements of operations of `partition`, in order) is a linearization of
+/// `partition`; if not, which operation broke it.
+pub fn verify<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    order: &[Placement],
+) -> Result<(), WitnessError> {
+    let summary = |i: usize| OpSummary::new(model, history, i);
+    let mut placed = vec![false; history.len()];
+    let mut state = model.init();
+    let mut previous_ns = 0;
+    for &(i, at_ns) in order {
+        let op = &history[i];
+        if placed[i] {
+            return Err(WitnessError::PlacedTwice { op: summary(i) });
+        }
+        placed[i] = true;
+        if at_ns < op.call_ns || at_ns > op.effective_return_ns() {
+            return Err(WitnessError::OutsideInterval {
+                op: summary(i),
+                at_ns,
+            });
+        }
+        if at_ns < previous_ns {
+            let op = summary(i);
+            return Err(WitnessError::OutOfOrder {
+                op,
+                at_ns,
+                previous_ns,
+            });
+        }
+        previous_ns = at_ns;
+        match model.step(&state, &op.input, op.output.as_ref()) {
+            Some(next) => state = next,
+            None => {
+                let state = model.describe_state(&state, &op.input);
+                return Err(WitnessError::Refused {
+                    op: summary(i),
+                    state,
+                });
+            }
+        }
+    }
+    match partition
+        .iter()
+        .find(|&&i| !placed[i] && history[i].output.is_some())
+    {
+        Some(&i) => Err(WitnessError::Unplaced { op: summary(i) }),
+        None => Ok(()),
+    }
+}
+// ANCHOR_END: verify
+
+/// The placements of `witness` (over the whole history) that belong to `partition`, in their
+/// order, completed with the operations of `partition` that it leaves out, have a known
+/// outcome and leave the state as it is (reads): each at the first instant of its interval
+/// where the model accepts its answer. Operations that fit nowhere stay out, for [`verify`] to
+/// report. Placements beyond the history are dropped.
+pub fn fit_reads<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    witness: &[Placement],
+) -> Vec<Placement> {
+    let mut member = vec![false; history.len()];
+    for &i in partition {
+        member[i] = true;
+    }
+    let placed: Vec<Placement> = witness
+        .iter()
+        .copied()
+        .filter(|&(i, _)| i < history.len() && member[i])
+        .collect();
+    let mut is_placed = vec![false; history.len()];
+    for &(i, _) in &placed {
+        is_placed[i] = true;
+    }
+    // states[j]: the state after the first j placements, as long as the model accepts them.
+    let mut states = vec![model.init()];
+    for &(i, _) in &placed {
+        let op = &history[i];
+        let before = states.last().expect("starts with the initial state");
+        match model.step(before, &op.input, op.output.as_ref()) {
+            Some(next) => states.push(next),
+            None => break,
+        }
+    }
+    // (segment, instant, operation): the operation goes after placement segment - 1.
+    let mut fitted: Vec<(usize, u64, usize)> = Vec::new();
+    for &i in partition {
+        let op = &history[i];
+        if is_placed[i] || op.output.is_none() {
+            continue;
+        }
+        for (j, state) in states.iter().enumerate() {
+            let from = if j == 0 { 0 } else { placed[j - 1].1 };
+            let to = placed.get(j).map_or(u64::MAX, |p| p.1);
+            let at = op.call_ns.max(from);
+            if from > op.return_ns {
+                break;
+            }
+            if at > to.min(op.return_ns) {
+                continue;
+            }
+            if model.step(state, &op.input, op.output.as_ref()).as_ref() == Some(state) {
+                fitted.push((j, at, i));
+                break;
+            }
+        }
+    }
+    fitted.sort_unstable();
+    let mut order = Vec::with_capacity(placed.len() + fitted.len());
+    let mut fitted = fitted.into_iter().peekable();
+    for j in 0..=placed.len() {
+        while let Some((_, at, i)) = fitted.next_if(|f| f.0 == j) {
+            order.push((i, at));
+        }
+        order.extend(placed.get(j));
+    }
+    order
+}
+
+/// Checks `partition` against `witness` (placements over the whole history, in order), with
+/// unplaced reads fitted by [`fit_reads`].
+pub fn check_witness<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partition: &[usize],
+    witness: &[Placement],
+) -> Result<(), WitnessError> {
+    let order = fit_reads(model, history, partition, witness);
+    verify(model, history, partition, &order)
+}
+}
+
+use std::fmt;
+use std::time::Instant;
 
 pub use explain::{Explanation, OpSummary, Stuck};
 pub use kv::{KvInput, KvModel, KvOutput, KvState};
 pub use model::{Model, Operation, Unpartitioned};
 pub use render::render_history;
+pub use report::{Method, PartitionReport, Report};
 pub use search::Verdict;
+pub use witness::{Placement, WitnessError};
 
 /// The default budget: events a search may visit per partition before it gives up.
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+/// The default cap on configurations one search memoises: 2^19, about half a million. An entry
+/// is a bitset of the partition's operations and a model state. For the key-value model it
+/// costs about 800 bytes with the hash table's overhead, most of it the map's node (measured:
+/// a search that reached 10^6 configurations of one key peaked at 0.8 GB), so the cap holds a
+/// search, and the checker, which runs one search at a time, to about 400 MB.
+pub const DEFAULT_MAX_CONFIGURATIONS: usize = 1 << 19;
+
+/// The default budget of every partition in the first round of iterative deepening.
+pub const DEFAULT_FIRST_ROUND_STEPS: u64 = 1_000;
+
+/// How much work [`check_report`] may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most events one search of a partition may visit: the budget of the last round.
+    pub max_steps: u64,
+    /// The most configurations one search may memoise.
+    pub max_configurations: usize,
+    /// Every undecided partition's budget in the first round; it doubles each round.
+    pub first_round_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_steps: DEFAULT_MAX_STEPS,
+            max_configurations: DEFAULT_MAX_CONFIGURATIONS,
+            first_round_steps: DEFAULT_FIRST_ROUND_STEPS,
+        }
+    }
+}
 
 // ANCHOR: check_result
 /// The checker's answer.
@@ -1137,26 +1743,111 @@ pub fn check_with_budget<M: Model>(
     history: &[Operation<M::Input, M::Output>],
     max_steps: u64,
 ) -> CheckResult {
-    let partitions = model.partition(history);
-    assert_well_formed(history, &partitions);
-    let mut gave_up = false;
-    for partition in partitions {
-        match search::search(model, history, &partition, max_steps).verdict {
-            Verdict::Linearizable => {}
-            Verdict::GaveUp => gave_up = true, // a later partition may still be illegal
-            Verdict::Illegal { prefix, state } => {
-                let explanation = Explanation::new(model, history, &partition, &prefix, &state);
-                return CheckResult::Illegal(explanation);
-            }
-        }
-    }
-    if gave_up {
-        CheckResult::Unknown
-    } else {
-        CheckResult::Ok
-    }
+    let limits = Limits {
+        max_steps,
+        ..Limits::default()
+    };
+    check_report(model, history, &limits, None).result()
 }
 // ANCHOR_END: check_with_budget
+
+// ANCHOR: check_report
+/// Checks `history` against `model` within `limits`, partition by partition, and reports how
+/// each was decided. Where the search gives up, `witness` (placements over the whole history,
+/// in linearization order), if any, is checked instead. Panics as [`check`] does.
+///
+/// The partitions share the effort by *iterative deepening*: in round `r` every undecided
+/// partition is searched afresh with a budget of `first_round_steps * 2^r` steps, until every
+/// partition is decided or the budget reaches `max_steps`. A partition that is easy to decide
+/// is decided in an early round, whatever the others cost, and the first illegal one ends the
+/// check. Restarting costs at most as many steps again as the last round (the budgets double),
+/// and only one search, with its memo table, is alive at a time.
+pub fn check_report<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    limits: &Limits,
+    witness: Option<&[Placement]>,
+) -> Report {
+    let started = Instant::now();
+    let partitions = model.partition(history);
+    assert_well_formed(history, &partitions);
+    let mut reports: Vec<PartitionReport> = partitions
+        .iter()
+        .map(|p| PartitionReport {
+            partition: model.describe_partition(history, p),
+            operations: p.len(),
+            verdict: CheckResult::Unknown,
+            method: Method::Skipped,
+            steps: 0,
+            configurations: 0,
+            rounds: 0,
+            time: Default::default(),
+            witness_error: None,
+        })
+        .collect();
+    let mut pending: Vec<usize> = (0..partitions.len()).collect();
+    let mut budget = limits.first_round_steps.clamp(1, limits.max_steps.max(1));
+    'rounds: while !pending.is_empty() {
+        let mut undecided = Vec::new();
+        for (done, &k) in pending.iter().enumerate() {
+            let (partition, report) = (&partitions[k], &mut reports[k]);
+            let start = Instant::now();
+            let mut illegal = false;
+            let max = limits.max_configurations;
+            let search = search::search_bounded(model, history, partition, budget, max);
+            report.steps += search.steps;
+            report.configurations = report.configurations.max(search.configurations);
+            report.rounds += 1;
+            report.method = Method::Search;
+            match search.verdict {
+                Verdict::Linearizable => report.verdict = CheckResult::Ok,
+                Verdict::Illegal { prefix, state } => {
+                    let e = Explanation::new(model, history, partition, &prefix, &state);
+                    report.verdict = CheckResult::Illegal(e);
+                    illegal = true;
+                }
+                Verdict::GaveUp if search.out_of_memory => report.method = Method::UnknownMemory,
+                Verdict::GaveUp if budget >= limits.max_steps => {
+                    report.method = Method::UnknownBudget;
+                }
+                Verdict::GaveUp => undecided.push(k),
+            }
+            report.time += start.elapsed();
+            if illegal {
+                for &k in pending[done + 1..].iter().chain(&undecided) {
+                    reports[k].method = Method::Skipped; // the history is decided
+                }
+                break 'rounds;
+            }
+        }
+        pending = undecided;
+        budget = budget.saturating_mul(2).min(limits.max_steps);
+    }
+    let illegal = reports
+        .iter()
+        .any(|r| matches!(r.verdict, CheckResult::Illegal(_)));
+    if let (Some(witness), false) = (witness, illegal) {
+        for (report, partition) in reports.iter_mut().zip(&partitions) {
+            if report.verdict != CheckResult::Unknown {
+                continue;
+            }
+            let start = Instant::now();
+            match witness::check_witness(model, history, partition, witness) {
+                Ok(()) => {
+                    report.verdict = CheckResult::Ok;
+                    report.method = Method::Witness;
+                }
+                Err(why) => report.witness_error = Some(why),
+            }
+            report.time += start.elapsed();
+        }
+    }
+    Report {
+        partitions: reports,
+        time: started.elapsed(),
+    }
+}
+// ANCHOR_END: check_report
 
 /// Asserts that every interval is ordered and that the partition covers the history once.
 fn assert_well_formed<I, O>(history: &[Operation<I, O>], partitions: &[Vec<usize>]) {
@@ -1216,15 +1907,20 @@ pub mod raft {
 //! persistence), [`election`], [`replication`], [`kv`], [`client`], [`cluster`] (servers and
 //! clients as one simulator process, and a run builder), [`invariants`], [`history`], and
 //! [`chaos`] (one seed of the campaign: nemesis, hostile network, liveness and linearizability),
-//! [`time_to_elect`] (one trial of the chapter 9 experiment).
+//! [`time_to_elect`] (one trial of the chapter 9 experiment), [`witness`] (each command at its
+//! first commit, a linearization the checker verifies where its search gives up).
 //!
 //! Like every protocol in this book the server is a sans-I/O state machine: time comes from
 //! `ctx.now()`, randomness from `ctx.rng()`, and effects are messages and timers.
 //!
-//! Simplifications, each a section of the paper left out: a fixed membership (no §6
-//! reconfiguration), no snapshots (§7), reads through the log rather than read-index or leases
-//! (§8), and durable state written at once (see [`server`]). Everything uses only std and
-//! `rand`, so that the runnable listing can be bundled for the Rust playground.
+//! Beyond the paper's core, as production Raft implementations do (chapter 10's "Raft in
+//! practice" page): durable state as an explicit effect written before any message that
+//! depends on it is sent ([`storage`]), snapshots and log compaction with `InstallSnapshot`
+//! (§7, [`snapshot`]), CheckQuorum and PreVote (Ongaro's thesis §6.2 and §9.6, [`leadership`]),
+//! ReadIndex and lease reads and proposal batching (thesis §6.4, [`reads`]), and a witness of
+//! linearizability built from the commit log ([`witness`]). Simplification: a fixed membership
+//! (no §6 reconfiguration). Everything uses only std and `rand`, so that the runnable listings
+//! can be bundled for the Rust playground.
 
 pub mod chaos {
 //! One chaos run: a Raft cluster under a random nemesis and a hostile network, then judged.
@@ -1247,10 +1943,13 @@ pub mod chaos {
 
 use std::time::Duration;
 
-use super::cluster::{self, Cluster};
+use super::cluster::{self, Cluster, KvNode};
 use super::server::Config;
-use crate::coordination::linearizability::{CheckResult, KvModel, check};
-use crate::sim::{Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Time, rng_stream};
+use super::witness;
+use crate::coordination::linearizability::{CheckResult, Limits, Method};
+use crate::sim::{
+    Fault, FaultSchedule, Latency, LinkConfig, Nemesis, NodeId, Sim, Time, rng_stream,
+};
 use rand::RngExt;
 
 /// The knobs of a chaos run.
@@ -1326,6 +2025,21 @@ impl Chaos {
     }
 }
 
+impl Chaos {
+    /// The default run with a nemesis that may crash or pause a *majority* (three of five) at
+    /// once, with faults twice as frequent and four times as long. While a majority is down
+    /// the cluster cannot commit, clients time out and give up, and the history holds many
+    /// operations of unknown outcome: the histories that are hardest for the linearizability
+    /// search, and the reason for the witness of [`witness`].
+    pub fn majority_crashes() -> Chaos {
+        let mut chaos = Chaos::default();
+        chaos.nemesis.max_down = 3;
+        chaos.nemesis.mean_interval /= 2;
+        chaos.nemesis.mean_duration *= 4;
+        chaos
+    }
+}
+
 /// What a passing run did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChaosOutcome {
@@ -1344,12 +2058,20 @@ pub struct ChaosOutcome {
     /// write and its sends.
     pub snapshots_installed: u64,
     pub crashes_between_persist_and_send: u64,
+    /// Keys the linearizability search decided, and keys only Raft's witness decided.
+    pub keys_by_search: usize,
+    pub keys_by_witness: usize,
 }
 
-// ANCHOR: run_chaos
 /// Runs seed `seed` of `chaos`; `Err` says what broke.
 pub fn run_chaos(seed: u64, chaos: &Chaos) -> Result<ChaosOutcome, String> {
-    run_chaos_with(seed, chaos, &FaultSchedule::default())
+    run_chaos_full(
+        seed,
+        chaos,
+        &FaultSchedule::default(),
+        &Limits::default(),
+        |_| {},
+    )
 }
 
 /// [`run_chaos`] with `extra` faults on top of the nemesis's (e.g. a slow follower cut off for
@@ -1359,11 +2081,46 @@ pub fn run_chaos_with(
     chaos: &Chaos,
     extra: &FaultSchedule,
 ) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, extra, &Limits::default(), |_| {})
+}
+
+/// [`run_chaos`] with the linearizability checker's search held to `limits`.
+pub fn run_chaos_checked(
+    seed: u64,
+    chaos: &Chaos,
+    limits: &Limits,
+) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, &FaultSchedule::default(), limits, |_| {})
+}
+
+/// [`run_chaos`] with `extra` faults, after `prepare` has set up the simulation (clocks that
+/// drift, say).
+pub fn run_chaos_prepared(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
+) -> Result<ChaosOutcome, String> {
+    run_chaos_full(seed, chaos, extra, &Limits::default(), prepare)
+}
+
+// ANCHOR: run_chaos
+/// Runs seed `seed` of `chaos` with `extra` faults on top of the nemesis's, after `prepare` has
+/// set up the simulation, and judges it with the search held to `limits`.
+pub fn run_chaos_full(
+    seed: u64,
+    chaos: &Chaos,
+    extra: &FaultSchedule,
+    limits: &Limits,
+    prepare: impl FnOnce(&mut Sim<KvNode>),
+) -> Result<ChaosOutcome, String> {
     let mut sim = chaos
         .cluster
         .build(seed, chaos.link.clone())
         .map_err(|e| e.to_string())?;
+    prepare(&mut sim);
     let servers = chaos.cluster.servers;
+    let commits = witness::record_commits(&mut sim, servers);
     let end_of_chaos = Time::ZERO + chaos.chaos;
     let mut rng = rng_stream(seed, u64::MAX); // a stream no node uses
     let mut schedule = chaos
@@ -1415,10 +2172,12 @@ pub fn run_chaos_with(
             ));
         }
     }
-    match check(&KvModel, &history) {
+    // The search, and where it gives up, the log's witness (each command at its first commit).
+    let report = witness::judge(&history, &commits, limits);
+    match report.result() {
         CheckResult::Ok => {}
         CheckResult::Illegal(why) => return Err(format!("history not linearizable:\n{why}")),
-        CheckResult::Unknown => return Err("the linearizability search ran out of steps".into()),
+        CheckResult::Unknown => return Err(format!("linearizability undecided:\n{report}")),
     }
     let max_term = (0..servers)
         .filter_map(|i| cluster::server(&sim, NodeId(i)))
@@ -1436,6 +2195,8 @@ pub fn run_chaos_with(
         crashes_between_persist_and_send: sim
             .metrics()
             .counter("raft.crashes_between_persist_and_send"),
+        keys_by_search: report.count(Method::Search),
+        keys_by_witness: report.count(Method::Witness),
     })
 }
 // ANCHOR_END: run_chaos
@@ -1895,9 +2656,10 @@ pub mod election {
 //! every winner got votes from a majority, and the two share a voter, which voted only for a log
 //! at least as up to date as its own. A log can outrank the voter's without holding the entry
 //! (a later last term is enough), so the proof needs the commit rule too (§5.4.2): a leader
-//! commits by counting replicas only for an entry of its own term. Then every log that outranks
-//! the voter's ends in an entry written by a later leader, and by induction over terms every
-//! later leader already held the committed entry. Without that rule, the paper's Figure 8 loses
+//! commits by counting replicas only for an entry of its own term. Then a winner's log either
+//! ends in the same term as the voter's and is at least as long, so it holds the voter's
+//! entries (Log Matching), or ends in a later term, written by a later leader, which by
+//! induction over terms already held the committed entry. Without that rule, the paper's Figure 8 loses
 //! a committed entry; chapter 10 plants the bug and its campaign catches it.
 //!
 //! Why it is live. If all servers timed out together they would split the vote forever.
@@ -3163,6 +3925,30 @@ pub struct AppendEntriesResponse {
 }
 // ANCHOR_END: append_entries
 
+// ANCHOR: read_heartbeat
+/// A leader confirms it still leads before answering reads outside the log (§6.4): round
+/// `round` of its term (`reads.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeat {
+    /// The leader's term.
+    pub term: Term,
+    /// The leader.
+    pub leader: NodeId,
+    /// The round, numbered from 1 in each term.
+    pub round: u64,
+}
+
+/// A server's answer to a `ReadHeartbeat`: its term, and the round it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadHeartbeatResponse {
+    /// The responder's term: equal to the leader's if it acknowledges the leader.
+    pub term: Term,
+    /// The round answered.
+    pub round: u64,
+}
+// ANCHOR_END: read_heartbeat
 // ANCHOR: install_snapshot
 /// A leader sends its snapshot to a follower that needs entries the leader has compacted away
 /// (§7). Simplification: in one message, not in chunks. The follower answers with an
@@ -3205,6 +3991,9 @@ pub enum Message {
     PreVote(RequestVote),
     /// The answer to a `PreVote`; its `term` is the voter's real current term.
     PreVoteResponse(RequestVoteResponse),
+    /// A leader's round for reads outside the log (`reads.rs`).
+    ReadHeartbeat(ReadHeartbeat),
+    ReadHeartbeatResponse(ReadHeartbeatResponse),
     /// A leader's snapshot for a follower that lags behind its compacted log (§7).
     InstallSnapshot(InstallSnapshot),
 }
@@ -3217,6 +4006,8 @@ impl Message {
             Message::RequestVoteResponse(m) => Some(m.term),
             Message::AppendEntries(m) => Some(m.term),
             Message::AppendEntriesResponse(m) => Some(m.term),
+            Message::ReadHeartbeat(m) => Some(m.term),
+            Message::ReadHeartbeatResponse(m) => Some(m.term),
             Message::InstallSnapshot(m) => Some(m.term),
             Message::ClientRequest(_) | Message::ClientResponse(_) => None,
             // The proposed term must not be adopted: asking writes nothing (§9.6).
@@ -3226,8 +4017,454 @@ impl Message {
     }
 }
 }
+pub mod pre_vote_exercise {
+//! Exercise: the rule by which a Raft server answers a pre-vote (Ongaro's thesis §9.6).
+//!
+//! A pre-vote asks "would you vote for me in `term`?" before the asker raises its term. The
+//! voter answers yes only if three things hold: the proposed term is above its own; it has not
+//! heard from a leader lately (within the *shortest* election timeout), so a server that was
+//! merely cut off cannot depose a healthy leader; and the asker's log is at least as up to date
+//! as its own (§5.4.1). A leader always says no. Answering writes nothing: no term, no vote.
+//!
+//! Implement [`starter::Rule::grant`]. The claims to make true are this file's tests: each
+//! condition on its own, and agreement with the book's server, which hears a heartbeat from a
+//! leader some time before the pre-vote arrives. Run the starter's with
+//!
+//! ```text
+//! cargo test -p uds --release --lib exercise_pre_vote_rule -- --ignored
+//! ```
+//!
+//! [`solution`] has one answer; its tests run in the normal test suite.
+
+use std::time::Duration;
+
+use super::log::{LogIndex, Term};
+use super::message::RequestVote;
+
+/// What a voter knows when a pre-vote arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreVoter {
+    /// Its current term (a pre-vote does not change it).
+    pub current_term: Term,
+    /// Whether it leads its current term.
+    pub is_leader: bool,
+    /// How long ago, on its clock, it last heard from a leader of its current term; `None` if
+    /// it never has.
+    pub heard_leader_ago: Option<Duration>,
+    /// The index and term of its last log entry (0 and 0 for an empty log).
+    pub last_log_index: LogIndex,
+    pub last_log_term: Term,
+}
+
+/// A pre-vote rule.
+pub trait PreVoteRule {
+    /// Whether `voter` would vote for the asker of `request`, given the shortest election
+    /// timeout `min_timeout`.
+    fn grant(voter: &PreVoter, request: &RequestVote, min_timeout: Duration) -> bool;
+}
+
+/// Your version.
+pub mod starter {
+    use super::{Duration, PreVoteRule, PreVoter, RequestVote};
+
+    /// The pre-vote rule.
+    pub struct Rule;
+
+    impl PreVoteRule for Rule {
+        fn grant(_voter: &PreVoter, _request: &RequestVote, _min_timeout: Duration) -> bool {
+            todo!("a later term, no leader heard lately, and a log at least as up to date")
+        }
+    }
+}
+
+/// One answer.
+pub mod solution {
+    use super::{Duration, PreVoteRule, PreVoter, RequestVote};
+
+    /// The pre-vote rule.
+    pub struct Rule;
+
+    impl PreVoteRule for Rule {
+        fn grant(voter: &PreVoter, request: &RequestVote, min_timeout: Duration) -> bool {
+            let later_term = request.term > voter.current_term;
+            let leader_lately =
+                voter.is_leader || voter.heard_leader_ago.is_some_and(|ago| ago < min_timeout);
+            let up_to_date = (request.last_log_term, request.last_log_index)
+                >= (voter.last_log_term, voter.last_log_index);
+            later_term && !leader_lately && up_to_date
+        }
+    }
+}
+
+}
 pub mod reads {
-//! ReadIndex and lease reads (work in progress, issue 9).
+//! Reads without a log append: ReadIndex, lease reads, and proposal batching.
+//!
+//! A read through the log (the default, [`ReadMode::Log`]) is linearizable because the read
+//! takes a place in the log like a write: it costs an append, a round of `AppendEntries` to a
+//! majority and a commit. Ongaro's thesis (§6.4) keeps the guarantee with less work. What a
+//! read needs is (1) a *read index*, a commit index at least as high as that of every write
+//! acknowledged before the read arrived, and (2) proof that no other leader could have
+//! committed anything newer by then. Then any state applied up to the read index answers it.
+//!
+//! **ReadIndex** ([`ReadMode::ReadIndex`]). On a read, the leader
+//! 1. checks that it has committed an entry of its own term (its no-op, §8): only then is its
+//!    commit index at least every committed index of earlier terms. Until then the read goes
+//!    through the log, as in `Log` mode;
+//! 2. records its commit index as the read's index;
+//! 3. starts a *round*: a [`ReadHeartbeat`] to every follower, carrying the round number; a
+//!    round acknowledged by a majority in the leader's term proves that at the round's start
+//!    no server had been elected in a later term (a majority would have had to vote for it, and
+//!    one of them would have answered with the higher term). Reads that arrive while a round is
+//!    in flight wait for the next round, so that every read's round starts after it arrived;
+//!    one round serves every read waiting for it;
+//! 4. answers once its state machine has applied the read index.
+//!
+//! **Lease reads** ([`ReadMode::Lease`], also §6.4). A round acknowledged by a majority also
+//! gives the leader a *lease*: each acknowledging follower, having heard from the leader,
+//! ignores `RequestVote` for an election timeout (`election_timeout_ms_min`) by its own clock,
+//! so no other leader can be elected until the earliest of those ends. While the lease holds,
+//! the leader answers reads at once from its state, with no message at all; a lease-mode
+//! leader starts a round every heartbeat to keep it. The assumption is about clock *rates*:
+//! with every clock running at most `1 + ε` times faster or slower than true time
+//! (`ε = max_drift_ppm / 10^6`), a follower's block lasts at least `min / (1 + ε)` of true
+//! time and the leader's lease, measured on its own clock, at most `(1 + ε)` times what it
+//! reads; so the lease is `min / (1 + ε)^2` from the round's start ([`lease_duration`]). A
+//! clock that drifts more than the bound breaks the argument, and a test shows a stale read
+//! when it does (`code/tests/part2/ch10_raft_reads.rs`). Offsets do not matter: only durations
+//! are compared.
+//!
+//! **Batching** ([`Config::batching`](super::server::Config)). By default a leader sends an
+//! `AppendEntries` to every follower for every command. With batching, it keeps at most one
+//! message with entries in flight per follower: commands that arrive meanwhile wait and leave
+//! together, up to `max_entries_per_message`, when the follower answers (or at the next
+//! heartbeat, if a message was lost). Under load one message carries many commands; at low
+//! load nothing waits, because nothing is in flight.
+//!
+//! Invariants: a read is answered only by the leader of the term it arrived in, only after a
+//! round that started after it arrived was acknowledged by a majority in that term (or under
+//! a valid lease), and only once `last_applied >= read_index`. Pending reads are dropped when
+//! the server stops leading; their clients retry. Simplifications: a read that arrives before
+//! the leader's no-op committed goes through the log rather than waiting; followers do not
+//! serve reads (the thesis's follower read-index is left out).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::history::{KvInput, KvOutput};
+use super::kv::Command;
+use super::log::{LogIndex, Term};
+use super::message::{ClientResponse, Message, ReadHeartbeat, ReadHeartbeatResponse};
+use super::rules::majority;
+use super::server::{Role, Server};
+use crate::sim::{Ctx, NodeId, Time};
+
+// ANCHOR: read_mode
+/// How a leader answers a client's `Get`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Append the read to the log like a write; answer when it is applied.
+    #[default]
+    Log,
+    /// Confirm leadership with a round of heartbeats, then answer at the read index (§6.4).
+    ReadIndex,
+    /// Answer at once while a lease holds (§6.4). Safe only if no clock runs more than
+    /// `1 + max_drift_ppm / 10^6` times faster or slower than true time.
+    Lease { max_drift_ppm: u64 },
+}
+// ANCHOR_END: read_mode
+
+// ANCHOR: lease_duration
+/// How long a lease lasts on the leader's clock, from the start of the round that earned it:
+/// `election_timeout_min / (1 + ε)^2`, with `ε = max_drift_ppm / 10^6`.
+pub fn lease_duration(election_timeout_ms_min: u64, max_drift_ppm: u64) -> Duration {
+    let rho = 1.0 + max_drift_ppm as f64 / 1e6;
+    Duration::from_secs_f64(election_timeout_ms_min as f64 / 1e3 / (rho * rho))
+}
+// ANCHOR_END: lease_duration
+
+/// A read waiting for its round or for the state machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingRead {
+    client: NodeId,
+    seq: u64,
+    key: String,
+    /// The commit index when the read arrived.
+    read_index: LogIndex,
+    /// The first round that started after the read arrived.
+    round: u64,
+}
+
+// ANCHOR: read_state
+/// A server's bookkeeping for reads outside the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadState {
+    /// The term the rounds and reads below belong to; a new term starts afresh.
+    term: Term,
+    /// The latest round started (rounds are numbered from 1 in each term).
+    round: u64,
+    /// Rounds in flight: when each started (local clock) and who acknowledged it.
+    rounds: BTreeMap<u64, (Time, BTreeSet<NodeId>)>,
+    /// The highest round acknowledged by a majority.
+    confirmed: u64,
+    /// Reads not answered yet.
+    pending: Vec<PendingRead>,
+    /// Lease mode: the leader may answer reads locally before this instant of its clock.
+    lease_until: Option<Time>,
+    /// Follower side: when (local clock) it last heard from a leader, or started.
+    last_contact: Option<Time>,
+}
+// ANCHOR_END: read_state
+
+impl Server {
+    /// Called when the server starts: a restarted follower may have acknowledged a round
+    /// before it crashed, so it keeps away from elections as if it had just heard a leader.
+    /// (A server that has never seen a term has acknowledged nothing.)
+    pub(super) fn reads_on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.current_term > 0 {
+            self.reads.last_contact = Some(ctx.now());
+        }
+    }
+
+    // ANCHOR: lease_blocks_vote
+    /// Called before any handler. Records contact with a leader, and in lease mode drops a
+    /// `RequestVote` that arrives within an election timeout of that contact: the promise
+    /// that makes the leader's lease safe. Returns whether to drop the message.
+    pub(super) fn reads_before_message(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        msg: &Message,
+    ) -> bool {
+        let now = ctx.now();
+        match msg {
+            Message::AppendEntries(m) if m.term >= self.current_term => {
+                self.reads.last_contact = Some(now);
+            }
+            Message::ReadHeartbeat(m) if m.term >= self.current_term => {
+                self.reads.last_contact = Some(now);
+            }
+            Message::RequestVote(m) if matches!(self.config.read_mode, ReadMode::Lease { .. }) => {
+                let min = Duration::from_millis(self.config.election_timeout_ms_min);
+                let recent = self.reads.last_contact.is_some_and(|t| now < t + min);
+                if recent && self.role != Role::Leader && m.candidate != self.id {
+                    ctx.count("raft.votes_ignored_in_lease");
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+    // ANCHOR_END: lease_blocks_vote
+
+    /// Starts afresh when the term has changed since the last read.
+    fn reads_for_this_term(&mut self) {
+        if self.reads.term != self.current_term {
+            let last_contact = self.reads.last_contact;
+            self.reads = ReadState {
+                term: self.current_term,
+                last_contact,
+                ..ReadState::default()
+            };
+        }
+    }
+
+    // ANCHOR: try_read_without_log
+    /// A leader's `Get` outside the log. Returns `false` when the read must go through the log
+    /// instead: `Log` mode, or no entry of this term committed yet.
+    pub(super) fn try_read_without_log(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        command: &Command,
+    ) -> bool {
+        let KvInput::Get { key } = &command.input else {
+            return false;
+        };
+        let own_term_committed = self.log.term_at(self.commit_index) == Some(self.current_term);
+        if self.config.read_mode == ReadMode::Log || !own_term_committed {
+            return false;
+        }
+        self.reads_for_this_term();
+        let now = ctx.now();
+        if self.reads.lease_until.is_some_and(|until| now < until) {
+            ctx.count("raft.lease_reads");
+            let output = KvOutput::Value(self.kv.get(key).map(str::to_string));
+            self.answer_read(from, command.seq, output);
+            return true;
+        }
+        // A round already in flight started before this read: wait for the next one.
+        let in_flight = self.reads.rounds.contains_key(&self.reads.round);
+        let round = self.reads.round + 1;
+        self.reads.pending.push(PendingRead {
+            client: from,
+            seq: command.seq,
+            key: key.clone(),
+            read_index: self.commit_index,
+            round,
+        });
+        if !in_flight {
+            self.start_read_round(ctx);
+        }
+        true
+    }
+    // ANCHOR_END: try_read_without_log
+
+    /// Sends a `ReadHeartbeat` of a new round to every follower.
+    fn start_read_round(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.reads_for_this_term();
+        self.reads.round += 1;
+        let round = self.reads.round;
+        let me = BTreeSet::from([self.id]);
+        // Rounds whose messages were lost are forgotten after a few newer ones.
+        self.reads.rounds.retain(|r, _| r + 8 > round);
+        self.reads.rounds.insert(round, (ctx.now(), me));
+        ctx.count("raft.read_rounds");
+        let me = self.id;
+        for peer in (0..self.servers).map(NodeId).filter(|p| *p != me) {
+            let m = ReadHeartbeat {
+                term: self.current_term,
+                leader: self.id,
+                round,
+            };
+            self.send(peer, Message::ReadHeartbeat(m));
+        }
+        self.check_round(ctx, round); // a cluster of one confirms at once
+    }
+
+    // ANCHOR: on_read_heartbeat
+    /// A follower's side: acknowledge a leader of the current term, as for `AppendEntries`.
+    pub(super) fn on_read_heartbeat(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: ReadHeartbeat,
+    ) {
+        if m.term == self.current_term && self.role != Role::Leader {
+            if self.role == Role::Candidate || self.leader.is_none() {
+                self.become_follower(ctx, m.term, Some(m.leader));
+            }
+            self.reset_election_timer(ctx);
+        }
+        let response = ReadHeartbeatResponse {
+            term: self.current_term,
+            round: m.round,
+        };
+        self.send(from, Message::ReadHeartbeatResponse(response));
+    }
+
+    /// The leader's side: count an acknowledgement of this term's round.
+    pub(super) fn on_read_heartbeat_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: NodeId,
+        m: ReadHeartbeatResponse,
+    ) {
+        if self.role != Role::Leader || m.term != self.current_term {
+            return;
+        }
+        self.reads_for_this_term();
+        if let Some((_, acks)) = self.reads.rounds.get_mut(&m.round) {
+            acks.insert(from);
+            self.check_round(ctx, m.round);
+        }
+    }
+    // ANCHOR_END: on_read_heartbeat
+
+    /// Confirms `round` once a majority (the leader included) acknowledged it: extends the
+    /// lease, serves the reads it covers, and starts the next round if reads wait for one.
+    fn check_round(&mut self, ctx: &mut Ctx<'_, Message>, round: u64) {
+        let Some((started, acks)) = self.reads.rounds.get(&round) else {
+            return;
+        };
+        if acks.len() < majority(self.servers) {
+            return;
+        }
+        let started = *started;
+        self.reads.confirmed = self.reads.confirmed.max(round);
+        self.reads.rounds.retain(|r, _| *r > round);
+        if let ReadMode::Lease { max_drift_ppm } = self.config.read_mode {
+            let lease = lease_duration(self.config.election_timeout_ms_min, max_drift_ppm);
+            let until = started + lease;
+            self.reads.lease_until = Some(self.reads.lease_until.map_or(until, |u| u.max(until)));
+        }
+        self.serve_reads(ctx);
+        let waiting = self
+            .reads
+            .pending
+            .iter()
+            .any(|r| r.round > self.reads.round);
+        if waiting && !self.reads.rounds.contains_key(&self.reads.round) {
+            self.start_read_round(ctx);
+        }
+    }
+
+    // ANCHOR: serve_reads
+    /// Answers every pending read whose round is confirmed and whose index is applied.
+    pub(super) fn serve_reads(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.reads.pending.is_empty() {
+            return;
+        }
+        if self.role != Role::Leader || self.reads.term != self.current_term {
+            self.reads.pending.clear(); // deposed: the clients will retry elsewhere
+            return;
+        }
+        let (confirmed, applied) = (self.reads.confirmed, self.last_applied);
+        let (ready, waiting) = std::mem::take(&mut self.reads.pending)
+            .into_iter()
+            .partition(|r| r.round <= confirmed && r.read_index <= applied);
+        self.reads.pending = waiting;
+        for read in ready {
+            let output = KvOutput::Value(self.kv.get(&read.key).map(str::to_string));
+            ctx.count("raft.read_index_reads");
+            self.answer_read(read.client, read.seq, output);
+        }
+    }
+    // ANCHOR_END: serve_reads
+
+    /// The heartbeat timer fired on a leader: keep a lease alive, and retry a round that may
+    /// have lost its messages.
+    pub(super) fn reads_on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        self.reads_for_this_term();
+        let lease = matches!(self.config.read_mode, ReadMode::Lease { .. });
+        let waiting = self
+            .reads
+            .pending
+            .iter()
+            .any(|r| r.round > self.reads.confirmed);
+        if lease || waiting {
+            self.start_read_round(ctx);
+        }
+    }
+
+    // ANCHOR: replicate_new_entry
+    /// A leader appended a client's command: send it now, or, with batching, only to the
+    /// followers that have no entries in flight (the others get it with the next message).
+    pub(super) fn replicate_new_entry(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if !self.config.batching {
+            return self.broadcast_append_entries(ctx);
+        }
+        let me = self.id.0;
+        for peer in (0..self.servers).filter(|p| *p != me) {
+            if self.next_index[peer] == self.match_index[peer] + 1 {
+                self.send_append_entries(ctx, NodeId(peer));
+            } else {
+                ctx.count("raft.batched");
+            }
+        }
+    }
+    // ANCHOR_END: replicate_new_entry
+
+    /// Queues a read's answer for its client.
+    fn answer_read(&mut self, client: NodeId, seq: u64, output: KvOutput) {
+        let done = ClientResponse::Done { seq, output };
+        self.send(client, Message::ClientResponse(done));
+    }
+}
+
 }
 pub mod replication {
 //! Log replication (§5.3), the commit rule (§5.4.2) and applying committed entries.
@@ -3273,6 +4510,7 @@ impl Server {
     pub(super) fn on_heartbeat(&mut self, ctx: &mut Ctx<'_, Message>) {
         if self.role == Role::Leader {
             self.broadcast_append_entries(ctx);
+            self.reads_on_heartbeat(ctx);
             ctx.set_timer(HEARTBEAT, Duration::from_millis(self.config.heartbeat_ms));
         }
     }
@@ -3441,6 +4679,7 @@ impl Server {
                 self.reply_done(client, command.seq, output);
             }
         }
+        self.serve_reads(ctx); // reads waiting for their index (reads.rs)
         self.maybe_snapshot(ctx);
     }
     // ANCHOR_END: apply_committed
@@ -3460,13 +4699,16 @@ impl Server {
         if let Some(output) = self.kv.cached(command.client, command.seq) {
             return self.reply_done(from, command.seq, output.clone());
         }
+        if self.try_read_without_log(ctx, from, &command) {
+            return; // ReadIndex or lease (reads.rs)
+        }
         let index = self.log.append(Entry {
             term: self.current_term,
             command: Some(command),
         });
         self.match_index[self.id.0] = index;
         self.next_index[self.id.0] = index + 1;
-        self.broadcast_append_entries(ctx);
+        self.replicate_new_entry(ctx); // at once, or batched (reads.rs)
         self.maybe_commit(ctx); // a cluster of one commits at once
     }
     // ANCHOR_END: on_client_request
@@ -3567,6 +4809,7 @@ use super::kv::KvStore;
 use super::leadership::{CHECK_QUORUM, Leadership};
 use super::log::{Log, LogIndex, Term};
 use super::message::{ClientResponse, Message};
+use super::reads::{ReadMode, ReadState};
 use super::snapshot::Snapshot;
 use rand::RngExt;
 
@@ -3599,6 +4842,11 @@ pub struct Config {
     pub check_quorum: bool,
     /// PreVote: a server asks whether it could win before it increments its term (§9.6).
     pub pre_vote: bool,
+    /// How a leader answers reads: through the log (the default), ReadIndex or a lease.
+    pub read_mode: ReadMode,
+    /// Whether a leader batches new entries: at most one `AppendEntries` with entries in
+    /// flight per follower (`reads.rs`). Off by default: one message per command.
+    pub batching: bool,
     /// Take a snapshot and compact the log once this many applied entries follow the last
     /// snapshot (§7). `None`: never, the log grows for the whole run.
     pub log_compaction_threshold: Option<u64>,
@@ -3630,6 +4878,8 @@ impl Default for Config {
             commit_rule: CommitRule::CurrentTermOnly,
             check_quorum: true,
             pre_vote: true,
+            read_mode: ReadMode::Log,
+            batching: false,
             log_compaction_threshold: None,
         }
     }
@@ -3764,6 +5014,8 @@ pub struct Server {
     pub(super) kv: KvStore,
     /// CheckQuorum and PreVote bookkeeping (not durable).
     pub(super) leadership: Leadership,
+    /// Reads outside the log: rounds, pending reads, the lease (`reads.rs`).
+    pub(super) reads: ReadState,
     /// The last snapshot taken or installed. Invariant: `log.offset() <= its last index <=
     /// last_applied`.
     pub(super) snapshot: Option<Snapshot>,
@@ -3813,6 +5065,7 @@ impl Server {
             next_index: vec![1; servers],
             match_index: vec![0; servers],
             leadership: Leadership::default(),
+            reads: ReadState::default(),
             commit_index: applied,
             last_applied: applied,
             kv,
@@ -3836,10 +5089,14 @@ impl Server {
     /// The server starts (or restarts) as a follower waiting for a leader.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.reset_election_timer(ctx);
+        self.reads_on_start(ctx);
     }
 
     /// One message from `from`.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, Message>, from: NodeId, msg: Message) {
+        if self.reads_before_message(ctx, &msg) {
+            return; // a vote request inside a lease (reads.rs)
+        }
         // ANCHOR: adopt_higher_term
         // §5.1: a higher term, from anyone, makes this server a follower of that term, before
         // the handler below sees the message.
@@ -3856,6 +5113,8 @@ impl Server {
             Message::AppendEntries(m) => self.on_append_entries(ctx, from, m),
             Message::AppendEntriesResponse(m) => self.on_append_entries_response(ctx, from, m),
             Message::ClientRequest(command) => self.on_client_request(ctx, from, command),
+            Message::ReadHeartbeat(m) => self.on_read_heartbeat(ctx, from, m),
+            Message::ReadHeartbeatResponse(m) => self.on_read_heartbeat_response(ctx, from, m),
             Message::InstallSnapshot(m) => self.on_install_snapshot(ctx, from, m),
             Message::ClientResponse(_) => {} // servers are not clients
             Message::PreVote(m) => self.on_pre_vote(ctx, from, m),
@@ -4573,6 +5832,139 @@ pub fn time_to_elect(
 }
 // ANCHOR_END: time_to_elect
 
+}
+pub mod witness {
+//! Raft's own witness of linearizability: each command placed at the instant it was committed.
+//!
+//! The linearizability checker's search (chapter 10) knows only what the clients saw, and a
+//! history with many operations of unknown outcome, such as a run where a majority crashes and
+//! restarts, can take it more steps than any budget. But the cluster knows more than its
+//! clients: Raft applies commands in log order, and a command takes effect when its entry is
+//! committed (§5.3). So the run itself proposes a linearization, which the checker only has to
+//! verify ([`crate::coordination::linearizability::witness`]).
+//!
+//! [`record_commits`] registers a per-event hook on the simulator (as the safety invariants
+//! are, [`super::invariants`]) that records, for every log index, the first instant at which
+//! any server knew it committed, and the command there. After the run, [`CommitLog::witness`]
+//! walks the committed log in index order, applying the store's session rule (§8, `kv.rs`): a
+//! command whose client already had an equal or later sequence number applied is a duplicate
+//! (a client's retry committed twice) or an abandoned one, and is skipped, so a command is
+//! placed at its *first* commit. Each placement maps `(client, seq)` to the history: a client
+//! issues its operations one at a time with sequence numbers 1, 2, 3, ..., and its history
+//! lists them in that order (`client.rs`).
+//!
+//! Why the instant lies inside the operation's interval: the entry was appended after the client
+//! called the operation (the command did not exist before), and the answer was computed by
+//! applying it, which needs it committed, so before the client's return. The first instant
+//! any server *knew* an index committed is at or after the instant it truly became committed
+//! (a majority stored it) and at or before any answer from it. Commit instants grow with the
+//! index (knowing index `i` committed means knowing every index below it is), so ordering by
+//! (instant, index) is the log order. Reads served without a log entry (ReadIndex, leases)
+//! have no placement; the checker fits each into its interval where the value it read held.
+//!
+//! None of this is trusted: the checker verifies the witness against the clients' history and
+//! the key-value model, so a wrong instant or a buggy server yields "unknown", never a false
+//! "linearizable". [`judge`] runs the search first and the witness only where the search gave
+//! up, and reports which method decided each key.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::cluster::{self, KvNode};
+use super::history::{KvInput, KvOutput, Operation};
+use crate::coordination::linearizability::{KvModel, Limits, Placement, Report, check_report};
+use crate::sim::{NodeId, Sim};
+
+/// One committed index: the first instant (ns) a server knew it committed, and its command
+/// as `(client, seq)` (`None` for a leader's no-op).
+type Committed = (u64, Option<(u64, u64)>);
+
+/// What [`record_commits`] saw: shared with the hook, read after the run.
+#[derive(Clone, Debug, Default)]
+pub struct CommitLog(Rc<RefCell<Vec<Committed>>>);
+
+// ANCHOR: record_commits
+/// Records, after every event of `sim` (whose servers are nodes `0..servers`), the first
+/// instant each log index is known committed, and its command.
+pub fn record_commits(sim: &mut Sim<KvNode>, servers: usize) -> CommitLog {
+    let log = CommitLog::default();
+    let committed = Rc::clone(&log.0);
+    sim.add_invariant("commit instants (witness)", move |sim| {
+        let mut committed = committed.borrow_mut();
+        let now = sim.now().0;
+        for id in 0..servers {
+            let Some(server) = cluster::server(sim, NodeId(id)) else {
+                continue; // crashed
+            };
+            let from = committed.len() as u64 + 1;
+            for index in from..=server.commit_index() {
+                let Some(entry) = server.log().entry(index) else {
+                    break; // compacted away here; another server will show it
+                };
+                let command = entry.command.as_ref().map(|c| (c.client, c.seq));
+                committed.push((now, command));
+            }
+        }
+        Ok(())
+    });
+    log
+}
+// ANCHOR_END: record_commits
+
+impl CommitLog {
+    /// How many log indexes were seen committed.
+    pub fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    /// Whether no index was seen committed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // ANCHOR: witness
+    /// The linearization the log proposes for `history` (the clients' histories in client
+    /// order, as `cluster::histories` returns them): every applied command at its first commit.
+    pub fn witness(&self, history: &[Operation<KvInput, KvOutput>]) -> Vec<Placement> {
+        // (client, seq) -> history index; a client's k-th operation has sequence number k.
+        let mut index: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+        let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
+        for (i, op) in history.iter().enumerate() {
+            let seq = seen.entry(op.client).or_default();
+            *seq += 1;
+            index.insert((op.client, *seq), i);
+        }
+        let mut applied: BTreeMap<u64, u64> = BTreeMap::new(); // client -> last seq applied
+        let mut order = Vec::new();
+        for &(at_ns, command) in self.0.borrow().iter() {
+            let Some((client, seq)) = command else {
+                continue; // a no-op
+            };
+            let last = applied.entry(client).or_default();
+            if seq <= *last {
+                continue; // a duplicate, or a command its client had given up on
+            }
+            *last = seq;
+            if let Some(&i) = index.get(&(client, seq)) {
+                order.push((i, at_ns));
+            }
+        }
+        order
+    }
+    // ANCHOR_END: witness
+}
+
+/// Checks `history` with the search within `limits`, and with the witness of `commits` where
+/// the search gives up.
+pub fn judge(
+    history: &[Operation<KvInput, KvOutput>],
+    commits: &CommitLog,
+    limits: &Limits,
+) -> Report {
+    let witness = commits.witness(history);
+    check_report(&KvModel, history, limits, Some(&witness))
+}
 }
 
 pub use cluster::{Cluster, KvNode};
