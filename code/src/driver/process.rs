@@ -74,6 +74,10 @@ pub struct NodeArgs {
     /// How often a leader sends heartbeats, in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
+    /// Take a snapshot and compact the log once this many applied entries follow the last
+    /// snapshot (off when absent); a follower left behind is caught up by `InstallSnapshot`.
+    #[arg(long)]
+    pub compaction_threshold: Option<u64>,
 }
 // ANCHOR_END: args
 
@@ -102,6 +106,7 @@ impl NodeArgs {
             election_timeout_ms_min: self.election_min_ms,
             election_timeout_ms_max: self.election_max_ms,
             heartbeat_ms: self.heartbeat_ms,
+            log_compaction_threshold: self.compaction_threshold,
             ..Config::default()
         };
         config.validate().map_err(|e| e.to_string())?;

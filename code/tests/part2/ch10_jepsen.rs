@@ -4,7 +4,8 @@
 //! restarts processes and partitions them (both ways, one way, dropping or stalling) through a
 //! proxy per link; then heal, wait for the cluster to answer, and check the whole history for
 //! linearizability (`uds::driver::jepsen`). Also: a torn last record is cut off and its node
-//! rejoins, and the node binary refuses bad flags with a clear message.
+//! rejoins, a server behind a compacted log is caught up by `InstallSnapshot` over TCP, and the
+//! node binary refuses bad flags with a clear message.
 //!
 //! Size: `UDS_JEPSEN_SECS` seconds of faults (default 10), `UDS_JEPSEN_SEED` the schedule.
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use uds::coordination::linearizability::CheckResult;
 use uds::coordination::raft::history::{KvInput, KvOutput};
+use uds::coordination::raft::storage::Storage;
 use uds::driver::file_storage::FileStorage;
 use uds::driver::jepsen::{self, Fault, JepsenOptions, NodeCommand, ProcessCluster};
 use uds::driver::workload::{WorkloadClient, WorkloadOptions};
@@ -133,6 +135,73 @@ fn a_torn_last_record_is_cut_off_and_the_node_rejoins() {
         );
         let read = client.invoke(clock, KvInput::Get { key: "x".into() }).await;
         assert_eq!(read.output, Some(KvOutput::Value(Some("4".into()))));
+    });
+}
+
+/// With `--compaction-threshold 4`, a server killed while the others commit a dozen entries
+/// comes back to a leader that no longer holds them: it can only rejoin through
+/// `InstallSnapshot` over TCP, and its file must then hold the snapshot.
+#[test]
+fn a_server_behind_a_compacted_log_is_caught_up_by_snapshot() {
+    let rt = runtime().unwrap();
+    rt.block_on(async {
+        let options = WorkloadOptions {
+            deadline: Duration::from_secs(10),
+            ..WorkloadOptions::default()
+        };
+        let listening = WorkloadClient::bind(NodeId(3), rng_stream(2, 1), options)
+            .await
+            .unwrap();
+        let addrs = vec![listening.listener_addr()];
+        let flags = vec!["--compaction-threshold".to_string(), "4".to_string()];
+        let mut cluster = ProcessCluster::start(node_command(), 3, addrs, flags)
+            .await
+            .unwrap();
+        let mut client = listening.connect(cluster.client_proxies());
+        let clock = tokio::time::Instant::now();
+        let put = |v: usize| KvInput::Put {
+            key: "x".into(),
+            value: v.to_string(),
+        };
+        for v in 1..=3 {
+            let op = client.invoke(clock, put(v)).await;
+            assert_eq!(op.output, Some(KvOutput::Ok), "put {v}");
+        }
+        cluster.kill(2).unwrap();
+        let behind = FileStorage::open(cluster.data_dir(2))
+            .unwrap()
+            .load()
+            .unwrap();
+        for v in 4..=15 {
+            let op = client.invoke(clock, put(v)).await;
+            assert_eq!(op.output, Some(KvOutput::Ok), "put {v}");
+        }
+        cluster.restart(2).await.unwrap();
+
+        // With n0 killed, a write needs n1 and n2 both: n2 must have caught up.
+        cluster.kill(0).unwrap();
+        let op = client.invoke(clock, put(16)).await;
+        assert_eq!(
+            op.output,
+            Some(KvOutput::Ok),
+            "n2 did not rejoin:\n{}",
+            cluster.log(2)
+        );
+        let read = client.invoke(clock, KvInput::Get { key: "x".into() }).await;
+        assert_eq!(read.output, Some(KvOutput::Value(Some("16".into()))));
+
+        cluster.kill(2).unwrap();
+        let after = FileStorage::open(cluster.data_dir(2))
+            .unwrap()
+            .load()
+            .unwrap();
+        let snapshot = after.snapshot.expect("n2's file holds no snapshot");
+        assert!(
+            snapshot.last_index > behind.log.last_index() + 4,
+            "n2's snapshot ends at {} and it had {} entries when killed",
+            snapshot.last_index,
+            behind.log.last_index()
+        );
     });
 }
 
