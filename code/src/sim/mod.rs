@@ -34,7 +34,7 @@ pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError};
 pub use metrics::{Histogram, Metrics};
 pub use network::{DropReason, Fate, Latency, LinkConfig, Network};
 pub use process::{Ctx, Effect, NodeId, Process, TimerId};
-pub use rng::{Exponential, SimRng, StandardNormal, rng_stream};
+pub use rng::{Exponential, SimRng, StandardNormal, Zipf, rng_stream};
 pub use time::{Time, nanos, parse_duration};
 pub use trace::{Fnv64, TraceEvent, TraceKind, TraceLevel};
 pub use world::{InvariantViolation, NetStats, NodeState, Sim};

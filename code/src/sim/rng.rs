@@ -26,8 +26,9 @@
 //! latencies) call std's `ln`, `cos`, `exp` and `powf`, whose last bit may differ between
 //! platforms' maths libraries. The checked-in outputs come from x86-64 Linux.
 //!
-//! The exponential and normal distributions live in `rand_distr`, which the Rust playground does
-//! not offer, so the two we need are small types here implementing `rand::distr::Distribution`.
+//! The exponential, normal and Zipf distributions live in `rand_distr`, which the Rust
+//! playground does not offer, so the three we need are small types here implementing
+//! `rand::distr::Distribution`.
 
 use std::f64::consts::TAU;
 
@@ -87,6 +88,69 @@ impl Distribution<f64> for StandardNormal {
     }
 }
 // ANCHOR_END: distributions
+
+// ANCHOR: zipf
+/// The Zipf distribution over ranks `0..n` (rank 0 the most popular): rank `k` is drawn with
+/// probability proportional to `1 / (k + 1)^s`. It is the usual model of popularity skew in
+/// caching and partitioning experiments: a few keys get most requests. With `s = 0` every rank is
+/// equally likely; around `s = 1` (web objects, Breslau et al., INFOCOM 1999) the head dominates.
+/// Sampled by inverting the cumulative weights with a binary search, so building it costs `O(n)`
+/// memory once and each draw `O(log n)`. Named as in `rand_distr`, whose `Zipf` yields a float
+/// rank starting at 1; this one yields a `usize` index starting at 0.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Zipf {
+    /// `cumulative[k]` is the total weight of ranks `0..=k`.
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    /// Ranks `0..n` with exponent `s`. `None` if `n` is 0 or `s` is negative or not finite.
+    pub fn new(n: usize, s: f64) -> Option<Zipf> {
+        if n == 0 || !s.is_finite() || s < 0.0 {
+            return None;
+        }
+        let mut total = 0.0;
+        let cumulative = (1..=n)
+            .map(|rank| {
+                total += 1.0 / (rank as f64).powf(s);
+                total
+            })
+            .collect();
+        Some(Zipf { cumulative })
+    }
+
+    /// How many ranks there are.
+    pub fn len(&self) -> usize {
+        self.cumulative.len()
+    }
+
+    /// Always false: a `Zipf` has at least one rank.
+    pub fn is_empty(&self) -> bool {
+        self.cumulative.is_empty()
+    }
+
+    /// The probability of rank `k` (0 if `k` is out of range).
+    pub fn probability(&self, k: usize) -> f64 {
+        let total = self.cumulative[self.cumulative.len() - 1];
+        match k {
+            0 => self.cumulative[0] / total,
+            k if k < self.cumulative.len() => (self.cumulative[k] - self.cumulative[k - 1]) / total,
+            _ => 0.0,
+        }
+    }
+}
+
+impl Distribution<usize> for Zipf {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        let total = self.cumulative[self.cumulative.len() - 1];
+        let u: f64 = rng.random::<f64>() * total;
+        // The first rank whose cumulative weight exceeds u.
+        self.cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.cumulative.len() - 1)
+    }
+}
+// ANCHOR_END: zipf
 
 #[cfg(test)]
 mod tests {
@@ -162,5 +226,37 @@ mod tests {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.01, "variance {var}");
+    }
+
+    #[test]
+    fn zipf_frequencies_match_its_probabilities() {
+        let zipf = Zipf::new(50, 1.1).expect("valid");
+        let mut r = SimRng::seed_from_u64(6);
+        let n = 200_000;
+        let mut counts = vec![0u32; zipf.len()];
+        for _ in 0..n {
+            counts[r.sample(&zipf)] += 1;
+        }
+        for (k, &c) in counts.iter().enumerate() {
+            let expected = zipf.probability(k) * n as f64;
+            let sd = expected.sqrt().max(1.0);
+            assert!(
+                (c as f64 - expected).abs() < 5.0 * sd,
+                "rank {k}: {c} vs {expected}"
+            );
+        }
+        assert!(counts[0] > counts[1] && counts[1] > counts[9]);
+        let sum: f64 = (0..zipf.len()).map(|k| zipf.probability(k)).sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn zipf_rejects_bad_parameters() {
+        assert!(Zipf::new(0, 1.0).is_none());
+        assert!(Zipf::new(10, -0.5).is_none());
+        assert!(Zipf::new(10, f64::NAN).is_none());
+        let uniform = Zipf::new(4, 0.0).expect("valid");
+        assert!((uniform.probability(3) - 0.25).abs() < 1e-12);
+        assert_eq!(uniform.probability(4), 0.0);
     }
 }

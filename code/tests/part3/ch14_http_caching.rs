@@ -1,0 +1,1 @@
+//! Tests of ch14: being written (issue 10).

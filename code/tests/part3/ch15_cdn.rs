@@ -1,0 +1,1 @@
+//! Tests of ch15: being written (issue 10).

@@ -1,0 +1,1 @@
+//! Tests of ch16: being written (issue 10).

@@ -1,0 +1,1 @@
+//! Tests of ch17: being written (issue 10).

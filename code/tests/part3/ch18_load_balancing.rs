@@ -1,0 +1,1 @@
+//! Tests of ch18: being written (issue 10).
