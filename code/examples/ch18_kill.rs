@@ -92,7 +92,10 @@ fn main() -> ExitCode {
     };
     let text = render(&plain, &retried, args.common.seed);
     print!("{text}");
-    if let Err(e) = args.common.emit("code/outputs/measured/ch18_kill.txt", &text) {
+    if let Err(e) = args
+        .common
+        .emit("code/outputs/measured/ch18_kill.txt", &text)
+    {
         eprintln!("ch18_kill: could not write the table: {e}");
         return ExitCode::FAILURE;
     }

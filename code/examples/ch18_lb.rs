@@ -66,7 +66,10 @@ async fn serve(args: Args) -> Result<(), String> {
         args.algorithm.name(),
         balancer.addr
     );
-    println!("  curl -si http://{}/work | grep -i x-backend", balancer.addr);
+    println!(
+        "  curl -si http://{}/work | grep -i x-backend",
+        balancer.addr
+    );
     let stdin = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)

@@ -132,7 +132,10 @@ fn main() -> ExitCode {
     let written = args
         .common
         .emit("code/outputs/ch18_maglev.txt", &text)
-        .and_then(|()| args.common.emit("src/figures/ch18_maglev.svg", &figure(&cells)));
+        .and_then(|()| {
+            args.common
+                .emit("src/figures/ch18_maglev.svg", &figure(&cells))
+        });
     if let Err(e) = written {
         eprintln!("ch18_maglev: could not write the outputs: {e}");
         return ExitCode::FAILURE;

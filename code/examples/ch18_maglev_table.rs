@@ -17,7 +17,10 @@ fn main() {
         println!("{b}: offset {offset:>2}, skip {skip:>2}, preferences {prefs:?}");
     }
     let before = populate(&backends, m).expect("m is prime and larger than 3");
-    println!("table: {before:?}, entries each {:?}", entries_per_backend(&before, 3));
+    println!(
+        "table: {before:?}, entries each {:?}",
+        entries_per_backend(&before, 3)
+    );
 
     let after = populate(&backends[..2], m).expect("m is prime and larger than 2");
     let (changed, needless) = disruption(&before, &after, 2);

@@ -17,7 +17,10 @@ fn main() {
         let busiest: Vec<u64> = (1..=3)
             .map(|d| max_load(n, n as u64, d, &mut rng))
             .collect();
-        println!("{n:>7} {:>8} {:>8} {:>8}", busiest[0], busiest[1], busiest[2]);
+        println!(
+            "{n:>7} {:>8} {:>8} {:>8}",
+            busiest[0], busiest[1], busiest[2]
+        );
     }
 }
 // ANCHOR_END: main

@@ -1,7 +1,7 @@
 //! Chapter 18 experiment: p99 latency per balancing algorithm against load, on the simulator.
 //!
-//! Ten FIFO servers with exponential service times, mean 10 ms, two of them four times slower
-//! (mean 40 ms), behind one balancer (`uds::scalability::load_balancing::fleet`). For each
+//! Ten FIFO servers with exponential service times, mean 10 ms, two of them twice as slow
+//! (mean 20 ms; `--slow-factor` changes that), behind one balancer (`uds::scalability::load_balancing::fleet`). For each
 //! utilisation from 0.5 to 0.95 of the fleet's capacity and each of the six algorithms, 20,000
 //! Poisson requests over 1,000 flow keys; the figure plots the 99th-percentile latency. A second
 //! table keeps the load at 0.9 and makes the balancer's view of the servers' loads stale (a
@@ -26,7 +26,7 @@ struct Args {
     #[command(flatten)]
     common: ExperimentArgs,
     /// How many times slower the two slow servers are than the others (1 to 50).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=50))]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=50))]
     slow_factor: u32,
 }
 
@@ -85,7 +85,11 @@ fn stale_table(seed: u64, slow: u32) -> String {
     ];
     let mut table = Table::new(&["load view", "random p99", "least-conn p99", "p2c p99"]);
     for ms in STALE_MS {
-        let mut row = vec![if ms == 0 { "exact".to_string() } else { format!("{ms} ms old") }];
+        let mut row = vec![if ms == 0 {
+            "exact".to_string()
+        } else {
+            format!("{ms} ms old")
+        }];
         for algorithm in algorithms {
             let mut config = fleet(algorithm, 0.9, seed, slow);
             config.view_refresh = (ms > 0).then(|| Duration::from_millis(ms));
@@ -102,7 +106,7 @@ fn stale_table(seed: u64, slow: u32) -> String {
 
 fn figure(p99: &[Vec<f64>]) -> String {
     let mut chart = Chart::new(
-        "p99 latency per balancing algorithm (10 servers, 2 of them 4x slower)",
+        "p99 latency per balancing algorithm (10 servers, 2 of them slower)",
         "utilisation (offered load / fleet capacity)",
         "p99 latency (ms, log scale)",
     );

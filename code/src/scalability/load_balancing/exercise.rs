@@ -52,7 +52,10 @@ pub mod solution {
                     }
                 }
             }
-            table.into_iter().map(|e| e.expect("every slot filled")).collect()
+            table
+                .into_iter()
+                .map(|e| e.expect("every slot filled"))
+                .collect()
         }
     }
 }
@@ -64,7 +67,8 @@ pub fn check_populate<P: Populate>() {
     for (n, m) in [(1, 2), (3, 7), (5, 251), (13, 1_009), (40, 4_093)] {
         let names: Vec<String> = (0..n).map(|i| format!("10.0.{i}.1:80")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let prefs: Vec<(usize, usize)> = refs.iter().map(|b| maglev::offset_and_skip(b, m)).collect();
+        let prefs: Vec<(usize, usize)> =
+            refs.iter().map(|b| maglev::offset_and_skip(b, m)).collect();
         let table = P::populate(&prefs, m);
         assert_eq!(table.len(), m, "table of {n} backends has the wrong size");
         let expected = maglev::populate(&refs, m).expect("valid parameters");

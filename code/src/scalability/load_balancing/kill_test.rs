@@ -91,7 +91,12 @@ impl KillTestReport {
 
     /// Per slice of `slice`: (slice start, requests sent, errors, answered by backend 0).
     pub fn slices(&self, slice: Duration) -> Vec<(Duration, usize, usize, usize)> {
-        let end = self.outcomes.iter().map(|o| o.sent).max().unwrap_or_default();
+        let end = self
+            .outcomes
+            .iter()
+            .map(|o| o.sent)
+            .max()
+            .unwrap_or_default();
         let count = (end.as_nanos() / slice.as_nanos()) as usize + 1;
         let mut rows: Vec<_> = (0..count).map(|i| (slice * i as u32, 0, 0, 0)).collect();
         for o in &self.outcomes {

@@ -21,14 +21,7 @@
 use rand::{Rng, RngExt};
 
 use super::maglev;
-// RING: use crate::scalability::partitioning::ring::Ring;
-/// RING placeholder until ch16's API lands.
-#[derive(Clone, Debug)]
-pub struct Ring;
-impl Ring {
-    fn new(_n: &[String], _v: usize) -> Ring { Ring }
-    fn owner(&self, _k: &str) -> &str { "backend-0" }
-}
+use crate::scalability::partitioning::Ring;
 
 /// Table size of the Maglev balancer: the paper's smaller production size, 65,537 (prime).
 pub const MAGLEV_TABLE_SIZE: usize = 65_537;
@@ -76,7 +69,10 @@ impl Algorithm {
             .find(|a| a.name() == text)
             .ok_or_else(|| {
                 let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
-                format!("unknown algorithm {text:?}; expected one of {}", names.join(", "))
+                format!(
+                    "unknown algorithm {text:?}; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -96,7 +92,7 @@ pub struct Picker {
     next: usize,
     /// Maglev's table over `healthy`: entry -> index in `healthy`.
     table: Vec<usize>,
-    /// The ring over `healthy`, for consistent hashing.
+    /// Helper ch16's ring over `healthy` (backend indexes as nodes), for consistent hashing.
     ring: Option<Ring>,
 }
 
@@ -123,14 +119,18 @@ impl Picker {
     pub fn set_healthy(&mut self, healthy: &[bool]) {
         self.healthy = (0..healthy.len()).filter(|&i| healthy[i]).collect();
         self.next = 0;
-        let names: Vec<String> = self.healthy.iter().map(|&i| backend_name(i)).collect();
         match self.algorithm {
             Algorithm::Maglev => {
+                let names: Vec<String> = self.healthy.iter().map(|&i| backend_name(i)).collect();
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
                 self.table = maglev::populate(&refs, MAGLEV_TABLE_SIZE).unwrap_or_default();
             }
             Algorithm::ConsistentHash => {
-                self.ring = (!names.is_empty()).then(|| Ring::new(&names, RING_VNODES));
+                let mut ring = Ring::new(RING_VNODES);
+                for &i in &self.healthy {
+                    ring.add_node(i);
+                }
+                self.ring = Some(ring);
             }
             _ => {}
         }
@@ -153,7 +153,10 @@ impl Picker {
             Algorithm::Random => healthy[rng.random_range(0..healthy.len())],
             Algorithm::LeastConnections => {
                 // The first of the least loaded, so ties go to the lowest index.
-                *healthy.iter().min_by_key(|&&i| loads[i]).expect("not empty")
+                *healthy
+                    .iter()
+                    .min_by_key(|&&i| loads[i])
+                    .expect("not empty")
             }
             Algorithm::PowerOfTwoChoices => {
                 let a = healthy[rng.random_range(0..healthy.len())];
@@ -162,8 +165,8 @@ impl Picker {
             }
             Algorithm::ConsistentHash => {
                 let ring = self.ring.as_ref().expect("a ring over healthy backends");
-                let owner = ring.owner(&flow.to_string());
-                owner_index(owner)
+                ring.owner(flow)
+                    .expect("the ring holds the healthy backends")
             }
             Algorithm::Maglev => {
                 let key = maglev::hash64(&flow.to_string(), 0x666c_6f77);
@@ -173,13 +176,6 @@ impl Picker {
         Some(chosen)
     }
     // ANCHOR_END: pick
-}
-
-/// The backend index in a name made by [`backend_name`].
-fn owner_index(name: &str) -> usize {
-    name.strip_prefix("backend-")
-        .and_then(|i| i.parse().ok())
-        .expect("the ring holds only names made by backend_name")
 }
 
 #[cfg(test)]

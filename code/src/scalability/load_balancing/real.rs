@@ -156,7 +156,10 @@ impl Balancer {
         let shared = Arc::new(Shared {
             picker: Mutex::new(Picker::new(config.algorithm, n)),
             checks: Mutex::new(vec![
-                HealthCheck::new(config.eject_after, config.readmit_after);
+                HealthCheck::new(
+                    config.eject_after,
+                    config.readmit_after
+                );
                 n
             ]),
             rng: Mutex::new(SimRng::seed_from_u64(config.seed)),
@@ -176,12 +179,20 @@ impl Balancer {
             let _ = axum::serve(listener, app).await;
         });
         tasks.spawn(probe_loop(shared.clone()));
-        Ok(Balancer { addr, shared, tasks })
+        Ok(Balancer {
+            addr,
+            shared,
+            tasks,
+        })
     }
 
     /// The health transitions so far, as (time, backend, new state).
     pub fn transitions(&self) -> Vec<(Instant, usize, Health)> {
-        self.shared.transitions.lock().expect("not poisoned").clone()
+        self.shared
+            .transitions
+            .lock()
+            .expect("not poisoned")
+            .clone()
     }
 
     /// Which backends are in rotation now.
@@ -228,7 +239,11 @@ async fn probe_loop(shared: Arc<Shared>) {
         }
         if changed {
             let healthy: Vec<bool> = checks.iter().map(HealthCheck::is_healthy).collect();
-            shared.picker.lock().expect("not poisoned").set_healthy(&healthy);
+            shared
+                .picker
+                .lock()
+                .expect("not poisoned")
+                .set_healthy(&healthy);
         }
     }
 }
@@ -236,7 +251,11 @@ async fn probe_loop(shared: Arc<Shared>) {
 
 /// Picks a backend, avoiding `avoid` if another one is in rotation.
 fn pick(shared: &Shared, avoid: Option<usize>) -> Option<usize> {
-    let mut loads: Vec<u64> = shared.in_flight.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let mut loads: Vec<u64> = shared
+        .in_flight
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
     if let Some(a) = avoid {
         loads[a] = u64::MAX;
     }
@@ -249,7 +268,9 @@ fn pick(shared: &Shared, avoid: Option<usize>) -> Option<usize> {
         return Some(first);
     }
     // P2C drew the avoided backend twice, or only it is in rotation: take any other.
-    (0..loads.len()).filter(|&i| Some(i) != avoid).min_by_key(|&i| loads[i])
+    (0..loads.len())
+        .filter(|&i| Some(i) != avoid)
+        .min_by_key(|&i| loads[i])
 }
 
 // ANCHOR: forward
@@ -263,9 +284,19 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     let Ok(body) = axum::body::to_bytes(request.into_body(), 1 << 20).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB\n").into_response();
     };
-    let idempotent = [Method::GET, Method::HEAD, Method::PUT, Method::DELETE, Method::OPTIONS]
-        .contains(&method);
-    let attempts = if shared.config.retry_idempotent && idempotent { 2 } else { 1 };
+    let idempotent = [
+        Method::GET,
+        Method::HEAD,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+    ]
+    .contains(&method);
+    let attempts = if shared.config.retry_idempotent && idempotent {
+        2
+    } else {
+        1
+    };
     let mut failed = None;
     for _ in 0..attempts {
         let Some(i) = pick(&shared, failed) else {
