@@ -1,7 +1,8 @@
 //! Chapter 18 experiment: p99 latency per balancing algorithm against load, on the simulator.
 //!
 //! Ten FIFO servers with exponential service times, mean 10 ms, two of them twice as slow
-//! (mean 20 ms; `--slow-factor` changes that), behind one balancer (`uds::scalability::load_balancing::fleet`). For each
+//! (mean 20 ms; `--slow-factor` changes that), behind one balancer
+//! (`uds::scalability::load_balancing::fleet`). For each
 //! utilisation from 0.5 to 0.95 of the fleet's capacity and each of the six algorithms, 20,000
 //! Poisson requests over 1,000 flow keys; the figure plots the 99th-percentile latency. A second
 //! table keeps the load at 0.9 and makes the balancer's view of the servers' loads stale (a
