@@ -1,7 +1,7 @@
 //! A balancer in front of a heterogeneous fleet, on the simulator.
 //!
-//! Three kinds of node: a *source* (node 0) that sends requests as a Poisson process (exponential gaps),
-//! each tagged with a flow key drawn uniformly from `flows` keys (think client connections); one
+//! Three kinds of node: a *source* (node 0) that sends requests as a Poisson process
+//! (exponential gaps), each tagged with a flow key drawn uniformly from `flows` keys (think client connections); one
 //! *balancer* that forwards each request to a backend chosen by a [`Picker`]; and `n` *servers*,
 //! each a single FIFO queue whose service times are exponential with its own mean. Some servers
 //! are slow (a mean several times the others', like an older machine or a noisy neighbour), so

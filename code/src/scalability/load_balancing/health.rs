@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn ejects_after_k_failures_in_a_row_and_readmits_after_m_successes() {
         // k = 3, m = 2: two failures are forgiven, the third in a row ejects.
-        assert_eq!(run(3, 2, "+--+---++"), "HHHHHEEEH");
+        assert_eq!(run(3, 2, "+--+---++"), "HHHHHHEEH");
         // One success while ejected is not enough; a failure restarts the count.
         assert_eq!(run(1, 3, "-++-+++"), "EEEEEEH");
     }
