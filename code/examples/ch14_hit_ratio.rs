@@ -119,7 +119,8 @@ fn render(args: &Args, outcomes: &[(u64, Outcome)]) -> String {
         ]);
     }
     format!(
-        "{} requests per max-age, {} objects, Zipf s = {}, {} requests/s, capacity {}, seed {}\n\n{}",
+        "{} requests per max-age, {} objects, Zipf s = {}, {} requests/s, capacity {}, \
+         seed {}\n\n{}",
         args.requests,
         args.objects,
         args.zipf,

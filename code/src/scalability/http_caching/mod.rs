@@ -15,13 +15,14 @@
 //! - [`policy`]: storability (§3, §3.5), `Vary` (§4.1), validation and freshening (§4.3) over
 //!   plain header lists.
 //! - [`store`]: the bounded LRU store.
-//! - [`clock`], [`origin`], [`proxy`], [`serve`]: the real servers on loopback, and
+//! - [`clock`], [`origin`], [`proxy`], [`forward`], [`serve`]: the real servers on loopback, and
 //!   [`workload`]: the hit-ratio experiment that drives them.
 //! - [`exercise`]: the chapter's coding exercise (the current-age rule).
 
 pub mod cache_control;
 pub mod clock;
 pub mod exercise;
+pub mod forward;
 pub mod freshness;
 pub mod origin;
 pub mod policy;

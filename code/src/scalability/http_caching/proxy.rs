@@ -35,22 +35,20 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use super::cache_control::CacheControl;
 use super::clock::Clock;
-use super::freshness::{Staleness, may_serve_on_error, staleness};
-use super::policy::{
-    Headers, age, cache_control, freshen, lifetime, not_modified_matches, storable,
-    validation_headers, values, vary_key, vary_matches,
-};
+use super::forward::{fetch, forward_unsafe};
+use super::freshness::{Staleness, staleness};
+use super::policy::{Headers, age, cache_control, lifetime, values, vary_matches};
 use super::serve::Listening;
 use super::store::{LruStore, StoredResponse};
-use crate::scalability::http_caching::cache_control::CacheControl;
 
 /// The name this cache gives itself in `Cache-Status`.
 pub const CACHE_NAME: &str = "uds";
 
 /// Hop-by-hop header fields, never forwarded nor stored (RFC 9110 §7.6.1), plus the framing
 /// fields the server recomputes.
-const HOP_BY_HOP: [&str; 9] = [
+pub(super) const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -79,13 +77,13 @@ pub struct ProxyStats {
     pub stale_on_error: AtomicU64,
 }
 
-struct ProxyState {
-    clock: Arc<dyn Clock>,
-    client: reqwest::Client,
-    origin: String,
-    store: Mutex<LruStore>,
+pub(super) struct ProxyState {
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) client: reqwest::Client,
+    pub(super) origin: String,
+    pub(super) store: Mutex<LruStore>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    stats: ProxyStats,
+    pub(super) stats: ProxyStats,
 }
 
 /// A running proxy on 127.0.0.1.
@@ -140,12 +138,12 @@ impl Proxy {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Each critical section is a single store operation that leaves it consistent.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn plain(headers: &HeaderMap) -> Headers {
+pub(super) fn plain(headers: &HeaderMap) -> Headers {
     let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
     headers
         .iter()
@@ -153,12 +151,12 @@ fn plain(headers: &HeaderMap) -> Headers {
         .collect()
 }
 
-fn bump(counter: &AtomicU64) {
+pub(super) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Builds the answer: status, stored header fields, body, `Age` and `Cache-Status`.
-fn answer(
+pub(super) fn answer(
     status: u16,
     headers: &[(String, String)],
     body: Vec<u8>,
@@ -189,13 +187,21 @@ fn answer(
 }
 
 /// A stored response for this request, with its staleness at `now`; or why there is none.
-enum Lookup {
+pub(super) enum Lookup {
+    /// Nothing stored for the URL.
     UriMiss,
+    /// Responses stored for the URL, none for these request header values (§4.1).
     VaryMiss,
+    /// The stored response, its current age and its staleness.
     Found(StoredResponse, u64, Staleness),
 }
 
-fn lookup(state: &ProxyState, key: &str, request: &[(String, String)], now: u64) -> Lookup {
+pub(super) fn lookup(
+    state: &ProxyState,
+    key: &str,
+    request: &[(String, String)],
+    now: u64,
+) -> Lookup {
     let mut store = lock(&state.store);
     let Some(responses) = store.get(key) else {
         return Lookup::UriMiss;
@@ -280,7 +286,7 @@ async fn handle(
 // ANCHOR_END: handle
 
 /// What goes back to the client: status, header fields, body, `Age`, `Cache-Status` params.
-type Answer = (u16, Headers, Vec<u8>, u64, String);
+pub(super) type Answer = (u16, Headers, Vec<u8>, u64, String);
 
 // ANCHOR: coalesce
 /// Goes to the origin for `key` unless another request already is: then waits for it and
@@ -328,164 +334,3 @@ async fn coalesced(
     answer
 }
 // ANCHOR_END: coalesce
-
-// ANCHOR: fetch
-/// Asks the origin, conditionally if a stored copy has a validator, and updates the store.
-async fn fetch(
-    state: &ProxyState,
-    key: &str,
-    request: &[(String, String)],
-    reason: &str,
-    collapsed: bool,
-) -> Answer {
-    let now = state.clock.now();
-    let stale = match lookup(state, key, request, now) {
-        Lookup::Found(stored, _, staleness) => Some((stored, staleness)),
-        _ => None,
-    };
-    let mut out = reqwest::header::HeaderMap::new();
-    let conditional = stale.as_ref().map(|(s, _)| validation_headers(&s.headers));
-    let forwarded = request.iter().filter(|(n, _)| !skip_forward(n));
-    for (name, value) in forwarded.chain(conditional.iter().flatten()) {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::try_from(value),
-        ) {
-            out.append(n, v);
-        }
-    }
-    bump(&state.stats.origin_requests);
-    let request_time = state.clock.now();
-    let url = format!("{}{key}", state.origin);
-    let result = match state.client.get(&url).headers(out).send().await {
-        Ok(r) => {
-            let (status, headers) = (r.status().as_u16(), plain(r.headers()));
-            r.bytes().await.map(|b| (status, headers, b.to_vec()))
-        }
-        Err(e) => Err(e),
-    };
-    let response_time = state.clock.now();
-    let collapsed = if collapsed { "; collapsed" } else { "" };
-    let failed = match &result {
-        Ok((status, ..)) => (*status >= 500).then(|| status.to_string()),
-        Err(_) => Some("none".to_string()),
-    };
-    if let (Some(fwd_status), Some((stored, staleness))) = (&failed, &stale) {
-        let stale_for = match staleness {
-            Staleness::Fresh { .. } => 0,
-            Staleness::ServeWhileRevalidating { stale_for } | Staleness::Stale { stale_for } => {
-                *stale_for
-            }
-        };
-        let cc = cache_control(&stored.headers);
-        if !cc.must_revalidate && may_serve_on_error(stale_for, cc.stale_if_error) {
-            bump(&state.stats.stale_on_error);
-            let current = age(
-                &stored.headers,
-                stored.request_time,
-                stored.response_time,
-                now,
-            );
-            let cs =
-                format!("fwd=stale; fwd-status={fwd_status}; detail=stale-if-error{collapsed}");
-            let s = stored.clone();
-            return (s.status, s.headers, s.body, current, cs);
-        }
-    }
-    let (status, headers, body) = match result {
-        Ok(r) => r,
-        Err(_) => {
-            let cs = format!("fwd={reason}; detail=origin-unreachable{collapsed}");
-            return (502, Headers::new(), b"origin unreachable\n".to_vec(), 0, cs);
-        }
-    };
-    if status == 304 {
-        bump(&state.stats.not_modified);
-        if let Some((mut stored, _)) =
-            stale.filter(|(s, _)| not_modified_matches(&s.headers, &headers))
-        {
-            freshen(&mut stored.headers, &headers);
-            stored.request_time = request_time;
-            stored.response_time = response_time;
-            let current = age(&stored.headers, request_time, response_time, response_time);
-            lock(&state.store).insert(key, stored.clone());
-            let cs = format!("fwd={reason}; fwd-status=304; stored{collapsed}");
-            return (stored.status, stored.headers, stored.body, current, cs);
-        }
-    }
-    let current = age(&headers, request_time, response_time, response_time);
-    let mut cs = format!("fwd={reason}; fwd-status={status}");
-    let vary = vary_key(&headers, request);
-    if let (Ok(()), Some(vary)) = (storable("GET", request, status, &headers), vary) {
-        let kept: Headers = headers
-            .iter()
-            .filter(|(n, _)| !HOP_BY_HOP.contains(&n.as_str()))
-            .cloned()
-            .collect();
-        let stored = StoredResponse {
-            status,
-            headers: kept,
-            body: body.clone(),
-            vary,
-            request_time,
-            response_time,
-        };
-        lock(&state.store).insert(key, stored);
-        cs.push_str("; stored");
-    }
-    cs.push_str(collapsed);
-    (status, headers, body, current, cs)
-}
-// ANCHOR_END: fetch
-
-/// Request header fields not forwarded: hop-by-hop, and the client's own conditionals (the
-/// proxy validates for itself).
-fn skip_forward(name: &str) -> bool {
-    HOP_BY_HOP.contains(&name) || name == "if-none-match" || name == "if-modified-since"
-}
-
-/// Forwards a request with another method and invalidates the target's stored responses if
-/// the origin accepted it (RFC 9111 §4.4).
-async fn forward_unsafe(
-    state: &ProxyState,
-    method: Method,
-    key: &str,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut out = reqwest::header::HeaderMap::new();
-    for (name, value) in headers {
-        if !skip_forward(name.as_str()) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    bump(&state.stats.origin_requests);
-    let url = format!("{}{key}", state.origin);
-    let sent = state
-        .client
-        .request(method, &url)
-        .headers(out)
-        .body(body)
-        .send()
-        .await;
-    let (status, headers, body) = match sent {
-        Ok(r) => {
-            let (status, headers) = (r.status().as_u16(), plain(r.headers()));
-            match r.bytes().await {
-                Ok(b) => (status, headers, b.to_vec()),
-                Err(_) => (502, Headers::new(), b"origin unreachable\n".to_vec()),
-            }
-        }
-        Err(_) => (502, Headers::new(), b"origin unreachable\n".to_vec()),
-    };
-    if (200..400).contains(&status) {
-        lock(&state.store).remove(key);
-    }
-    answer(
-        status,
-        &headers,
-        body,
-        0,
-        &format!("fwd=method; fwd-status={status}"),
-    )
-}
