@@ -868,7 +868,7 @@ fn stale_while_revalidate_answers_at_once_and_refreshes_behind() {
         let (_, cs, _, _) = s.get("/objects/5", &[]).await;
         assert_eq!(cs, "uds; hit; ttl=-5; detail=stale-while-revalidate");
         for _ in 0..100 {
-            if s.origin.stats().not_modified.load(Ordering::SeqCst) == 1 {
+            if s.proxy.stats().not_modified.load(Ordering::SeqCst) == 1 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -88,7 +88,7 @@ pub(super) async fn fetch(
         }
     };
     if status == 304 {
-        bump(&state.stats.not_modified);
+        // Counted once the store is updated, so that a test waiting on the count sees it.
         if let Some((mut stored, _)) =
             stale.filter(|(s, _)| not_modified_matches(&s.headers, &headers))
         {
@@ -97,9 +97,11 @@ pub(super) async fn fetch(
             stored.response_time = response_time;
             let current = age(&stored.headers, request_time, response_time, response_time);
             lock(&state.store).insert(key, stored.clone());
+            bump(&state.stats.not_modified);
             let cs = format!("fwd={reason}; fwd-status=304; stored{collapsed}");
             return (stored.status, stored.headers, stored.body, current, cs);
         }
+        bump(&state.stats.not_modified);
     }
     let current = age(&headers, request_time, response_time, response_time);
     let mut cs = format!("fwd={reason}; fwd-status={status}");
