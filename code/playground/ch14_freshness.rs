@@ -113,8 +113,8 @@ pub struct FreshnessInputs {
 /// suggests "no more than some fraction", typically 10%).
 pub const HEURISTIC_FRACTION_PERCENT: u64 = 10;
 
-/// The largest heuristic lifetime granted, one day: an object unchanged for ten years is not
-/// therefore safe to serve for a year (a cap that common caches also apply).
+/// The largest heuristic lifetime granted, one day (our choice; the RFC sets no cap): an
+/// object unchanged for ten years is not therefore safe to serve unasked for a year.
 pub const HEURISTIC_MAX_SECS: u64 = 24 * 60 * 60;
 
 // ANCHOR: lifetime
