@@ -21,9 +21,9 @@ fn busy(seed: u64, shield: bool) -> CdnConfig {
         ttl: Duration::from_millis(1_500 + 250 * (seed % 5)),
         edge_capacity: 8,
         clients_per_region: 1,
-        rate_per_client: 40.0,
+        rate_per_client: 30.0,
         origin_service: Duration::from_millis(20 + 10 * (seed % 4)),
-        duration: Duration::from_secs(5),
+        duration: Duration::from_secs(4),
         ..CdnConfig::book()
     }
 }
