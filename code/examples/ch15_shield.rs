@@ -118,8 +118,8 @@ fn rtt_table() -> String {
     headers.extend(REGIONS.iter().map(|r| r.name));
     headers.push("5 RTTs to us-east");
     let mut table = Table::new(&headers);
-    for a in 0..REGIONS.len() {
-        let mut row = vec![REGIONS[a].name.to_string()];
+    for (a, region) in REGIONS.iter().enumerate() {
+        let mut row = vec![region.name.to_string()];
         row.extend((0..REGIONS.len()).map(|b| format!("{:.0}", rtt_ms(a, b))));
         row.push(format!("{:.0}", 5.0 * rtt_ms(a, 0)));
         table.row(row);
