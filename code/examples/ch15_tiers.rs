@@ -52,7 +52,7 @@ fn main() {
         "{:>6} {:>10} {:>12} {:>12}",
         "edges", "requests", "no shield", "shield"
     );
-    for edges in [1, 2, 4, 8, 16] {
+    for edges in [1, 2, 4, 8] {
         let requests = edges as u64 * 300 * 20;
         let without = origin_fetches(edges, false, 300, 20);
         let with = origin_fetches(edges, true, 300, 20);
