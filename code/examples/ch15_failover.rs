@@ -57,14 +57,18 @@ fn main() -> ExitCode {
     }
     let mut table = Table::new(&[
         "DNS TTL (s)",
-        "Europe's requests",
+        "requests",
         "failed",
-        "last failure after crash (s)",
+        "last failure (s)",
         "bound (s)",
+        "DNS questions",
         "p50 after (ms)",
     ]);
     let mut chart = Chart::new(
-        "Europe's edge crashes at 40 s: failed requests per second",
+        &format!(
+            "Europe's edge crashes at {} s: failed requests per second",
+            args.crash_s
+        ),
         "time (s)",
         "failed requests per second (Europe)",
     );
@@ -109,7 +113,11 @@ fn main() -> ExitCode {
                 format!("{:.1}", last - args.crash_s as f64)
             },
             format!("{bound:.1}"),
-            format!("{:.0}", summarize(&after).p50_ms),
+            r.dns_questions[EUROPE].to_string(),
+            match summarize(&after).p50_ms {
+                p if p.is_nan() => "-".to_string(), // the run ended before the failover did
+                p => format!("{p:.0}"),
+            },
         ]);
         let secs = base.duration.as_secs() as usize;
         let mut per_second = vec![0.0; secs];
@@ -127,7 +135,9 @@ fn main() -> ExitCode {
     let text = format!(
         "seed {}; the chapter's CDN, one edge per region, Europe's edge crashes at {} s;\n\
          DNS probes every {} s, calls an edge down after {} s of silence; client timeout {} s.\n\
-         bound: detection + DNS TTL, the longest a client may keep using the dead edge.\n\
+         Europe's requests, how many failed, and the last failure in seconds after the crash;\n\
+         bound: detection + DNS TTL, the longest a client may keep using the dead edge;\n\
+         DNS questions: sent by Europe's clients in the whole run.\n\
          p50 after: Europe's median latency once every client has failed over.\n\n{}",
         args.common.seed,
         args.crash_s,

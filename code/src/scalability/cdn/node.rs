@@ -104,6 +104,8 @@ pub struct Client {
     last_req: u64,
     /// Every request it made, in the order they ended.
     pub log: Vec<Outcome>,
+    /// How many DNS questions it sent.
+    pub dns_questions: u64,
 }
 
 impl Client {
@@ -128,6 +130,7 @@ impl Client {
             pending: BTreeMap::new(),
             last_req: 0,
             log: Vec::new(),
+            dns_questions: 0,
         }
     }
 
@@ -173,6 +176,7 @@ impl Client {
             _ => {
                 if self.queued.is_empty() {
                     ctx.send(self.dns, Msg::Resolve);
+                    self.dns_questions += 1;
                 }
                 self.queued.push((obj, ctx.now()));
             }

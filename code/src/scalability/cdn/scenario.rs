@@ -127,6 +127,8 @@ pub struct CdnRun {
     pub shield: TierStats,
     /// The edge nodes, in index order.
     pub edge_nodes: Vec<NodeId>,
+    /// DNS questions sent by the clients of each region.
+    pub dns_questions: Vec<u64>,
 }
 
 /// Builds the CDN of `config` and runs it with `seed` until every request has ended.
@@ -213,9 +215,11 @@ fn collect(
     clients: std::ops::Range<usize>,
 ) -> Result<CdnRun, String> {
     let mut outcomes = Vec::new();
+    let mut dns_questions = vec![0; REGIONS.len()];
     for c in clients {
         if let Some(Node::Client(client)) = sim.process(NodeId(c)) {
             outcomes.extend_from_slice(&client.log);
+            dns_questions[client.region] += client.dns_questions;
         }
     }
     outcomes.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
@@ -245,6 +249,7 @@ fn collect(
         edges: total,
         shield: stats(SHIELD.0),
         edge_nodes: edges.map(NodeId).collect(),
+        dns_questions,
     })
 }
 
