@@ -195,9 +195,7 @@ fn the_exercise_solution_meets_the_claims() {
 }
 
 #[test]
-#[ignore = "exercise: implement starter::owner in code/src/scalability/partitioning/exercise.rs, \
-            then run `cargo test -p uds --release --test part3 \
-            ch16_partitioning::exercise_rendezvous -- --ignored`"]
+#[ignore = "exercise: implement starter::owner (chapter 16, Exercises)"]
 fn exercise_rendezvous() {
     uds::exercise::starter_or_solution(
         || check_owner(starter::owner),
