@@ -9,9 +9,8 @@
 //! Guarantees, for keys assigned one at a time and never released: no node ever holds more
 //! than `ceil((1 + eps) * m / n)` keys, and since `n * capacity > m`, some node is always
 //! under the cap, so the walk ends within one lap. The paper also bounds how many keys move
-//! on a membership change (in expectation `O(1/eps^2)` times the ideal); we measure the loads,
-//! not that bound. Releasing keys (requests that finish) lowers `m` and so the cap; keys
-//! already placed stay where they are, as in the load-balancing use the paper describes.
+//! when keys or nodes come and go; we measure the loads, not that bound. Releasing keys
+//! (requests that finish) lowers `m` and so the cap; keys already placed stay where they are.
 
 use super::{Node, Ring};
 
@@ -23,6 +22,8 @@ pub struct BoundedLoads {
     ring: Ring,
     /// The allowed excess over the mean. Invariant: positive.
     eps: f64,
+    /// How many nodes the ring has.
+    nodes: usize,
     /// Keys currently held, indexed by node number.
     loads: Vec<usize>,
     /// The sum of `loads`.
@@ -34,8 +35,10 @@ impl BoundedLoads {
     pub fn new(ring: Ring, eps: f64) -> BoundedLoads {
         assert!(eps > 0.0, "eps must be positive, got {eps}");
         assert!(!ring.is_empty(), "bounded loads needs at least one node");
-        let slots = ring.nodes().last().map_or(0, |&n| n + 1);
+        let nodes = ring.nodes();
+        let slots = nodes.last().map_or(0, |&n| n + 1);
         BoundedLoads {
+            nodes: nodes.len(),
             ring,
             eps,
             loads: vec![0; slots],
@@ -45,8 +48,7 @@ impl BoundedLoads {
 
     /// The cap for the next key: `ceil((1 + eps) * (total + 1) / n)`.
     pub fn capacity(&self) -> usize {
-        let n = self.ring.nodes().len() as f64;
-        ((1.0 + self.eps) * (self.total + 1) as f64 / n).ceil() as usize
+        ((1.0 + self.eps) * (self.total + 1) as f64 / self.nodes as f64).ceil() as usize
     }
 
     /// Places `key` on the first node clockwise that is under the cap, and returns it.

@@ -16,7 +16,7 @@
 
 // ANCHOR: jump
 /// The bucket in `0..buckets` of `key`: a line-by-line transcription of the paper's C++
-/// function `JumpConsistentHash` (Lamping and Veach 2014, Figure 1).
+/// function `JumpConsistentHash` (Lamping and Veach 2014).
 ///
 /// Panics if `buckets` is 0 (the C++ version returns -1, which is no bucket either).
 pub fn jump_hash(mut key: u64, buckets: u32) -> u32 {

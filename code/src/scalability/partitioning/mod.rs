@@ -21,6 +21,8 @@
 //! clock, no randomness beyond fixed hash functions, so every experiment is reproducible.
 
 pub mod bounded;
+pub mod exercise;
+pub mod hot_spots;
 pub mod jump;
 pub mod measure;
 pub mod mod_n;

@@ -35,13 +35,8 @@ pub struct KeyRange {
     pub node: Node,
     /// Requests served per key. Invariant: every key is in `start..next start`.
     pub keys: BTreeMap<u64, u64>,
-}
-
-impl KeyRange {
-    /// Requests the range has served.
-    pub fn load(&self) -> u64 {
-        self.keys.values().sum()
-    }
+    /// Requests the range has served. Invariant: the sum of `keys`' values.
+    pub load: u64,
 }
 
 /// A split that happened: the range starting at `at` moved to `to`.
@@ -75,27 +70,29 @@ impl RangePartitions {
     /// that takes it past a threshold.
     pub fn record(&mut self, key: u64) -> Option<Split> {
         let i = self.range_of(key);
-        *self.ranges[i].keys.entry(key).or_insert(0) += 1;
-        let range = &self.ranges[i];
+        let range = &mut self.ranges[i];
+        *range.keys.entry(key).or_insert(0) += 1;
+        range.load += 1;
         let too_big = self
             .policy
             .max_keys
             .is_some_and(|max| range.keys.len() > max);
-        let too_busy = self.policy.max_load.is_some_and(|max| range.load() > max);
+        let too_busy = self.policy.max_load.is_some_and(|max| range.load > max);
         if !(too_big || too_busy) {
             return None;
         }
         let at = median(&range.keys, too_busy)?;
         let to = self.least_loaded_node();
         let upper = self.ranges[i].keys.split_off(&at);
-        self.ranges.insert(
-            i + 1,
-            KeyRange {
-                start: at,
-                node: to,
-                keys: upper,
-            },
-        );
+        let load: u64 = upper.values().sum();
+        self.ranges[i].load -= load;
+        let moved = KeyRange {
+            start: at,
+            node: to,
+            keys: upper,
+            load,
+        };
+        self.ranges.insert(i + 1, moved);
         Some(Split { at, to })
     }
 }
@@ -128,6 +125,7 @@ impl RangePartitions {
                 start: i as u64 * width,
                 node: i,
                 keys: BTreeMap::new(),
+                load: 0,
             })
             .collect();
         RangePartitions {
@@ -151,7 +149,7 @@ impl RangePartitions {
     pub fn node_loads(&self) -> Vec<u64> {
         let mut loads = vec![0; self.nodes];
         for range in &self.ranges {
-            loads[range.node] += range.load();
+            loads[range.node] += range.load;
         }
         loads
     }
