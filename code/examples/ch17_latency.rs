@@ -31,7 +31,12 @@ struct Args {
 }
 
 /// The percentiles of the put latencies of one run, in milliseconds: (p50, p99, mean).
-fn measure(seed: u64, replicas: usize, replication: Replication, blobs: usize) -> Result<(f64, f64, f64), String> {
+fn measure(
+    seed: u64,
+    replicas: usize,
+    replication: Replication,
+    blobs: usize,
+) -> Result<(f64, f64, f64), String> {
     let setup = Setup {
         partitions: 1,
         extent_nodes: 5,
@@ -54,16 +59,29 @@ fn measure(seed: u64, replicas: usize, replication: Replication, blobs: usize) -
         h.record(latency.as_secs_f64() * 1e3);
     }
     let p = |h: &mut Histogram, q| h.percentile(q).unwrap_or(f64::NAN);
-    Ok((p(&mut h, 50.0), p(&mut h, 99.0), h.mean().unwrap_or(f64::NAN)))
+    Ok((
+        p(&mut h, 50.0),
+        p(&mut h, 99.0),
+        h.mean().unwrap_or(f64::NAN),
+    ))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.blobs == 0 || args.blobs > 100_000 {
-        eprintln!("error: --blobs must be between 1 and 100000, got {}", args.blobs);
+        eprintln!(
+            "error: --blobs must be between 1 and 100000, got {}",
+            args.blobs
+        );
         return ExitCode::FAILURE;
     }
-    let mut table = Table::new(&["replicas", "replication", "p50 (ms)", "p99 (ms)", "mean (ms)"]);
+    let mut table = Table::new(&[
+        "replicas",
+        "replication",
+        "p50 (ms)",
+        "p99 (ms)",
+        "mean (ms)",
+    ]);
     let mut chart = Chart::new(
         "Write latency against the number of replicas",
         "replicas of an extent (chain length)",
@@ -72,7 +90,10 @@ fn main() -> ExitCode {
     chart.legend = SeriesLabelPosition::UpperLeft;
     chart.x_ticks = Some((1..=5).map(f64::from).collect());
     chart.x_range = Some((0.8, 5.2));
-    for (mode, name) in [(Replication::Chain, "chain"), (Replication::FanOut, "fan-out")] {
+    for (mode, name) in [
+        (Replication::Chain, "chain"),
+        (Replication::FanOut, "fan-out"),
+    ] {
         let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
         for replicas in 1..=5usize {
             let (p50, p99, mean) = match measure(args.common.seed, replicas, mode, args.blobs) {
@@ -96,7 +117,11 @@ fn main() -> ExitCode {
             .with(Series::line(&format!("{name}, p50"), p50s))
             .with(Series::dashed(&format!("{name}, p99"), p99s));
     }
-    let most = chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    let most = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
     chart.y_range = Some((0.0, most.ceil() + 0.5));
     let text = format!(
         "{} puts of 512-1024 bytes per row, one at a time (seed {}); every link: 0.1 ms\n\

@@ -61,7 +61,8 @@ fn setup(extent_kib: u64, data_kib: usize) -> Setup {
 /// The primary of the open extent stops at 0.5 s: milliseconds until the next acknowledged put.
 fn writes_resume(seed: u64, setup: &Setup) -> Result<f64, String> {
     let (mut sim, layout) = build(seed, setup)?;
-    sim.run_until(Time::from_secs_f64(0.5)).map_err(|v| format!("{v:?}"))?;
+    sim.run_until(Time::from_secs_f64(0.5))
+        .map_err(|v| format!("{v:?}"))?;
     let victim = open_primary(&sim, &layout, 0).ok_or("no open extent at 0.5 s")?;
     sim.apply(Fault::Crash(victim));
     let crashed = sim.now();
@@ -88,8 +89,18 @@ fn rebuild(seed: u64, setup: &Setup) -> Result<(usize, usize, f64, f64), String>
         return Err("the writes did not finish before the failure: use less --data-kib".into());
     }
     let manager = stream_manager(&sim, &layout);
-    let held = |n: &NodeId| manager.extents.values().filter(|m| m.replicas.contains(n)).count();
-    let victim = *layout.extent_nodes.iter().max_by_key(|n| (held(n), n.0)).expect("nodes");
+    let held = |n: &NodeId| {
+        manager
+            .extents
+            .values()
+            .filter(|m| m.replicas.contains(n))
+            .count()
+    };
+    let victim = *layout
+        .extent_nodes
+        .iter()
+        .max_by_key(|n| (held(n), n.0))
+        .expect("nodes");
     let (sealed, on_victim) = (manager.extents.len(), held(&victim));
     sim.apply(Fault::Crash(victim));
     let crashed = sim.now();
@@ -98,10 +109,19 @@ fn rebuild(seed: u64, setup: &Setup) -> Result<(usize, usize, f64, f64), String>
     check_read_back(&sim, &layout)?;
     check_replication(&sim, &layout)?;
     let manager = stream_manager(&sim, &layout);
-    let detected = manager.failure_detected_at.ok_or("the failure was never detected")?;
-    let whole = manager.fully_replicated_at.ok_or("never fully replicated again")?;
+    let detected = manager
+        .failure_detected_at
+        .ok_or("the failure was never detected")?;
+    let whole = manager
+        .fully_replicated_at
+        .ok_or("never fully replicated again")?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    Ok((sealed, on_victim, ms(detected.since(crashed)), ms(whole.since(detected))))
+    Ok((
+        sealed,
+        on_victim,
+        ms(detected.since(crashed)),
+        ms(whole.since(detected)),
+    ))
 }
 
 fn main() -> ExitCode {
@@ -132,7 +152,10 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            for (s, v) in sums.iter_mut().zip([extents as f64, held as f64, dead, copy, resume]) {
+            for (s, v) in sums
+                .iter_mut()
+                .zip([extents as f64, held as f64, dead, copy, resume])
+            {
                 *s += v / args.runs as f64;
             }
         }
@@ -155,13 +178,23 @@ fn main() -> ExitCode {
         "extent size limit (KiB, log scale)",
         "time after the failure (ms)",
     )
-    .with(Series::line("writes resume (open extent's primary fails)", resume_pts))
-    .with(Series::dashed("node declared dead (heartbeats stop)", dead_pts))
+    .with(Series::line(
+        "writes resume (open extent's primary fails)",
+        resume_pts,
+    ))
+    .with(Series::dashed(
+        "node declared dead (heartbeats stop)",
+        dead_pts,
+    ))
     .with(Series::line("every extent has 3 replicas again", whole_pts));
     chart.log_x = true;
     chart.x_ticks = Some(SIZES_KIB.iter().map(|k| *k as f64).collect());
     chart.legend = SeriesLabelPosition::UpperLeft;
-    let most = chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    let most = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
     chart.y_range = Some((0.0, (most / 100.0).ceil() * 100.0 + 100.0));
     let text = format!(
         "About {} KiB in blobs of 4-8 KiB, 8 extent nodes, 3 replicas, 10 MB/s links;\n\

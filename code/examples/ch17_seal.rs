@@ -55,11 +55,18 @@ fn main() {
     println!("-- lengths reported {reported:?}: seal at {length}");
     for (r, replica) in replicas.iter_mut().enumerate().filter(|(r, _)| up[*r]) {
         assert!(replica.seal(length));
-        println!("replica {r} sealed: {:?}", String::from_utf8_lossy(&replica.data));
+        println!(
+            "replica {r} sealed: {:?}",
+            String::from_utf8_lossy(&replica.data)
+        );
     }
     for (offset, blob) in acknowledged {
         let bytes = replicas[1].read(offset, blob.len() as u64);
-        assert_eq!(bytes, Some(blob.as_bytes()), "an acknowledged blob survives the seal");
+        assert_eq!(
+            bytes,
+            Some(blob.as_bytes()),
+            "an acknowledged blob survives the seal"
+        );
     }
     println!("every acknowledged blob reads back from the sealed extent");
     println!("(owl.gif's bytes survived too, but unacknowledged: no index entry points at them)");

@@ -12,15 +12,16 @@ use std::time::Duration;
 use uds::scalability::file_storage::run::{
     OneFailure, clients, open_primary, run_with_one_failure, stream_manager,
 };
-use uds::scalability::file_storage::{
-    AckRule, Setup, build, check_read_back, check_replication,
-};
+use uds::scalability::file_storage::{AckRule, Setup, build, check_read_back, check_replication};
 use uds::sim::{Campaign, Fault, Time};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
         .unwrap_or(default)
 }
 
@@ -49,8 +50,12 @@ fn planted_bug() -> Setup {
 #[test]
 fn no_acknowledged_blob_is_lost_when_any_one_extent_node_fails_at_any_moment() {
     let setup = Setup::default();
-    let report = campaign("one extent node fails", env("UDS_SEEDS", 1_000), "replay_one_failure_seed")
-        .run(|seed| run_with_one_failure(seed, &setup).map(|_| ()));
+    let report = campaign(
+        "one extent node fails",
+        env("UDS_SEEDS", 1_000),
+        "replay_one_failure_seed",
+    )
+    .run(|seed| run_with_one_failure(seed, &setup).map(|_| ()));
     println!(
         "{} seeds in {:.2} s",
         report.passed + report.failures.len() as u64,
@@ -89,9 +94,19 @@ fn acknowledging_before_the_last_replica_has_the_bytes_loses_blobs_and_the_campa
         "planted bug: {} of {seeds} seeds lose an acknowledged blob; first failing seed {first:?}",
         report.failures.len()
     );
-    assert!(first.is_some(), "the campaign missed the planted bug in {seeds} seeds");
-    let lost = report.failures.iter().any(|(_, why)| why.contains("lost") || why.contains("changed"));
-    assert!(lost, "the failures are lost blobs: {:?}", report.failures.first());
+    assert!(
+        first.is_some(),
+        "the campaign missed the planted bug in {seeds} seeds"
+    );
+    let lost = report
+        .failures
+        .iter()
+        .any(|(_, why)| why.contains("lost") || why.contains("changed"));
+    assert!(
+        lost,
+        "the failures are lost blobs: {:?}",
+        report.failures.first()
+    );
 }
 
 /// Replays the seed in `UDS_SEED` (default 0) of the planted-bug campaign.
@@ -115,7 +130,8 @@ fn an_append_that_fails_seals_the_extent_and_writes_resume_in_a_new_one() {
     let victim = open_primary(&sim, &layout, 0).expect("partition 0 has an open extent");
     sim.apply(Fault::Crash(victim));
     let crashed_at = sim.now();
-    sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3)).unwrap();
+    sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3))
+        .unwrap();
     let manager = stream_manager(&sim, &layout);
     let sealed_on_failure = manager
         .extents
@@ -129,7 +145,10 @@ fn an_append_that_fails_seals_the_extent_and_writes_resume_in_a_new_one() {
         .filter(|t| *t > crashed_at)
         .min()
         .expect("writes resume");
-    println!("writes resumed {:?} after the crash", first_ack_after.since(crashed_at));
+    println!(
+        "writes resumed {:?} after the crash",
+        first_ack_after.since(crashed_at)
+    );
     check_read_back(&sim, &layout).unwrap();
     check_replication(&sim, &layout).unwrap();
 }
@@ -143,9 +162,15 @@ fn reads_after_a_failure_are_served_by_surviving_replicas_and_sealed_extents_are
     let (mut sim, layout) = build(5, &setup).unwrap();
     sim.run_until(Time::from_secs_f64(2.0)).unwrap();
     let manager = stream_manager(&sim, &layout);
-    let victim = manager.extents.values().find(|m| m.sealed.is_some()).unwrap().replicas[0];
+    let victim = manager
+        .extents
+        .values()
+        .find(|m| m.sealed.is_some())
+        .unwrap()
+        .replicas[0];
     sim.apply(Fault::Crash(victim));
-    sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3)).unwrap();
+    sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3))
+        .unwrap();
     let manager = stream_manager(&sim, &layout);
     assert!(manager.dead.contains(&victim));
     assert!(sim.metrics().counter("file_storage.replicas_rebuilt") > 0);
@@ -160,13 +185,20 @@ fn reads_after_a_failure_are_served_by_surviving_replicas_and_sealed_extents_are
 fn full_extents_are_sealed_and_every_copy_of_a_sealed_extent_is_identical() {
     let setup = Setup::default();
     let (mut sim, layout) = build(1, &setup).unwrap();
-    sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3)).unwrap();
+    sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3))
+        .unwrap();
     let manager = stream_manager(&sim, &layout);
     let sealed: Vec<u64> = manager.extents.values().filter_map(|m| m.sealed).collect();
-    assert!(sealed.len() >= 2, "the default workload fills several extents");
+    assert!(
+        sealed.len() >= 2,
+        "the default workload fills several extents"
+    );
     assert!(sealed.iter().all(|len| *len <= setup.extent_limit));
-    assert_eq!(sim.metrics().counter("file_storage.appends_abandoned"), sealed.len() as u64
-        + layout.partition_servers.len() as u64, "every renewal is a full extent or the first");
+    assert_eq!(
+        sim.metrics().counter("file_storage.appends_abandoned"),
+        sealed.len() as u64 + layout.partition_servers.len() as u64,
+        "every renewal is a full extent or the first"
+    );
     check_read_back(&sim, &layout).unwrap();
     check_replication(&sim, &layout).unwrap();
 }
@@ -175,9 +207,18 @@ fn full_extents_are_sealed_and_every_copy_of_a_sealed_extent_is_identical() {
 #[test]
 fn impossible_setups_are_refused_with_a_reason() {
     let bad = [
-        Setup { replication_factor: 7, ..Setup::default() },
-        Setup { blob_size: (10, 100_000), ..Setup::default() },
-        Setup { partitions: 0, ..Setup::default() },
+        Setup {
+            replication_factor: 7,
+            ..Setup::default()
+        },
+        Setup {
+            blob_size: (10, 100_000),
+            ..Setup::default()
+        },
+        Setup {
+            partitions: 0,
+            ..Setup::default()
+        },
     ];
     for setup in bad {
         let err = build(0, &setup).err().expect("refused");

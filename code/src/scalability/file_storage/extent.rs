@@ -141,7 +141,10 @@ mod tests {
             new_len: 3,
         };
         assert_eq!(r.append(0, b"abc", 8), ok);
-        assert_eq!(r.append(0, b"abc", 8), AppendOutcome::WrongOffset { have: 3 });
+        assert_eq!(
+            r.append(0, b"abc", 8),
+            AppendOutcome::WrongOffset { have: 3 }
+        );
         assert_eq!(r.append(5, b"x", 8), AppendOutcome::WrongOffset { have: 3 });
         assert_eq!(r.append(3, b"123456", 8), AppendOutcome::Full);
         assert!(r.seal(3));

@@ -133,7 +133,11 @@ impl ExtentNode {
                 ctx.send(source, BlobMsg::Fetch { extent, length });
             }
             BlobMsg::Fetch { extent, length } => {
-                let data = self.extents.get(&extent).and_then(|r| r.read(0, length));
+                // An extent sealed empty may have no entry here yet: the `Seal` can arrive
+                // after the `Fetch`, since links reorder.
+                let empty = ExtentReplica::default();
+                let copy = self.extents.get(&extent).unwrap_or(&empty);
+                let data = copy.read(0, length);
                 let data = data.map(<[u8]>::to_vec);
                 ctx.send(from, BlobMsg::ExtentData { extent, data });
             }
@@ -170,11 +174,11 @@ impl ExtentNode {
             return;
         };
         let primary = position == 0;
-        let outcome = self
-            .extents
-            .entry(extent)
-            .or_default()
-            .append(offset, &data, self.extent_limit);
+        let outcome =
+            self.extents
+                .entry(extent)
+                .or_default()
+                .append(offset, &data, self.extent_limit);
         if !matches!(outcome, AppendOutcome::Appended { .. }) {
             if primary {
                 ctx.send(writer, BlobMsg::AppendFailed { extent, offset });
@@ -206,10 +210,13 @@ impl ExtentNode {
             };
             ctx.send(*to, msg);
         }
-        self.pending.insert((extent, offset), Pending {
-            awaiting: next.len(),
-            ..pending
-        });
+        self.pending.insert(
+            (extent, offset),
+            Pending {
+                awaiting: next.len(),
+                ..pending
+            },
+        );
         if next.is_empty() || primary {
             // The last replica of a chain, a fan-out secondary, or a primary that may answer
             // before anyone else has the bytes (a chain of one, or the planted bug).
@@ -252,5 +259,4 @@ impl ExtentNode {
             ctx.send(writer, BlobMsg::AppendOk { extent, offset });
         }
     }
-
 }

@@ -44,7 +44,9 @@ impl PartitionMap {
             return Err("at least one partition server is needed".into());
         }
         if split_points.windows(2).any(|w| w[0] >= w[1]) || split_points.contains(&"") {
-            return Err(format!("split points must be sorted, distinct, non-empty: {split_points:?}"));
+            return Err(format!(
+                "split points must be sorted, distinct, non-empty: {split_points:?}"
+            ));
         }
         let bounds = std::iter::once("").chain(split_points.iter().copied());
         let ranges = bounds
@@ -56,7 +58,9 @@ impl PartitionMap {
 
     /// The server that owns `name`: the last range starting at or before it.
     pub fn owner(&self, name: &str) -> NodeId {
-        let i = self.ranges.partition_point(|(lower, _)| lower.as_str() <= name);
+        let i = self
+            .ranges
+            .partition_point(|(lower, _)| lower.as_str() <= name);
         self.ranges[i - 1].1 // i >= 1: the first bound, "", is <= every name
     }
 }
@@ -100,9 +104,16 @@ enum Waiting {
     /// A new extent from the stream manager.
     Extent,
     /// The primary's answer to the append of the front request at `offset` of `extent`.
-    Append { extent: ExtentId, offset: u64 },
+    Append {
+        extent: ExtentId,
+        offset: u64,
+    },
     /// A replica's answer to read `read` of the front request; `tried` replicas asked so far.
-    Read { read: u64, loc: Location, tried: usize },
+    Read {
+        read: u64,
+        loc: Location,
+        tried: usize,
+    },
 }
 
 /// The open extent the server appends to.
@@ -137,7 +148,12 @@ pub struct PartitionServer {
 const OP: TimerId = TimerId(0);
 
 impl PartitionServer {
-    pub fn new(stream: StreamId, stream_manager: NodeId, extent_limit: u64, op_timeout: Duration) -> Self {
+    pub fn new(
+        stream: StreamId,
+        stream_manager: NodeId,
+        extent_limit: u64,
+        op_timeout: Duration,
+    ) -> Self {
         PartitionServer {
             stream,
             stream_manager,
@@ -161,7 +177,10 @@ impl PartitionServer {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_, BlobMsg>, from: NodeId, msg: BlobMsg) {
         match msg {
             BlobMsg::Put { .. } | BlobMsg::Get { .. } => {
-                self.queue.push_back(Request { front_end: from, msg });
+                self.queue.push_back(Request {
+                    front_end: from,
+                    msg,
+                });
             }
             BlobMsg::ExtentAllocated {
                 extent, replicas, ..
@@ -214,15 +233,26 @@ impl PartitionServer {
     // ANCHOR: append_ok
     /// The primary says every replica has the append: index the blob, answer the client.
     fn on_append_ok(&mut self, ctx: &mut Ctx<'_, BlobMsg>, extent: ExtentId, offset: u64) {
-        let Waiting::Append { extent: e, offset: o } = self.waiting else {
+        let Waiting::Append {
+            extent: e,
+            offset: o,
+        } = self.waiting
+        else {
             return;
         };
         if (e, o) != (extent, offset) {
             return; // an answer about an append we gave up on: its bytes are garbage
         }
-        let request = self.queue.pop_front().expect("the append's request is queued");
+        let request = self
+            .queue
+            .pop_front()
+            .expect("the append's request is queued");
         let BlobMsg::Put {
-            client, req, name, data, ..
+            client,
+            req,
+            name,
+            data,
+            ..
         } = request.msg
         else {
             unreachable!("only puts append")
@@ -230,7 +260,14 @@ impl PartitionServer {
         let open = self.open.as_mut().expect("appending to an open extent");
         let len = data.len() as u64;
         open.len += len;
-        self.index.insert(name, Location { extent, offset, len });
+        self.index.insert(
+            name,
+            Location {
+                extent,
+                offset,
+                len,
+            },
+        );
         ctx.cancel_timer(OP);
         self.waiting = Waiting::Nothing;
         ctx.send(request.front_end, BlobMsg::PutOk { client, req });

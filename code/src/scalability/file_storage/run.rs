@@ -85,7 +85,10 @@ impl Setup {
     pub fn validate(&self) -> Result<(), String> {
         let (lo, hi) = self.blob_size;
         if self.partitions == 0 || self.partitions > 26 {
-            return Err(format!("partitions must be 1..=26, not {}", self.partitions));
+            return Err(format!(
+                "partitions must be 1..=26, not {}",
+                self.partitions
+            ));
         }
         if self.replication_factor == 0 || self.replication_factor > self.extent_nodes {
             return Err(format!(
@@ -145,7 +148,15 @@ impl Client {
         let (client, req) = (ctx.id(), self.req);
         if let Some((name, data)) = self.plan.get(self.next) {
             let (name, data) = (name.clone(), data.clone());
-            return ctx.send(self.front_end, BlobMsg::Put { client, req, name, data });
+            return ctx.send(
+                self.front_end,
+                BlobMsg::Put {
+                    client,
+                    req,
+                    name,
+                    data,
+                },
+            );
         }
         if !self.reading {
             self.reading = true;
@@ -168,7 +179,8 @@ impl Client {
                 if matches!(msg, BlobMsg::PutOk { .. }) {
                     let (name, data) = self.plan[self.next].clone();
                     self.acked.insert(name, data);
-                    self.put_log.push((ctx.now(), ctx.now().since(self.sent_at)));
+                    self.put_log
+                        .push((ctx.now(), ctx.now().since(self.sent_at)));
                 }
                 self.next += 1;
                 ctx.set_timer(NEXT, self.think);
@@ -349,7 +361,9 @@ pub fn check_read_back(sim: &Sim<BlobNode>, layout: &Layout) -> Result<(), Strin
                 Some(Some(read)) if read == data => {}
                 Some(Some(read)) => {
                     let n = read.len();
-                    return Err(format!("acknowledged blob {name} read back changed ({n} bytes)"));
+                    return Err(format!(
+                        "acknowledged blob {name} read back changed ({n} bytes)"
+                    ));
                 }
                 _ => return Err(format!("acknowledged blob {name} is lost")),
             }
@@ -365,14 +379,19 @@ pub fn check_replication(sim: &Sim<BlobNode>, layout: &Layout) -> Result<(), Str
     let manager = stream_manager(sim, layout);
     let missing = manager.under_replicated();
     if missing > 0 {
-        return Err(format!("{missing} extents are still under-replicated at {:?}", sim.now()));
+        return Err(format!(
+            "{missing} extents are still under-replicated at {:?}",
+            sim.now()
+        ));
     }
     for (extent, meta) in &manager.extents {
         let Some(length) = meta.sealed else { continue };
         let mut copies = Vec::new();
         for r in meta.replicas.iter().filter(|r| !manager.dead.contains(r)) {
             let Some(BlobNode::Extent(node)) = sim.process(*r) else {
-                return Err(format!("replica {r} of extent {extent} is down but not declared dead"));
+                return Err(format!(
+                    "replica {r} of extent {extent} is down but not declared dead"
+                ));
             };
             match node.extents.get(extent) {
                 Some(copy) if copy.sealed == Some(length) => copies.push(&copy.data),

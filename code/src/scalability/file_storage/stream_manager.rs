@@ -222,8 +222,11 @@ impl StreamManager {
             return;
         };
         let meta = &self.extents[&extent];
-        let reported: Vec<Option<u64>> =
-            meta.replicas.iter().map(|r| s.reports.get(r).copied()).collect();
+        let reported: Vec<Option<u64>> = meta
+            .replicas
+            .iter()
+            .map(|r| s.reports.get(r).copied())
+            .collect();
         let Some(length) = (self.seal_rule)(&reported) else {
             // Nobody answered yet: ask again after another wait.
             ctx.set_timer(seal_timer(extent), self.seal_timeout);
@@ -231,7 +234,10 @@ impl StreamManager {
         };
         let s = self.sealing.remove(&extent).expect("checked above");
         ctx.cancel_timer(seal_timer(extent));
-        let meta = self.extents.get_mut(&extent).expect("sealing a known extent");
+        let meta = self
+            .extents
+            .get_mut(&extent)
+            .expect("sealing a known extent");
         meta.sealed = Some(length);
         let stream = meta.stream;
         for r in meta.replicas.clone() {
@@ -322,7 +328,10 @@ impl StreamManager {
             return;
         }
         self.copying.remove(&extent);
-        let meta = self.extents.get_mut(&extent).expect("copying a known extent");
+        let meta = self
+            .extents
+            .get_mut(&extent)
+            .expect("copying a known extent");
         match meta.replicas.iter().position(|r| self.dead.contains(r)) {
             Some(i) => meta.replicas[i] = from,
             None => meta.replicas.push(from),
