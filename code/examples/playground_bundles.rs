@@ -24,6 +24,7 @@
 //! outputs: code/playground/ch11_crdt.rs code/playground/ch11_quorum.rs
 //! outputs: code/playground/ch12_wal.rs code/playground/ch12_write_skew.rs
 //! outputs: code/playground/ch13_saga.rs
+//! outputs: code/playground/ch17_seal.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
 
