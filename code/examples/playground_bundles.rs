@@ -24,7 +24,9 @@
 //! outputs: code/playground/ch11_crdt.rs code/playground/ch11_quorum.rs
 //! outputs: code/playground/ch12_wal.rs code/playground/ch12_write_skew.rs
 //! outputs: code/playground/ch13_saga.rs
+//! outputs: code/playground/ch14_freshness.rs code/playground/ch15_tiers.rs
 //! outputs: code/playground/ch17_seal.rs
+//! outputs: code/playground/ch18_p2c.rs code/playground/ch18_maglev_table.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
 
