@@ -25,7 +25,7 @@
 //! outputs: code/playground/ch12_wal.rs code/playground/ch12_write_skew.rs
 //! outputs: code/playground/ch13_saga.rs
 //! outputs: code/playground/ch14_freshness.rs code/playground/ch15_tiers.rs
-//! outputs: code/playground/ch16_jump_ring.rs
+//! outputs: code/playground/ch16_jump_ring.rs code/playground/ch17_seal.rs
 //! outputs: code/playground/ch18_p2c.rs code/playground/ch18_maglev_table.rs
 //!
 //! Run: `cargo run -p uds --example playground_bundles -- --write .`
