@@ -47,26 +47,42 @@ fn too_close(r: &CdnRun, ttl: Duration) -> Option<(u32, f64, f64)> {
     })
 }
 
-/// The chapter's claim (the module doc of `scalability::cdn`): with a shield that holds the
-/// catalogue, two origin fetches of one object arrive at least one TTL apart, so the origin
-/// sees at most one request per object per TTL window, however many edges miss at once
-/// (coalesced misses make no fetch). Each seed varies edges, TTL and origin speed.
-#[test]
-fn shield_fetches_each_object_at_most_once_per_ttl() {
-    let seeds = std::env::var("UDS_SEEDS")
+/// A number from the environment, or `default`.
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000);
+        .unwrap_or(default)
+}
+
+/// The chapter's claim (the module doc of `scalability::cdn`): with a shield that holds the
+/// catalogue, two origin fetches of one object arrive at least one TTL apart, so the origin
+/// sees at most one request per object per TTL window, however many edges miss at once. Every
+/// edge miss reaches the shield and is a hit, a fetch or a coalesced wait there; only fetches
+/// reach the origin. Each seed varies edges, TTL and origin speed. `UDS_SEEDS` and
+/// `UDS_FIRST_SEED` choose the seeds; a failure names the command that replays its seed alone.
+#[test]
+fn shield_fetches_each_object_at_most_once_per_ttl() {
+    let name = "shield_fetches_each_object_at_most_once_per_ttl";
+    let seeds = env("UDS_SEEDS", 1_000).max(1);
+    let mut campaign = Campaign::for_test(module_path!(), name, seeds);
+    campaign.first_seed = env("UDS_FIRST_SEED", 0);
+    campaign.replay = format!(
+        "UDS_FIRST_SEED={{seed}} UDS_SEEDS=1 cargo test -p uds --release --test part3 \
+         ch15_cdn::{name}"
+    );
     let coalesced = std::sync::atomic::AtomicU64::new(0);
-    let report = Campaign::for_test(
-        module_path!(),
-        "shield_fetches_each_object_at_most_once_per_ttl",
-        seeds,
-    )
-    .run(|seed| {
+    let report = campaign.run(|seed| {
         let config = busy(seed, true);
         let r = run(&config, seed)?;
         coalesced.fetch_add(r.shield.coalesced, std::sync::atomic::Ordering::Relaxed);
+        let at_shield = r.shield.hits + r.shield.fetches + r.shield.coalesced;
+        if r.edges.fetches != at_shield {
+            return Err(format!(
+                "the edges sent {} misses upstream, the shield accounted for {at_shield}",
+                r.edges.fetches
+            ));
+        }
         if r.shield.fetches != r.origin_fetches.len() as u64 {
             return Err(format!(
                 "the shield counted {} fetches, the origin {}",
@@ -83,10 +99,14 @@ fn shield_fetches_each_object_at_most_once_per_ttl() {
         }
     });
     report.assert_passed();
-    assert!(
-        coalesced.into_inner() > seeds,
-        "the campaign should make the shield coalesce concurrent misses"
-    );
+    // A bound that holds because no two misses ever met would prove nothing. (Not asserted
+    // when replaying a handful of seeds.)
+    if seeds >= 100 {
+        assert!(
+            coalesced.into_inner() > seeds,
+            "the campaign should make the shield coalesce concurrent misses"
+        );
+    }
 }
 
 /// Without a shield the bound is per edge: several edges fetch the same object within one TTL.
