@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use uds::scalability::file_storage::run::{
-    OneFailure, clients, open_primary, run_with_one_failure, stream_manager,
+    FAILURE_WINDOW_SECS, OneFailure, clients, open_primary, run_with_one_failure, stream_manager,
 };
 use uds::scalability::file_storage::{AckRule, Setup, build, check_read_back, check_replication};
 use uds::sim::{Campaign, Fault, Time};
@@ -64,6 +64,34 @@ fn no_acknowledged_blob_is_lost_when_any_one_extent_node_fails_at_any_moment() {
     report.assert_passed();
 }
 // ANCHOR_END: campaign
+
+/// The campaign's failure moments cover the whole write phase: without a failure, every
+/// client's last put is acknowledged before `FAILURE_WINDOW_SECS`, so "any moment during the
+/// writes" is not a shorter window than the writes themselves.
+#[test]
+fn the_failure_window_covers_every_write_of_a_run_without_failure() {
+    let setup = Setup::default();
+    let mut latest = Time::ZERO;
+    for seed in 0..20 {
+        let (mut sim, layout) = build(seed, &setup).unwrap();
+        sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3))
+            .unwrap();
+        check_read_back(&sim, &layout).unwrap();
+        for c in clients(&sim, &layout) {
+            assert_eq!(
+                c.put_log.len(),
+                c.plan.len(),
+                "seed {seed}: every put acknowledged"
+            );
+            latest = latest.max(c.put_log.last().unwrap().0);
+        }
+    }
+    println!("last put acknowledged at {:.3} s", latest.as_secs_f64());
+    assert!(
+        latest < Time::from_secs_f64(FAILURE_WINDOW_SECS),
+        "writes go on until {latest:?}, past the failure window of {FAILURE_WINDOW_SECS} s"
+    );
+}
 
 /// Replays the seed in `UDS_SEED` (default 0) of the campaign.
 #[test]
