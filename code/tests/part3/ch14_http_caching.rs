@@ -14,8 +14,8 @@ use uds::scalability::http_caching::freshness::{
 };
 use uds::scalability::http_caching::origin::{Origin, OriginConfig};
 use uds::scalability::http_caching::policy::{
-    Headers, NotStorable, fmt_http_date, freshen, lifetime, storable, validation_headers, vary_key,
-    vary_matches,
+    Headers, NotStorable, age, fmt_http_date, freshen, lifetime, may_serve_stale, storable,
+    validation_headers, vary_key, vary_matches,
 };
 use uds::scalability::http_caching::proxy::Proxy;
 use uds::scalability::http_caching::store::{LruStore, StoredResponse};
@@ -348,6 +348,66 @@ fn lifetime_from_headers_treats_bad_information_as_stale() {
 #[test]
 fn current_age_follows_section_4_2_3() {
     check_current_age(current_age);
+}
+
+#[test]
+fn age_header_is_read_as_section_5_1_says() {
+    // Arrived at 100 with Date 100 and no delay, read at 100: the age is the Age header's value.
+    let rows: Vec<(&str, &str, u64)> = vec![
+        ("§5.1 delta-seconds", "30", 30),
+        ("§5.1 list: first member", "7, 9", 7),
+        ("§5.1 invalid: ignored", "abc", 0),
+        ("§5.1 negative is invalid: ignored", "-5", 0),
+        (
+            "§1.2.2 too large: 2^31, never young",
+            "99999999999999999999999",
+            DELTA_SECONDS_MAX,
+        ),
+    ];
+    let date = fmt_http_date(100);
+    for (section, value, expected) in rows {
+        let response = h(&[("age", value), ("date", &date)]);
+        assert_eq!(
+            age(&response, 100, 100, 100),
+            expected,
+            "RFC 9111 {section}"
+        );
+    }
+}
+
+#[test]
+fn revalidation_directives_forbid_serving_stale() {
+    let rows: Vec<(&str, &str, bool)> = vec![
+        (
+            "RFC 5861 windows alone",
+            "max-age=5, stale-while-revalidate=30",
+            true,
+        ),
+        (
+            "§5.2.2.4 no-cache",
+            "no-cache, stale-while-revalidate=30",
+            false,
+        ),
+        (
+            "§5.2.2.2 must-revalidate",
+            "max-age=5, must-revalidate",
+            false,
+        ),
+        (
+            "§5.2.2.8 proxy-revalidate",
+            "max-age=5, proxy-revalidate",
+            false,
+        ),
+        ("§5.2.2.10 s-maxage", "s-maxage=5, stale-if-error=60", false),
+    ];
+    for (section, cc, expected) in rows {
+        let parsed = CacheControl::parse([cc]);
+        assert_eq!(
+            may_serve_stale(&parsed),
+            expected,
+            "RFC 9111 §4.2.4, {section}: {cc}"
+        );
+    }
 }
 
 #[test]
@@ -857,6 +917,54 @@ fn stale_if_error_hides_an_origin_failure_for_its_window() {
         s.clock.advance(100);
         let (status, _, _, _) = s.get("/objects/3", &[]).await;
         assert_eq!(status, 503, "past the window the error goes through");
+        s.stop().await;
+    });
+}
+
+#[test]
+fn stale_windows_yield_to_revalidation_directives_in_the_proxy() {
+    rt().block_on(async {
+        for cc in [
+            "s-maxage=10, stale-while-revalidate=30",
+            "max-age=10, proxy-revalidate, stale-while-revalidate=30",
+            "no-cache, stale-while-revalidate=30",
+        ] {
+            let s = setup(cc, 100).await;
+            s.get("/objects/5", &[]).await;
+            s.clock.advance(15);
+            let (_, cs, _, _) = s.get("/objects/5", &[]).await;
+            assert_eq!(
+                cs, "uds; fwd=stale; fwd-status=304; stored",
+                "RFC 9111 §4.2.4, {cc}: validated, not served stale"
+            );
+            s.stop().await;
+        }
+        let s = setup("s-maxage=10, stale-if-error=100", 100).await;
+        s.get("/objects/3", &[]).await;
+        s.origin.configure(|c| c.failing = true);
+        s.clock.advance(50);
+        let (status, cs, _, _) = s.get("/objects/3", &[]).await;
+        assert_eq!(
+            status, 503,
+            "§5.2.2.10 s-maxage forbids stale-if-error: {cs}"
+        );
+        s.stop().await;
+    });
+}
+
+#[test]
+fn safe_methods_do_not_invalidate() {
+    rt().block_on(async {
+        let s = setup("max-age=60", 100).await;
+        s.get("/objects/2", &[]).await;
+        let url = format!("{}/objects/2", s.proxy.url());
+        let head = s.client.head(&url).send().await.expect("HEAD answered");
+        assert!(head.status().is_success(), "{}", head.status());
+        let (_, cs, _, _) = s.get("/objects/2", &[]).await;
+        assert!(
+            cs.starts_with("uds; hit"),
+            "RFC 9111 §4.4: HEAD is safe: {cs}"
+        );
         s.stop().await;
     });
 }

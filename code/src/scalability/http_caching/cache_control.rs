@@ -156,6 +156,12 @@ impl CacheControl {
 }
 // ANCHOR_END: parse
 
+/// A delta-seconds value (§1.2.2) read from a header such as `Age` (§5.1): `None` unless it
+/// is one or more ASCII digits; a value past 2^31 is 2^31, never an overflow.
+pub fn delta_seconds_value(value: &str) -> Option<u64> {
+    window(Some(value))
+}
+
 fn window(value: Option<&str>) -> Option<u64> {
     match delta_seconds(value) {
         Delta::Seconds(n) => Some(n),

@@ -11,8 +11,8 @@ use axum::response::Response;
 
 use super::freshness::{Staleness, may_serve_on_error};
 use super::policy::{
-    Headers, age, cache_control, freshen, not_modified_matches, storable, validation_headers,
-    vary_key,
+    Headers, age, cache_control, freshen, may_serve_stale, not_modified_matches, storable,
+    validation_headers, vary_key,
 };
 use super::proxy::{Answer, HOP_BY_HOP, Lookup, ProxyState, answer, bump, lock, lookup, plain};
 use super::store::StoredResponse;
@@ -55,7 +55,8 @@ pub(super) async fn fetch(
     let response_time = state.clock.now();
     let collapsed = if collapsed { "; collapsed" } else { "" };
     let failed = match &result {
-        Ok((status, ..)) => (*status >= 500).then(|| status.to_string()),
+        // RFC 5861 §4: an error is what would make the cache answer 500, 502, 503 or 504.
+        Ok((status, ..)) => matches!(*status, 500 | 502..=504).then(|| status.to_string()),
         Err(_) => Some("none".to_string()),
     };
     if let (Some(fwd_status), Some((stored, staleness))) = (&failed, &stale) {
@@ -66,7 +67,7 @@ pub(super) async fn fetch(
             }
         };
         let cc = cache_control(&stored.headers);
-        if !cc.must_revalidate && may_serve_on_error(stale_for, cc.stale_if_error) {
+        if may_serve_stale(&cc) && may_serve_on_error(stale_for, cc.stale_if_error) {
             bump(&state.stats.stale_on_error);
             let current = age(
                 &stored.headers,
@@ -134,8 +135,8 @@ fn skip_forward(name: &str) -> bool {
     HOP_BY_HOP.contains(&name) || name == "if-none-match" || name == "if-modified-since"
 }
 
-/// Forwards a request with another method and invalidates the target's stored responses if
-/// the origin accepted it (RFC 9111 §4.4).
+/// Forwards a request with another method and, if the method is unsafe (RFC 9110 §9.2.1) and
+/// the origin accepted it, invalidates the target's stored responses (RFC 9111 §4.4).
 pub(super) async fn forward_unsafe(
     state: &ProxyState,
     method: Method,
@@ -150,6 +151,10 @@ pub(super) async fn forward_unsafe(
         }
     }
     bump(&state.stats.origin_requests);
+    let safe = matches!(
+        method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
     let url = format!("{}{key}", state.origin);
     let sent = state
         .client
@@ -168,7 +173,7 @@ pub(super) async fn forward_unsafe(
         }
         Err(_) => (502, Headers::new(), b"origin unreachable\n".to_vec()),
     };
-    if (200..400).contains(&status) {
+    if !safe && (200..400).contains(&status) {
         lock(&state.store).remove(key);
     }
     answer(

@@ -18,7 +18,7 @@
 //! `Vary: *` never matches; request directives other than `no-store`, `no-cache` and
 //! `max-age=0` are ignored; and the cache is always shared (it is a reverse proxy).
 
-use super::cache_control::CacheControl;
+use super::cache_control::{CacheControl, delta_seconds_value};
 use super::freshness::{AgeInputs, FreshnessInputs, current_age, freshness_lifetime};
 
 /// Header fields as (lower-case name, value) pairs, in order, repeats allowed.
@@ -141,11 +141,18 @@ pub fn lifetime(status: u16, response: &[(String, String)], response_time: u64) 
 }
 // ANCHOR_END: lifetime
 
+/// The `Age` header's value (§5.1): the first member of a list, an invalid value ignored
+/// (0), a value too large to represent read as 2^31 (§1.2.2), so a huge `Age` makes the
+/// response old, never young.
+pub fn age_value(response: &[(String, String)]) -> u64 {
+    first(response, "age")
+        .and_then(|v| delta_seconds_value(v.split(',').next().unwrap_or("").trim()))
+        .unwrap_or(0)
+}
+
 /// The current age of a stored response at `now` (§4.2.3), from its `Age` and `Date`.
 pub fn age(response: &[(String, String)], request_time: u64, response_time: u64, now: u64) -> u64 {
-    let age_value = first(response, "age")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let age_value = age_value(response);
     let date_value = first(response, "date")
         .and_then(http_date)
         .unwrap_or(response_time);
@@ -156,6 +163,14 @@ pub fn age(response: &[(String, String)], request_time: u64, response_time: u64,
         response_time,
     };
     current_age(&inputs, now)
+}
+
+/// Whether a shared cache may ever serve this response stale, even where `stale-while-
+/// revalidate` or `stale-if-error` (RFC 5861) would allow it: not if it carries `no-cache`,
+/// `must-revalidate`, `proxy-revalidate` or `s-maxage` (§4.2.4; §5.2.2.4, §5.2.2.2,
+/// §5.2.2.8, §5.2.2.10).
+pub fn may_serve_stale(cc: &CacheControl) -> bool {
+    !cc.no_cache && !cc.must_revalidate && !cc.proxy_revalidate && cc.s_maxage.is_none()
 }
 
 // ANCHOR: vary

@@ -39,7 +39,7 @@ use super::cache_control::CacheControl;
 use super::clock::Clock;
 use super::forward::{fetch, forward_unsafe};
 use super::freshness::{Staleness, staleness};
-use super::policy::{Headers, age, cache_control, lifetime, values, vary_matches};
+use super::policy::{Headers, age, cache_control, lifetime, may_serve_stale, values, vary_matches};
 use super::serve::Listening;
 use super::store::{LruStore, StoredResponse};
 
@@ -217,8 +217,8 @@ pub(super) fn lookup(
         now,
     );
     let cc = cache_control(&stored.headers);
-    // must-revalidate and proxy-revalidate forbid serving stale (§5.2.2.2, §5.2.2.8).
-    let swr = (!cc.must_revalidate && !cc.proxy_revalidate)
+    // no-cache, must-revalidate, proxy-revalidate and s-maxage forbid serving stale (§4.2.4).
+    let swr = may_serve_stale(&cc)
         .then_some(cc.stale_while_revalidate)
         .flatten();
     Lookup::Found(stored.clone(), current, staleness(life, current, swr))
@@ -273,11 +273,12 @@ async fn handle(
             Staleness::Stale { .. } => {}
         }
     }
-    let reason = match (&found, must_ask) {
-        (_, true) => "request",
-        (Lookup::UriMiss, _) => "uri-miss",
-        (Lookup::VaryMiss, _) => "vary-miss",
-        (Lookup::Found(..), _) => "stale",
+    // RFC 9211 §2.2: `request` only when a fresh stored response was refused by the request.
+    let reason = match &found {
+        Lookup::UriMiss => "uri-miss",
+        Lookup::VaryMiss => "vary-miss",
+        Lookup::Found(_, _, Staleness::Fresh { .. }) if must_ask => "request",
+        Lookup::Found(..) => "stale",
     };
     let (status, stored_headers, body, age, cs) =
         coalesced(&state, &key, &request, reason, must_ask).await;
