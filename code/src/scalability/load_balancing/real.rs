@@ -16,7 +16,8 @@
 //! a POST is not retried, since the first attempt may have had effects.
 //!
 //! What it simplifies: one connection per forwarded request (no pooling, so a killed backend's
-//! connections cannot linger in a pool), bodies buffered in memory, no passive checks.
+//! connections cannot linger in a pool), bodies buffered in memory, headers not copied in either
+//! direction (only the method, path, body and status pass through), no passive checks.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -264,12 +265,16 @@ fn pick(shared: &Shared, avoid: Option<usize>) -> Option<usize> {
     // A fresh flow key per request: hash-based algorithms then spread requests at random.
     let flow = rand::Rng::next_u64(&mut *rng);
     let first = picker.pick(&loads, flow, &mut *rng)?;
+    // Release both before taking `checks`: the probe loop takes `checks`, then `picker`.
+    drop((picker, rng));
     if Some(first) != avoid {
         return Some(first);
     }
-    // P2C drew the avoided backend twice, or only it is in rotation: take any other.
+    // P2C drew the avoided backend twice, or only it is in rotation: take another one that is
+    // in rotation (never an ejected one), if there is any.
+    let checks = shared.checks.lock().expect("not poisoned");
     (0..loads.len())
-        .filter(|&i| Some(i) != avoid)
+        .filter(|&i| Some(i) != avoid && checks[i].is_healthy())
         .min_by_key(|&i| loads[i])
 }
 
@@ -300,6 +305,9 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     let mut failed = None;
     for _ in 0..attempts {
         let Some(i) = pick(&shared, failed) else {
+            if failed.is_some() {
+                break; // the only backend in rotation just failed
+            }
             return (StatusCode::SERVICE_UNAVAILABLE, "no backend in rotation\n").into_response();
         };
         if let Some(response) = try_backend(&shared, i, &method, &path, body.clone()).await {
