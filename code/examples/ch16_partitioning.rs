@@ -103,7 +103,7 @@ fn moved(args: &Args, keys: &[u64]) -> (String, String) {
     let mut chart = Chart::new(
         "Keys moved when one node joins N nodes",
         "nodes before the join, N",
-        "fraction of keys that move",
+        "fraction of keys that move (log scale)",
     );
     chart.log_y = true;
     chart.legend = SeriesLabelPosition::LowerLeft;
