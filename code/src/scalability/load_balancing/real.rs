@@ -10,10 +10,11 @@
 //! successes), so a dead backend leaves the rotation within about `k` intervals.
 //!
 //! Until then requests still reach the dead backend. They fail fast (connection refused), and a
-//! fast failure makes the dead backend look *least* loaded, so P2C and least connections send it
-//! more than its share: a black hole. With `retry_idempotent`, a failed GET, HEAD, PUT, DELETE
-//! or OPTIONS is retried once on another backend, which hides the detection window from clients;
-//! a POST is not retried, since the first attempt may have had effects.
+//! fast failure makes the dead backend look *least* loaded, so once the others have requests in
+//! flight, P2C and least connections send it more than its share: a black hole. With
+//! `retry_idempotent`, a failed GET, HEAD, PUT, DELETE or OPTIONS is retried once on another
+//! backend, which hides the detection window from clients; a POST is not retried, since the
+//! first attempt may have had effects.
 //!
 //! What it simplifies: one connection per forwarded request (no pooling, so a killed backend's
 //! connections cannot linger in a pool), bodies buffered in memory, headers not copied in either
