@@ -95,7 +95,10 @@ impl CdnConfig {
             return Err("objects must be in 1..=10000000 and edge capacity at least 1".into());
         }
         if !(self.zipf_s.is_finite() && self.zipf_s >= 0.0) {
-            return Err(format!("zipf exponent must be >= 0, got {}", self.zipf_s));
+            return Err(format!(
+                "zipf exponent must be finite and >= 0, got {}",
+                self.zipf_s
+            ));
         }
         if !(self.rate_per_client > 0.0 && self.rate_per_client <= 10_000.0) {
             return Err(format!(
