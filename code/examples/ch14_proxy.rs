@@ -23,12 +23,19 @@ struct Args {
     /// The most responses the proxy keeps (least recently used evicted first).
     #[arg(long, default_value_t = 1000)]
     capacity: usize,
+    /// Milliseconds the origin waits before answering (makes concurrent misses overlap).
+    #[arg(long, default_value_t = 0)]
+    origin_delay_ms: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.capacity == 0 {
         eprintln!("error: --capacity must be at least 1");
+        return ExitCode::FAILURE;
+    }
+    if args.origin_delay_ms > 60_000 {
+        eprintln!("error: --origin-delay-ms must be at most 60000");
         return ExitCode::FAILURE;
     }
     if axum::http::HeaderValue::from_str(&args.cache_control).is_err() {
@@ -62,6 +69,7 @@ async fn serve(args: Args) -> Result<(), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = OriginConfig {
         cache_control: args.cache_control,
+        delay_ms: args.origin_delay_ms,
         ..OriginConfig::default()
     };
     let origin = Origin::start(clock.clone(), config)
