@@ -7165,8 +7165,9 @@ mod rng {
 //! latencies) call std's `ln`, `cos`, `exp` and `powf`, whose last bit may differ between
 //! platforms' maths libraries. The checked-in outputs come from x86-64 Linux.
 //!
-//! The exponential and normal distributions live in `rand_distr`, which the Rust playground does
-//! not offer, so the two we need are small types here implementing `rand::distr::Distribution`.
+//! The exponential, normal and Zipf distributions live in `rand_distr`, which the Rust
+//! playground does not offer, so the three we need are small types here implementing
+//! `rand::distr::Distribution`.
 
 use std::f64::consts::TAU;
 
@@ -7226,6 +7227,69 @@ impl Distribution<f64> for StandardNormal {
     }
 }
 // ANCHOR_END: distributions
+
+// ANCHOR: zipf
+/// The Zipf distribution over ranks `0..n` (rank 0 the most popular): rank `k` is drawn with
+/// probability proportional to `1 / (k + 1)^s`. It is the usual model of popularity skew in
+/// caching and partitioning experiments: a few keys get most requests. With `s = 0` every rank is
+/// equally likely; around `s = 1` (web objects, Breslau et al., INFOCOM 1999) the head dominates.
+/// Sampled by inverting the cumulative weights with a binary search, so building it costs `O(n)`
+/// memory once and each draw `O(log n)`. Named as in `rand_distr`, whose `Zipf` yields a float
+/// rank starting at 1; this one yields a `usize` index starting at 0.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Zipf {
+    /// `cumulative[k]` is the total weight of ranks `0..=k`.
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    /// Ranks `0..n` with exponent `s`. `None` if `n` is 0 or `s` is negative or not finite.
+    pub fn new(n: usize, s: f64) -> Option<Zipf> {
+        if n == 0 || !s.is_finite() || s < 0.0 {
+            return None;
+        }
+        let mut total = 0.0;
+        let cumulative = (1..=n)
+            .map(|rank| {
+                total += 1.0 / (rank as f64).powf(s);
+                total
+            })
+            .collect();
+        Some(Zipf { cumulative })
+    }
+
+    /// How many ranks there are.
+    pub fn len(&self) -> usize {
+        self.cumulative.len()
+    }
+
+    /// Always false: a `Zipf` has at least one rank.
+    pub fn is_empty(&self) -> bool {
+        self.cumulative.is_empty()
+    }
+
+    /// The probability of rank `k` (0 if `k` is out of range).
+    pub fn probability(&self, k: usize) -> f64 {
+        let total = self.cumulative[self.cumulative.len() - 1];
+        match k {
+            0 => self.cumulative[0] / total,
+            k if k < self.cumulative.len() => (self.cumulative[k] - self.cumulative[k - 1]) / total,
+            _ => 0.0,
+        }
+    }
+}
+
+impl Distribution<usize> for Zipf {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        let total = self.cumulative[self.cumulative.len() - 1];
+        let u: f64 = rng.random::<f64>() * total;
+        // The first rank whose cumulative weight exceeds u.
+        self.cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.cumulative.len() - 1)
+    }
+}
+// ANCHOR_END: zipf
 
 }
 mod time {
@@ -8163,7 +8227,7 @@ pub use faults::{Fault, FaultSchedule, Nemesis, ScheduleError};
 pub use metrics::{Histogram, Metrics};
 pub use network::{DropReason, Fate, Latency, LinkConfig, Network};
 pub use process::{Ctx, Effect, NodeId, Process, TimerId};
-pub use rng::{Exponential, SimRng, StandardNormal, rng_stream};
+pub use rng::{Exponential, SimRng, StandardNormal, Zipf, rng_stream};
 pub use time::{Time, nanos, parse_duration};
 pub use trace::{Fnv64, TraceEvent, TraceKind, TraceLevel};
 pub use world::{InvariantViolation, NetStats, NodeState, Sim};
