@@ -169,6 +169,12 @@ impl PartitionServer {
         }
     }
 
+    /// The replicas of `extent` as they were allocated, primary first (the chain its appends
+    /// took), if the extent belongs to this server's stream.
+    pub fn chain_of(&self, extent: ExtentId) -> Option<&[NodeId]> {
+        self.chains.get(&extent).map(Vec::as_slice)
+    }
+
     /// The replicas of the extent the server appends to now, primary first.
     pub fn open_replicas(&self) -> Option<&[NodeId]> {
         self.open.as_ref().map(|o| o.replicas.as_slice())

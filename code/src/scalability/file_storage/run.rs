@@ -422,9 +422,7 @@ pub struct OneFailure {
 /// back byte for byte and every extent must have its full replica count again.
 pub fn run_with_one_failure(seed: u64, setup: &Setup) -> Result<OneFailure, String> {
     let (mut sim, layout) = build(seed, setup)?;
-    let mut rng = rng_stream(seed, 0xFA11);
-    let victim = layout.extent_nodes[rng.random_range(0..layout.extent_nodes.len())];
-    let at = Time::from_secs_f64(rng.random_range(0.0..FAILURE_WINDOW_SECS));
+    let (victim, at) = failure_drawn_from(seed, &layout);
     sim.schedule_fault(at, crate::sim::Fault::Crash(victim));
     let end = Time::ZERO + setup.read_at + Duration::from_secs(3);
     sim.run_until(end).map_err(|v| format!("{v:?}"))?;
@@ -445,3 +443,73 @@ pub fn run_with_one_failure(seed: u64, setup: &Setup) -> Result<OneFailure, Stri
 /// The campaign's failures fall in the first this many seconds, while the default clients
 /// are still writing.
 pub const FAILURE_WINDOW_SECS: f64 = 0.4;
+
+/// The extent node that stops in seed `seed` of the campaign, and when.
+pub fn failure_drawn_from(seed: u64, layout: &Layout) -> (NodeId, Time) {
+    let mut rng = rng_stream(seed, 0xFA11);
+    let victim = layout.extent_nodes[rng.random_range(0..layout.extent_nodes.len())];
+    let at = Time::from_secs_f64(rng.random_range(0.0..FAILURE_WINDOW_SECS));
+    (victim, at)
+}
+
+/// The story of seed `seed` of the campaign, for a reader who wants to know why a blob was
+/// lost: which node stopped and when, and for the first acknowledged blob that does not read
+/// back, when it was acknowledged, where the index put it, and the failed node's place in
+/// that extent's chain. `None` for the last part if every blob reads back.
+pub fn lost_blob_story(seed: u64, setup: &Setup) -> Result<Vec<String>, String> {
+    let (mut sim, layout) = build(seed, setup)?;
+    let (victim, at) = failure_drawn_from(seed, &layout);
+    sim.schedule_fault(at, crate::sim::Fault::Crash(victim));
+    sim.run_until(Time::ZERO + setup.read_at + Duration::from_secs(3))
+        .map_err(|v| format!("{v:?}"))?;
+    let mut story = vec![format!(
+        "seed {seed}: extent node {victim} stopped at {:.4} s",
+        at.as_secs_f64()
+    )];
+    for client in clients(&sim, &layout) {
+        // Puts go one at a time, in plan order, and only oversized ones are refused (never
+        // in a valid setup): the i-th acknowledgement is the i-th planned blob's.
+        for ((name, data), (acked_at, _)) in client.plan.iter().zip(&client.put_log) {
+            if !client.read_back.contains_key(name) && !client.done {
+                continue; // never read back: the client did not get that far
+            }
+            if client.read_back.get(name) == Some(&Some(data.clone())) {
+                continue;
+            }
+            let place = layout
+                .partition_servers
+                .iter()
+                .find_map(|ps| match sim.process(*ps) {
+                    Some(BlobNode::Partition(p)) => p.index.get(name).map(|loc| (p, *loc)),
+                    _ => None,
+                });
+            let Some((ps, loc)) = place else {
+                story.push(format!("{name}: acknowledged but in no index"));
+                return Ok(story);
+            };
+            let chain = ps.chain_of(loc.extent).unwrap_or(&[]);
+            let role = match chain.iter().position(|n| *n == victim) {
+                Some(0) => "its primary",
+                Some(i) if i + 1 == chain.len() => "its tail",
+                Some(_) => "a secondary",
+                None => "not one of its replicas",
+            };
+            let chain: Vec<String> = chain.iter().map(|n| n.to_string()).collect();
+            story.push(format!(
+                "lost: {name}, acknowledged at {:.4} s, extent {} bytes {}..{}",
+                acked_at.as_secs_f64(),
+                loc.extent,
+                loc.offset,
+                loc.offset + loc.len
+            ));
+            story.push(format!(
+                "extent {}'s chain: {}; {victim} was {role}",
+                loc.extent,
+                chain.join(" -> ")
+            ));
+            return Ok(story);
+        }
+    }
+    story.push("every acknowledged blob reads back".into());
+    Ok(story)
+}
