@@ -132,11 +132,22 @@ impl Chart {
                 pad(y0, y1, self.log_y).0,
                 pad(y0, y1, self.log_y).1,
             );
-            match (self.log_x, self.log_y) {
-                (false, false) => self.draw(&root, x0..x1, y0..y1),
-                (true, false) => self.draw(&root, (x0..x1).log_scale(), y0..y1),
-                (false, true) => self.draw(&root, x0..x1, (y0..y1).log_scale()),
-                (true, true) => self.draw(&root, (x0..x1).log_scale(), (y0..y1).log_scale()),
+            // On a log axis plotters places its own ticks (1, 2, 5, 10, ...), which rarely
+            // fall on listed values, so listed ticks become the axis's key points there.
+            let log_ticks = self.x_ticks.clone().filter(|_| self.log_x);
+            match (self.log_x, self.log_y, log_ticks) {
+                (false, false, _) => self.draw(&root, x0..x1, y0..y1),
+                (true, false, None) => self.draw(&root, (x0..x1).log_scale(), y0..y1),
+                (true, false, Some(t)) => {
+                    self.draw(&root, (x0..x1).log_scale().with_key_points(t), y0..y1)
+                }
+                (false, true, _) => self.draw(&root, x0..x1, (y0..y1).log_scale()),
+                (true, true, None) => self.draw(&root, (x0..x1).log_scale(), (y0..y1).log_scale()),
+                (true, true, Some(t)) => self.draw(
+                    &root,
+                    (x0..x1).log_scale().with_key_points(t),
+                    (y0..y1).log_scale(),
+                ),
             }
             root.present().expect("drawing into a string cannot fail");
         }
@@ -308,6 +319,22 @@ mod tests {
         assert_eq!(chart.x_tick_label(3.0), "3");
         assert_eq!(chart.x_tick_label(4.0), "");
         assert!(chart.to_svg().contains("<svg"));
+    }
+
+    #[test]
+    fn listed_x_ticks_label_a_log_axis() {
+        let mut chart = Chart::new("ticks", "max-age (s)", "y").with(Series::line(
+            "a",
+            vec![(1.0, 1.0), (5.0, 2.0), (30.0, 3.0), (600.0, 4.0)],
+        ));
+        chart.log_x = true;
+        chart.x_ticks = Some(vec![1.0, 5.0, 30.0, 600.0]);
+        let svg: String = chart.to_svg().split_whitespace().collect();
+        // plotters' own log ticks would be 1, 10, 100 (or 2, 5, 20, ...), never 30 and 600;
+        // the y axis (1 to 4) has none of these labels.
+        for label in [">5<", ">30<", ">600<"] {
+            assert!(svg.contains(label), "no x label {label} in the SVG");
+        }
     }
 
     #[test]
